@@ -1,0 +1,261 @@
+package events
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MaxEventSize caps an event's encoded size. Chronology entries are one line
+// plus structured fields; anything bigger is almost certainly a document that
+// belongs in the agency's own system, referenced by source_ref.
+const MaxEventSize = 64 << 10
+
+// wireEvent mirrors Event with the times as text, so that a malformed time is
+// reported with its field path instead of encoding/json's bare parse error.
+type wireEvent struct {
+	ID            string          `json:"id"`
+	Type          Type            `json:"type"`
+	SchemaVersion int             `json:"schema_version"`
+	Agency        string          `json:"agency"`
+	SourceSystem  string          `json:"source_system"`
+	SourceRef     string          `json:"source_ref"`
+	Subjects      []Subject       `json:"subjects"`
+	OccurredAt    string          `json:"occurred_at"`
+	RecordedAt    string          `json:"recorded_at"`
+	Sensitivity   string          `json:"sensitivity"`
+	Reliability   string          `json:"reliability"`
+	Summary       string          `json:"summary"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+// Decode parses one JSON event. Unknown fields and values of the wrong JSON
+// type are problems with their field path. When the envelope parses, Decode
+// upcasts the payload to the type's current schema version and decodes it
+// into Body. The returned event is non-nil whenever the envelope parsed, even
+// if the payload did not, so that Check can report every problem at once.
+// Errors are *FieldError trees (see Problems).
+func Decode(data []byte) (*Event, error) {
+	if len(data) > MaxEventSize {
+		return nil, &FieldError{Problem: fmt.Sprintf("event is %d bytes; the limit is %d", len(data), MaxEventSize)}
+	}
+	var w wireEvent
+	if err := strictUnmarshal(data, &w); err != nil {
+		return nil, jsonProblem("", err)
+	}
+	e := &Event{
+		ID: w.ID, Type: w.Type, SchemaVersion: w.SchemaVersion, Agency: w.Agency,
+		SourceSystem: w.SourceSystem, SourceRef: w.SourceRef, Subjects: w.Subjects,
+		Sensitivity: w.Sensitivity, Reliability: w.Reliability, Summary: w.Summary,
+		Payload: w.Payload,
+	}
+	var p problems
+	e.OccurredAt = parseTime(&p, "occurred_at", w.OccurredAt)
+	e.RecordedAt = parseTime(&p, "recorded_at", w.RecordedAt)
+	if err := decodeBody(e); err != nil {
+		p.nest("", err)
+	}
+	return e, p.err()
+}
+
+// decodeBody upcasts e.Payload and decodes it into e.Body. An unknown type is
+// left for Validate to report.
+func decodeBody(e *Event) error {
+	spec, ok := Lookup(e.Type)
+	if !ok {
+		return nil
+	}
+	raw, err := upcast(spec, e.SchemaVersion, e.Payload)
+	if err != nil {
+		return err
+	}
+	body := spec.New()
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = []byte("{}")
+	}
+	if err := strictUnmarshal(raw, body); err != nil {
+		return jsonProblem("payload", err)
+	}
+	e.Body = body
+	return nil
+}
+
+// Check decodes and validates one encoded event and returns every problem
+// found. now is the reference for the "not in the future" rule: ingest passes
+// the wall clock, the consumer side passes the JetStream receipt time so that
+// the verdict is the same on every replay.
+func Check(data []byte, now time.Time) (*Event, error) {
+	e, err := Decode(data)
+	if e == nil {
+		return nil, err
+	}
+	return e, errors.Join(err, Validate(e, now))
+}
+
+// Encode renders an event as its canonical JSON.
+func Encode(e *Event) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode event %s: %w", e.ID, err)
+	}
+	return b, nil
+}
+
+// Normalize fills what an agency may leave out: the schema version (1) and
+// the id. A missing id is derived from the agency's own record reference when
+// there is one (DeriveID), so re-sending the same legacy record is a
+// duplicate rather than a second entry; otherwise newID supplies a fresh
+// UUID v7.
+func (e *Event) Normalize(newID func() string) {
+	if e.SchemaVersion == 0 {
+		e.SchemaVersion = 1
+	}
+	if e.ID == "" {
+		if e.SourceRef != "" {
+			e.ID = DeriveID(e)
+		} else {
+			e.ID = newID()
+		}
+	}
+}
+
+// DeriveID returns a deterministic UUID v7 for an event that arrived without
+// an id: the timestamp bits are recorded_at (so ids still sort by time) and
+// the random bits are a SHA-256 of agency, source system, source reference,
+// type and occurred_at.
+func DeriveID(e *Event) string {
+	h := sha256.New()
+	for _, s := range []string{e.Agency, e.SourceSystem, e.SourceRef, string(e.Type), e.OccurredAt.UTC().Format(time.RFC3339Nano)} {
+		io.WriteString(h, s)
+		h.Write([]byte{0})
+	}
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	ms := uint64(e.RecordedAt.UnixMilli())
+	if e.RecordedAt.IsZero() || e.RecordedAt.UnixMilli() < 0 {
+		ms = 0
+	}
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
+	return formatUUID(u)
+}
+
+func formatUUID(u [16]byte) string {
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+// checkUUIDv7 reports why s is not a canonical lower- or upper-case UUID v7.
+func checkUUIDv7(s string) error {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return errors.New("must be a UUID like 0190f3c4-8a1b-7c2d-9e3f-4a5b6c7d8e9f")
+	}
+	if _, err := hex.DecodeString(strings.ReplaceAll(s, "-", "")); err != nil {
+		return errors.New("must be a UUID (hexadecimal digits)")
+	}
+	if s[14] != '7' {
+		return fmt.Errorf("must be a UUID version 7 (time-ordered), not version %c", s[14])
+	}
+	if !strings.ContainsRune("89abAB", rune(s[19])) {
+		return errors.New("must be an RFC 9562 UUID (variant bits 10)")
+	}
+	return nil
+}
+
+// IDTime returns the millisecond timestamp embedded in a UUID v7.
+func IDTime(id string) (time.Time, bool) {
+	if checkUUIDv7(id) != nil {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseUint(strings.ReplaceAll(id[:13], "-", ""), 16, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(ms)).UTC(), true
+}
+
+func parseTime(p *problems, field, s string) time.Time {
+	if s == "" {
+		p.add(field, "is required (RFC 3339, for example 2024-03-02T14:05:00Z)")
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		p.add(field, "%q is not an RFC 3339 time with a zone (for example 2024-03-02T14:05:00Z)", s)
+		return time.Time{}
+	}
+	return t
+}
+
+// strictUnmarshal decodes exactly one JSON value and rejects unknown fields,
+// because a misspelt field name would otherwise be silently dropped.
+func strictUnmarshal(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+// jsonProblem turns an encoding/json error into a FieldError under prefix.
+func jsonProblem(prefix string, err error) error {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syn):
+		return &FieldError{Field: prefix, Problem: fmt.Sprintf("malformed JSON at byte %d: %s", syn.Offset, syn.Error())}
+	case errors.As(err, &typ):
+		return &FieldError{Field: joinPath(prefix, typ.Field), Problem: fmt.Sprintf("must be a JSON %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value)}
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &FieldError{Field: prefix, Problem: "empty or truncated JSON"}
+	}
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return &FieldError{Field: joinPath(prefix, strings.Trim(name, `"`)), Problem: "unknown field"}
+	}
+	return &FieldError{Field: prefix, Problem: strings.TrimPrefix(msg, "json: ")}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64", "float32", "float64":
+		return "number"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "struct", "map", "ptr":
+		return "object"
+	}
+	return goKind
+}

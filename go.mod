@@ -1,0 +1,3 @@
+module github.com/chronicle-hub/chronicle
+
+go 1.26.8
