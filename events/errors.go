@@ -14,14 +14,14 @@ type Kind uint8
 
 // The kinds of error Chronicle distinguishes.
 const (
-	KindInternal    Kind = iota // a bug or an unexpected failure; callers see "internal error"
-	KindInvalid                 // the caller sent something malformed or semantically wrong
-	KindNotFound                // the thing asked for does not exist (or is not visible)
-	KindConflict                // the request conflicts with what is already recorded
-	KindForbidden               // the caller is known but not allowed to do this
-	KindUnauthenticated         // the caller could not be identified
-	KindUnavailable             // a dependency (NATS, the audit stream) is not reachable
-	KindTooLarge                // the request exceeds a size or complexity limit
+	KindInternal        Kind = iota // a bug or an unexpected failure; callers see "internal error"
+	KindInvalid                     // the caller sent something malformed or semantically wrong
+	KindNotFound                    // the thing asked for does not exist (or is not visible)
+	KindConflict                    // the request conflicts with what is already recorded
+	KindForbidden                   // the caller is known but not allowed to do this
+	KindUnauthenticated             // the caller could not be identified
+	KindUnavailable                 // a dependency (NATS, the audit stream) is not reachable
+	KindTooLarge                    // the request exceeds a size or complexity limit
 )
 
 var kindNames = [...]string{
