@@ -48,12 +48,12 @@ func (l *CodeList) Values() []string {
 
 // check adds a problem when v is set but not in the list, or when it is
 // required and empty.
-func (l *CodeList) check(p *problems, field, v string, required bool) {
+func (l *CodeList) check(p *ProblemSet, field, v string, required bool) {
 	switch {
 	case v == "" && required:
-		p.add(field, "is required (one of %s)", l.summary())
+		p.Add(field, "is required (one of %s)", l.summary())
 	case v != "" && !l.Has(v):
-		p.add(field, "%q is not a known %s (want one of %s)", v, l.Name, l.summary())
+		p.Add(field, "%q is not a known %s (want one of %s)", v, l.Name, l.summary())
 	}
 }
 

@@ -56,13 +56,13 @@ func Decode(data []byte) (*Event, error) {
 		Sensitivity: w.Sensitivity, Reliability: w.Reliability, Summary: w.Summary,
 		Payload: w.Payload,
 	}
-	var p problems
+	var p ProblemSet
 	e.OccurredAt = parseTime(&p, "occurred_at", w.OccurredAt)
 	e.RecordedAt = parseTime(&p, "recorded_at", w.RecordedAt)
 	if err := decodeBody(e); err != nil {
-		p.nest("", err)
+		p.Nest("", err)
 	}
-	return e, p.err()
+	return e, p.Err()
 }
 
 // decodeBody upcasts e.Payload and decodes it into e.Body. An unknown type is
@@ -193,14 +193,14 @@ func IDTime(id string) (time.Time, bool) {
 	return time.UnixMilli(int64(ms)).UTC(), true
 }
 
-func parseTime(p *problems, field, s string) time.Time {
+func parseTime(p *ProblemSet, field, s string) time.Time {
 	if s == "" {
-		p.add(field, "is required (RFC 3339, for example 2024-03-02T14:05:00Z)")
+		p.Add(field, "is required (RFC 3339, for example 2024-03-02T14:05:00Z)")
 		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		p.add(field, "%q is not an RFC 3339 time with a zone (for example 2024-03-02T14:05:00Z)", s)
+		p.Add(field, "%q is not an RFC 3339 time with a zone (for example 2024-03-02T14:05:00Z)", s)
 		return time.Time{}
 	}
 	return t
@@ -258,4 +258,27 @@ func jsonKind(goKind string) string {
 		return "object"
 	}
 	return goKind
+}
+
+// CheckDelivered is Check for an event read back from the log. It also
+// requires the subject's agency and type tokens to match the envelope: NATS
+// permissions bind an agency to its own subject token, and this binds the
+// envelope to the subject, so no agency can publish as another. received is
+// the hub's receipt time (the JetStream timestamp), which makes the verdict
+// the same on every replay.
+func CheckDelivered(subject string, data []byte, received time.Time) (*Event, error) {
+	e, err := Check(data, received)
+	if e == nil {
+		return nil, err
+	}
+	agency, typ, ok := SplitSubject(subject)
+	switch {
+	case !ok:
+		err = errors.Join(err, &FieldError{Problem: fmt.Sprintf("subject %q is not chronicle.events.<agency>.<type>", subject)})
+	case agency != e.Agency:
+		err = errors.Join(err, &FieldError{Field: "agency", Problem: fmt.Sprintf("%q does not match the subject's agency %q", e.Agency, agency)})
+	case typ != e.Type:
+		err = errors.Join(err, &FieldError{Field: "type", Problem: fmt.Sprintf("%q does not match the subject's type %q", e.Type, typ)})
+	}
+	return e, err
 }

@@ -129,24 +129,27 @@ func Problems(err error) []FieldError {
 	return out
 }
 
-// problems accumulates validation failures so that a validator reports every
-// problem rather than the first.
-type problems struct {
+// ProblemSet accumulates validation problems so that a validator reports
+// every problem rather than the first. The zero value is ready to use.
+type ProblemSet struct {
 	errs []error
 }
 
-func (p *problems) add(field, format string, args ...any) {
+// Add records a problem at field.
+func (p *ProblemSet) Add(field, format string, args ...any) {
 	p.errs = append(p.errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
 }
 
-// nest adds every problem in err with its field path placed under prefix.
-func (p *problems) nest(prefix string, err error) {
+// Nest adds every problem in err with its field path placed under prefix.
+func (p *ProblemSet) Nest(prefix string, err error) {
 	for _, f := range Problems(err) {
 		p.errs = append(p.errs, &FieldError{Field: joinPath(prefix, f.Field), Problem: f.Problem})
 	}
 }
 
-func (p *problems) err() error {
+// Err returns the problems joined with errors.Join, or nil when there are
+// none.
+func (p *ProblemSet) Err() error {
 	return errors.Join(p.errs...)
 }
 

@@ -81,13 +81,13 @@ func (ids Identifiers) Get(s Scheme) string {
 func (ids Identifiers) IsZero() bool { return ids == Identifiers{} }
 
 func (ids Identifiers) validate() error {
-	var p problems
+	var p ProblemSet
 	for _, id := range ids.List() {
 		if err := ValidateIdentifier(id); err != nil {
-			p.add(string(id.Scheme), "%s", err.Error())
+			p.Add(string(id.Scheme), "%s", err.Error())
 		}
 	}
-	return p.err()
+	return p.Err()
 }
 
 // maxLocalID caps local person ids; real systems use short keys.

@@ -106,11 +106,11 @@ type ContactReceived struct {
 
 // Validate implements Payload.
 func (c *ContactReceived) Validate() error {
-	var p problems
+	var p ProblemSet
 	ReferralSources.check(&p, "referral_source", c.ReferralSource, false)
 	Channels.check(&p, "channel", c.Channel, false)
 	checkText(&p, "concern", c.Concern, MaxLongText, true, false)
-	return p.err()
+	return p.Err()
 }
 
 // MASHDecision is the payload of mash.decision.
@@ -123,12 +123,12 @@ type MASHDecision struct {
 
 // Validate implements Payload.
 func (m *MASHDecision) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkRef(&p, "contact_event_id", m.ContactEventID, false)
 	RAGRatings.check(&p, "rag", m.RAG, true)
 	MASHOutcomes.check(&p, "outcome", m.Outcome, true)
 	checkText(&p, "rationale", m.Rationale, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // ReferralReceived is the payload of referral.received.
@@ -140,11 +140,11 @@ type ReferralReceived struct {
 
 // Validate implements Payload.
 func (r *ReferralReceived) Validate() error {
-	var p problems
+	var p ProblemSet
 	ReferralSources.check(&p, "source", r.Source, true)
 	PrimaryNeeds.check(&p, "primary_need", r.PrimaryNeed, false)
 	checkText(&p, "concern", r.Concern, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // ReferralDecided is the payload of referral.decided.
@@ -156,11 +156,11 @@ type ReferralDecided struct {
 
 // Validate implements Payload.
 func (r *ReferralDecided) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkRef(&p, "referral_event_id", r.ReferralEventID, false)
 	ReferralDecisions.check(&p, "decision", r.Decision, true)
 	checkText(&p, "rationale", r.Rationale, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // InformationShared is the payload of information.shared.
@@ -171,10 +171,10 @@ type InformationShared struct {
 
 // Validate implements Payload.
 func (i *InformationShared) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "text", i.Text, MaxLongText, true, false)
 	checkText(&p, "purpose", i.Purpose, MaxShortText, false, true)
-	return p.err()
+	return p.Err()
 }
 
 // AssessmentStarted is the payload of assessment.started.
@@ -186,11 +186,11 @@ type AssessmentStarted struct {
 
 // Validate implements Payload.
 func (a *AssessmentStarted) Validate() error {
-	var p problems
+	var p ProblemSet
 	AssessmentKinds.check(&p, "kind", a.Kind, true)
 	checkText(&p, "assessment_ref", a.AssessmentRef, MaxShortText, false, true)
 	Agencies.check(&p, "lead_agency", a.LeadAgency, false)
-	return p.err()
+	return p.Err()
 }
 
 // AssessmentCompleted is the payload of assessment.completed.
@@ -205,7 +205,7 @@ type AssessmentCompleted struct {
 
 // Validate implements Payload.
 func (a *AssessmentCompleted) Validate() error {
-	var p problems
+	var p ProblemSet
 	AssessmentKinds.check(&p, "kind", a.Kind, true)
 	checkText(&p, "assessment_ref", a.AssessmentRef, MaxShortText, false, true)
 	checkLevel(&p, "level_of_need", a.LevelOfNeed, false)
@@ -214,7 +214,7 @@ func (a *AssessmentCompleted) Validate() error {
 	}
 	PrimaryNeeds.check(&p, "primary_need", a.PrimaryNeed, false)
 	AssessmentOutcomes.check(&p, "outcome", a.Outcome, true)
-	return p.err()
+	return p.Err()
 }
 
 // NeedLevelChanged is the payload of need_level.changed.
@@ -227,15 +227,15 @@ type NeedLevelChanged struct {
 
 // Validate implements Payload.
 func (n *NeedLevelChanged) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkLevel(&p, "from", n.From, false)
 	checkLevel(&p, "to", n.To, true)
 	NeedBases.check(&p, "basis", n.Basis, false)
 	if n.Basis != "" && n.To != 4 {
-		p.add("basis", "is only for level 4")
+		p.Add("basis", "is only for level 4")
 	}
 	checkText(&p, "rationale", n.Rationale, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // CaseClosed is the payload of case.closed.
@@ -246,10 +246,10 @@ type CaseClosed struct {
 
 // Validate implements Payload.
 func (c *CaseClosed) Validate() error {
-	var p problems
+	var p ProblemSet
 	ClosureReasons.check(&p, "reason", c.Reason, true)
 	checkText(&p, "note", c.Note, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // TransferIn is the payload of transfer.in.
@@ -260,10 +260,10 @@ type TransferIn struct {
 
 // Validate implements Payload.
 func (t *TransferIn) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkLA(&p, "from_la", t.FromLA)
 	checkText(&p, "reason", t.Reason, MaxShortText, false, true)
-	return p.err()
+	return p.Err()
 }
 
 // TransferOut is the payload of transfer.out.
@@ -274,18 +274,18 @@ type TransferOut struct {
 
 // Validate implements Payload.
 func (t *TransferOut) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkLA(&p, "to_la", t.ToLA)
 	checkText(&p, "reason", t.Reason, MaxShortText, false, true)
-	return p.err()
+	return p.Err()
 }
 
-func checkLA(p *problems, field, la string) {
+func checkLA(p *ProblemSet, field, la string) {
 	switch {
 	case la == "":
-		p.add(field, "is required (three-digit DfE LA number)")
+		p.Add(field, "is required (three-digit DfE LA number)")
 	case len(la) != 3 || !allDigits(la):
-		p.add(field, "%q is not a three-digit DfE LA number", la)
+		p.Add(field, "%q is not a three-digit DfE LA number", la)
 	}
 }
 
@@ -297,12 +297,12 @@ type StrategyDiscussion struct {
 
 // Validate implements Payload.
 func (s *StrategyDiscussion) Validate() error {
-	var p problems
+	var p ProblemSet
 	StrategyDecisions.check(&p, "decision", s.Decision, true)
 	for i, a := range s.Attendees {
 		Agencies.check(&p, indexed("attendees", i), a, true)
 	}
-	return p.err()
+	return p.Err()
 }
 
 // Section47Started is the payload of section47.started.
@@ -313,9 +313,9 @@ type Section47Started struct {
 
 // Validate implements Payload.
 func (s *Section47Started) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkRef(&p, "strategy_discussion_event_id", s.StrategyDiscussionEventID, false)
-	return p.err()
+	return p.Err()
 }
 
 // Section47Completed is the payload of section47.completed.
@@ -325,9 +325,9 @@ type Section47Completed struct {
 
 // Validate implements Payload.
 func (s *Section47Completed) Validate() error {
-	var p problems
+	var p ProblemSet
 	Section47Outcomes.check(&p, "outcome", s.Outcome, true)
-	return p.err()
+	return p.Err()
 }
 
 // Conference is the payload of conference.held.
@@ -339,11 +339,11 @@ type Conference struct {
 
 // Validate implements Payload.
 func (c *Conference) Validate() error {
-	var p problems
+	var p ProblemSet
 	ConferenceKinds.check(&p, "kind", c.Kind, true)
 	ConferenceOutcomes.check(&p, "outcome", c.Outcome, true)
 	AbuseCategories.check(&p, "category", c.Category, c.Outcome == "plan_started")
-	return p.err()
+	return p.Err()
 }
 
 // PlanStarted is the payload of plan.started.
@@ -354,13 +354,13 @@ type PlanStarted struct {
 
 // Validate implements Payload.
 func (s *PlanStarted) Validate() error {
-	var p problems
+	var p ProblemSet
 	PlanKinds.check(&p, "kind", s.Kind, true)
 	AbuseCategories.check(&p, "category", s.Category, s.Kind == "child_protection")
 	if s.Category != "" && s.Kind != "child_protection" && s.Kind != "" {
-		p.add("category", "is only for a child protection plan")
+		p.Add("category", "is only for a child protection plan")
 	}
-	return p.err()
+	return p.Err()
 }
 
 // PlanEnded is the payload of plan.ended.
@@ -371,10 +371,10 @@ type PlanEnded struct {
 
 // Validate implements Payload.
 func (s *PlanEnded) Validate() error {
-	var p problems
+	var p ProblemSet
 	PlanKinds.check(&p, "kind", s.Kind, true)
 	checkText(&p, "reason", s.Reason, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // CoreGroup is the payload of core_group.held.
@@ -384,11 +384,11 @@ type CoreGroup struct {
 
 // Validate implements Payload.
 func (c *CoreGroup) Validate() error {
-	var p problems
+	var p ProblemSet
 	for i, a := range c.Attendees {
 		Agencies.check(&p, indexed("attendees", i), a, true)
 	}
-	return p.err()
+	return p.Err()
 }
 
 // LookedAfterStarted is the payload of looked_after.started.
@@ -399,10 +399,10 @@ type LookedAfterStarted struct {
 
 // Validate implements Payload.
 func (l *LookedAfterStarted) Validate() error {
-	var p problems
+	var p ProblemSet
 	LegalStatuses.check(&p, "legal_status", l.LegalStatus, true)
 	checkText(&p, "placement", l.Placement, 8, false, true)
-	return p.err()
+	return p.Err()
 }
 
 // LookedAfterEnded is the payload of looked_after.ended.
@@ -413,10 +413,10 @@ type LookedAfterEnded struct {
 
 // Validate implements Payload.
 func (l *LookedAfterEnded) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "reason", l.Reason, 8, false, true)
 	checkText(&p, "note", l.Note, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // MissingReported is the payload of missing.reported (schema version 2).
@@ -429,12 +429,12 @@ type MissingReported struct {
 
 // Validate implements Payload.
 func (m *MissingReported) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "episode_ref", m.EpisodeRef, MaxShortText, true, true)
 	MissingCategories.check(&p, "category", m.Category, true)
 	RiskLevels.check(&p, "risk_level", m.RiskLevel, false)
 	LookedAfterMissingCodes.check(&p, "looked_after_code", m.LookedAfterCode, false)
-	return p.err()
+	return p.Err()
 }
 
 // MissingReturned is the payload of missing.returned.
@@ -446,11 +446,11 @@ type MissingReturned struct {
 
 // Validate implements Payload.
 func (m *MissingReturned) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "episode_ref", m.EpisodeRef, MaxShortText, true, true)
 	FoundBy.check(&p, "found_by", m.FoundBy, false)
 	checkText(&p, "location", m.Location, MaxShortText, false, true)
-	return p.err()
+	return p.Err()
 }
 
 // ReturnInterview is the payload of return_interview.completed.
@@ -462,10 +462,10 @@ type ReturnInterview struct {
 
 // Validate implements Payload.
 func (r *ReturnInterview) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "episode_ref", r.EpisodeRef, MaxShortText, true, true)
 	checkText(&p, "disclosures", r.Disclosures, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // ExploitationScreening is the payload of exploitation.screening.
@@ -477,11 +477,11 @@ type ExploitationScreening struct {
 
 // Validate implements Payload.
 func (e *ExploitationScreening) Validate() error {
-	var p problems
+	var p ProblemSet
 	ExploitationKinds.check(&p, "kind", e.Kind, true)
 	RiskLevels.check(&p, "risk_level", e.RiskLevel, true)
 	checkText(&p, "tool", e.Tool, MaxShortText, false, true)
-	return p.err()
+	return p.Err()
 }
 
 // PoliceReport is the payload of police.incident and police.notification.
@@ -494,12 +494,12 @@ type PoliceReport struct {
 
 // Validate implements Payload.
 func (r *PoliceReport) Validate() error {
-	var p problems
+	var p ProblemSet
 	PoliceCategories.check(&p, "category", r.Category, true)
 	ChildRoles.check(&p, "child_role", r.ChildRole, true)
 	RiskLevels.check(&p, "risk_level", r.RiskLevel, false)
 	checkText(&p, "crime_ref", r.CrimeRef, MaxShortText, false, true)
-	return p.err()
+	return p.Err()
 }
 
 // EDAttendance is the payload of health.ed_attendance.
@@ -511,9 +511,9 @@ type EDAttendance struct {
 
 // Validate implements Payload.
 func (e *EDAttendance) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "reason", e.Reason, MaxShortText, true, true)
-	return p.err()
+	return p.Err()
 }
 
 // Injury is the payload of health.injury.
@@ -525,10 +525,10 @@ type Injury struct {
 
 // Validate implements Payload.
 func (i *Injury) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "description", i.Description, MaxLongText, true, false)
 	checkText(&p, "mechanism", i.Mechanism, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // HealthConcern is the payload of health.concern.
@@ -539,10 +539,10 @@ type HealthConcern struct {
 
 // Validate implements Payload.
 func (h *HealthConcern) Validate() error {
-	var p problems
+	var p ProblemSet
 	HealthProfessionals.check(&p, "professional", h.Professional, false)
 	checkText(&p, "concern", h.Concern, MaxLongText, true, false)
-	return p.err()
+	return p.Err()
 }
 
 // Exclusion is the payload of education.exclusion.
@@ -554,16 +554,16 @@ type Exclusion struct {
 
 // Validate implements Payload.
 func (e *Exclusion) Validate() error {
-	var p problems
+	var p ProblemSet
 	ExclusionKinds.check(&p, "kind", e.Kind, true)
 	switch {
 	case e.Days < 0 || e.Days > 45:
-		p.add("days", "%d is outside 0 to 45 (the legal maximum of suspension days in a school year)", e.Days)
+		p.Add("days", "%d is outside 0 to 45 (the legal maximum of suspension days in a school year)", e.Days)
 	case e.Days > 0 && e.Kind == "permanent":
-		p.add("days", "is only for a suspension")
+		p.Add("days", "is only for a suspension")
 	}
 	checkText(&p, "reason", e.Reason, MaxShortText, false, true)
-	return p.err()
+	return p.Err()
 }
 
 // PersistentAbsence is the payload of education.persistent_absence.
@@ -574,12 +574,12 @@ type PersistentAbsence struct {
 
 // Validate implements Payload.
 func (a *PersistentAbsence) Validate() error {
-	var p problems
+	var p ProblemSet
 	if a.AttendancePercent < 0 || a.AttendancePercent > 100 {
-		p.add("attendance_percent", "%g is outside 0 to 100", a.AttendancePercent)
+		p.Add("attendance_percent", "%g is outside 0 to 100", a.AttendancePercent)
 	}
 	checkText(&p, "period", a.Period, MaxShortText, true, true)
-	return p.err()
+	return p.Err()
 }
 
 // MissingEducation is the payload of education.missing_education.
@@ -590,10 +590,10 @@ type MissingEducation struct {
 
 // Validate implements Payload.
 func (m *MissingEducation) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "last_school", m.LastSchool, MaxShortText, false, true)
 	checkText(&p, "reason", m.Reason, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // EducationConcern is the payload of education.concern.
@@ -603,9 +603,9 @@ type EducationConcern struct {
 
 // Validate implements Payload.
 func (e *EducationConcern) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "concern", e.Concern, MaxLongText, true, false)
-	return p.err()
+	return p.Err()
 }
 
 // HousingConcern is the payload of housing.concern.
@@ -616,10 +616,10 @@ type HousingConcern struct {
 
 // Validate implements Payload.
 func (h *HousingConcern) Validate() error {
-	var p problems
+	var p ProblemSet
 	HousingKinds.check(&p, "kind", h.Kind, true)
 	checkText(&p, "concern", h.Concern, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // YouthJusticeIntervention is the payload of youth_justice.intervention.
@@ -630,10 +630,10 @@ type YouthJusticeIntervention struct {
 
 // Validate implements Payload.
 func (y *YouthJusticeIntervention) Validate() error {
-	var p problems
+	var p ProblemSet
 	YouthJusticeKinds.check(&p, "kind", y.Kind, true)
 	checkText(&p, "offence", y.Offence, MaxShortText, false, true)
-	return p.err()
+	return p.Err()
 }
 
 // PreventReferral is the payload of prevent.referral.
@@ -644,10 +644,10 @@ type PreventReferral struct {
 
 // Validate implements Payload.
 func (r *PreventReferral) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkText(&p, "concern", r.Concern, MaxLongText, true, false)
 	PreventOutcomes.check(&p, "outcome", r.Outcome, false)
-	return p.err()
+	return p.Err()
 }
 
 // SeriousIncident is the payload of serious_incident.notified.
@@ -658,10 +658,10 @@ type SeriousIncident struct {
 
 // Validate implements Payload.
 func (s *SeriousIncident) Validate() error {
-	var p problems
+	var p ProblemSet
 	SeriousIncidentKinds.check(&p, "kind", s.Kind, true)
 	checkDate(&p, "notified", s.Notified)
-	return p.err()
+	return p.Err()
 }
 
 // RapidReview is the payload of rapid_review.completed.
@@ -672,10 +672,10 @@ type RapidReview struct {
 
 // Validate implements Payload.
 func (r *RapidReview) Validate() error {
-	var p problems
+	var p ProblemSet
 	RapidReviewOutcomes.check(&p, "outcome", r.Outcome, true)
 	checkText(&p, "learning", r.Learning, MaxLongText, false, false)
-	return p.err()
+	return p.Err()
 }
 
 // RecordCorrected is the payload of record.corrected. Only the fields given
@@ -694,7 +694,7 @@ type RecordCorrected struct {
 // original event's type can only be checked against the original, which the
 // ingest path and the projector do.
 func (c *RecordCorrected) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkRef(&p, "event_id", c.EventID, true)
 	checkText(&p, "reason", c.Reason, MaxLongText, true, false)
 	checkText(&p, "summary", c.Summary, MaxSummary, false, true)
@@ -704,9 +704,9 @@ func (c *RecordCorrected) Validate() error {
 	Sensitivities.check(&p, "sensitivity", c.Sensitivity, false)
 	Reliabilities.check(&p, "reliability", c.Reliability, false)
 	if c.Summary == "" && c.OccurredAt == "" && c.Sensitivity == "" && c.Reliability == "" && len(c.Payload) == 0 {
-		p.add("", "corrects nothing: give at least one of summary, occurred_at, sensitivity, reliability, payload")
+		p.Add("", "corrects nothing: give at least one of summary, occurred_at, sensitivity, reliability, payload")
 	}
-	return p.err()
+	return p.Err()
 }
 
 // RecordRetracted is the payload of record.retracted.
@@ -717,10 +717,10 @@ type RecordRetracted struct {
 
 // Validate implements Payload.
 func (r *RecordRetracted) Validate() error {
-	var p problems
+	var p ProblemSet
 	checkRef(&p, "event_id", r.EventID, true)
 	checkText(&p, "reason", r.Reason, MaxLongText, true, false)
-	return p.err()
+	return p.Err()
 }
 
 // SubjectsLinked is the payload of subjects.linked.
@@ -744,20 +744,20 @@ type SubjectsUnlinked struct {
 func (u *SubjectsUnlinked) Validate() error { return validatePair(u.A, u.B, u.Reason) }
 
 func validatePair(a, b Identifier, reason string) error {
-	var p problems
+	var p ProblemSet
 	for _, side := range []struct {
 		field string
 		id    Identifier
 	}{{"a", a}, {"b", b}} {
 		if err := ValidateIdentifier(side.id); err != nil {
-			p.add(side.field, "%s", err.Error())
+			p.Add(side.field, "%s", err.Error())
 		}
 	}
 	if a == b && a.Value != "" {
-		p.add("b", "is the same identifier as a")
+		p.Add("b", "is the same identifier as a")
 	}
 	checkText(&p, "reason", reason, MaxLongText, true, false)
-	return p.err()
+	return p.Err()
 }
 
 func indexed(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }

@@ -39,31 +39,31 @@ var adultRoles = codes("adult role", "Chronicle",
 // with errors.Join. It returns nil for a valid event. now is the reference
 // for the future-time rules.
 func Validate(e *Event, now time.Time) error {
-	var p problems
+	var p ProblemSet
 	switch {
 	case e.ID == "":
-		p.add("id", "is required")
+		p.Add("id", "is required")
 	default:
 		if err := checkUUIDv7(e.ID); err != nil {
-			p.add("id", "%s", err.Error())
+			p.Add("id", "%s", err.Error())
 		}
 	}
 
 	spec, known := Lookup(e.Type)
 	switch {
 	case e.Type == "":
-		p.add("type", "is required (see docs/events.md for the catalogue)")
+		p.Add("type", "is required (see docs/events.md for the catalogue)")
 	case !known:
-		p.add("type", "%q is not a known event type (see docs/events.md for the catalogue)", e.Type)
+		p.Add("type", "%q is not a known event type (see docs/events.md for the catalogue)", e.Type)
 	case e.SchemaVersion < 0:
-		p.add("schema_version", "must not be negative")
+		p.Add("schema_version", "must not be negative")
 	case e.SchemaVersion > spec.Version:
-		p.add("schema_version", "%d is newer than this hub knows for %s (latest %d)", e.SchemaVersion, e.Type, spec.Version)
+		p.Add("schema_version", "%d is newer than this hub knows for %s (latest %d)", e.SchemaVersion, e.Type, spec.Version)
 	}
 
 	Agencies.check(&p, "agency", e.Agency, true)
 	if known && Agencies.Has(e.Agency) && !spec.Allows(e.Agency) {
-		p.add("agency", "%q may not publish %s (only %s)", e.Agency, e.Type, strings.Join(spec.Agencies, ", "))
+		p.Add("agency", "%q may not publish %s (only %s)", e.Agency, e.Type, strings.Join(spec.Agencies, ", "))
 	}
 	checkText(&p, "source_system", e.SourceSystem, MaxShortText, false, true)
 	checkText(&p, "source_ref", e.SourceRef, MaxShortText, false, true)
@@ -78,68 +78,68 @@ func Validate(e *Event, now time.Time) error {
 	if known {
 		switch {
 		case e.Body != nil:
-			p.nest("payload", e.Body.Validate())
+			p.Nest("payload", e.Body.Validate())
 		case len(e.Payload) == 0:
-			p.add("payload", "is required for %s", e.Type)
+			p.Add("payload", "is required for %s", e.Type)
 		}
 	}
-	return p.err()
+	return p.Err()
 }
 
-func validateTimes(p *problems, e *Event, now time.Time) {
+func validateTimes(p *ProblemSet, e *Event, now time.Time) {
 	limit := now.Add(ClockSkew)
 	if !e.OccurredAt.IsZero() {
 		switch {
 		case e.OccurredAt.Before(earliest):
-			p.add("occurred_at", "%s is before 1900", e.OccurredAt.Format(time.RFC3339))
+			p.Add("occurred_at", "%s is before 1900", e.OccurredAt.Format(time.RFC3339))
 		case e.OccurredAt.After(limit):
-			p.add("occurred_at", "%s is in the future", e.OccurredAt.Format(time.RFC3339))
+			p.Add("occurred_at", "%s is in the future", e.OccurredAt.Format(time.RFC3339))
 		}
 	}
 	if !e.RecordedAt.IsZero() && e.RecordedAt.After(limit) {
-		p.add("recorded_at", "%s is in the future", e.RecordedAt.Format(time.RFC3339))
+		p.Add("recorded_at", "%s is in the future", e.RecordedAt.Format(time.RFC3339))
 	}
 	if !e.OccurredAt.IsZero() && !e.RecordedAt.IsZero() && e.OccurredAt.After(e.RecordedAt) {
-		p.add("occurred_at", "%s is after recorded_at (%s): an agency cannot record something before it happened",
+		p.Add("occurred_at", "%s is after recorded_at (%s): an agency cannot record something before it happened",
 			e.OccurredAt.Format(time.RFC3339), e.RecordedAt.Format(time.RFC3339))
 	}
 }
 
-func validateSubjects(p *problems, subjects []Subject, now time.Time) {
+func validateSubjects(p *ProblemSet, subjects []Subject, now time.Time) {
 	if len(subjects) > MaxSubjects {
-		p.add("subjects", "has %d people; the limit is %d", len(subjects), MaxSubjects)
+		p.Add("subjects", "has %d people; the limit is %d", len(subjects), MaxSubjects)
 	}
 	children := 0
 	for i, s := range subjects {
 		field := fmt.Sprintf("subjects[%d]", i)
 		SubjectKinds.check(p, field+".kind", s.Kind, false)
-		p.nest(field+".identifiers", s.Identifiers.validate())
+		p.Nest(field+".identifiers", s.Identifiers.validate())
 		checkText(p, field+".name", s.Name, MaxShortText, false, true)
 		dob := checkDate(p, field+".date_of_birth", s.DateOfBirth)
 		if !dob.IsZero() && dob.After(now.Add(24*time.Hour)) {
-			p.add(field+".date_of_birth", "%s is in the future (use kind \"unborn\" with expected_delivery_date)", s.DateOfBirth)
+			p.Add(field+".date_of_birth", "%s is in the future (use kind \"unborn\" with expected_delivery_date)", s.DateOfBirth)
 		}
 		switch s.Kind {
 		case "unborn":
 			if s.ExpectedDeliveryDate == "" {
-				p.add(field+".expected_delivery_date", "is required for an unborn child")
+				p.Add(field+".expected_delivery_date", "is required for an unborn child")
 			}
 			checkDate(p, field+".expected_delivery_date", s.ExpectedDeliveryDate)
 			if s.DateOfBirth != "" {
-				p.add(field+".date_of_birth", "must be empty for an unborn child")
+				p.Add(field+".date_of_birth", "must be empty for an unborn child")
 			}
 			switch {
 			case s.Mother == nil || s.Mother.IsZero():
-				p.add(field+".mother", "at least one of the mother's identifiers is required for an unborn child")
+				p.Add(field+".mother", "at least one of the mother's identifiers is required for an unborn child")
 			default:
-				p.nest(field+".mother", s.Mother.validate())
+				p.Nest(field+".mother", s.Mother.validate())
 			}
 		default:
 			if s.ExpectedDeliveryDate != "" {
-				p.add(field+".expected_delivery_date", "is only for kind \"unborn\"")
+				p.Add(field+".expected_delivery_date", "is only for kind \"unborn\"")
 			}
 			if s.Mother != nil {
-				p.add(field+".mother", "is only for kind \"unborn\"")
+				p.Add(field+".mother", "is only for kind \"unborn\"")
 			}
 		}
 		if s.Kind == "adult" {
@@ -147,69 +147,69 @@ func validateSubjects(p *problems, subjects []Subject, now time.Time) {
 			continue
 		}
 		if s.Role != "" {
-			p.add(field+".role", "is only for kind \"adult\"")
+			p.Add(field+".role", "is only for kind \"adult\"")
 		}
 		if len(s.Keys()) == 0 && s.Kind != "unborn" {
-			p.add(field+".identifiers", "at least one identifier is required for a child (%s)", joinQuoted(Schemes))
+			p.Add(field+".identifiers", "at least one identifier is required for a child (%s)", joinQuoted(Schemes))
 		}
 		children++
 	}
 	if children == 0 {
-		p.add("subjects", "at least one child or unborn child is required")
+		p.Add("subjects", "at least one child or unborn child is required")
 	}
 }
 
 // checkText enforces required-ness, a length cap in characters and, for
 // one-line fields, the absence of line breaks.
-func checkText(p *problems, field, s string, max int, required, oneLine bool) {
+func checkText(p *ProblemSet, field, s string, max int, required, oneLine bool) {
 	switch {
 	case strings.TrimSpace(s) == "":
 		if required {
-			p.add(field, "is required")
+			p.Add(field, "is required")
 		} else if s != "" {
-			p.add(field, "must not be only spaces")
+			p.Add(field, "must not be only spaces")
 		}
 		return
 	case utf8.RuneCountInString(s) > max:
-		p.add(field, "is %d characters; the limit is %d", utf8.RuneCountInString(s), max)
+		p.Add(field, "is %d characters; the limit is %d", utf8.RuneCountInString(s), max)
 	}
 	if oneLine && strings.ContainsAny(s, "\r\n") {
-		p.add(field, "must be a single line")
+		p.Add(field, "must be a single line")
 	}
 }
 
 // checkDate reports a malformed date and returns the parsed value (zero when
 // empty or malformed).
-func checkDate(p *problems, field string, d Date) time.Time {
+func checkDate(p *ProblemSet, field string, d Date) time.Time {
 	if d == "" {
 		return time.Time{}
 	}
 	t, ok := d.Time()
 	if !ok {
-		p.add(field, "%q is not a date like 2015-06-30", string(d))
+		p.Add(field, "%q is not a date like 2015-06-30", string(d))
 	}
 	return t
 }
 
 // checkRef validates a reference to another event's id.
-func checkRef(p *problems, field, id string, required bool) {
+func checkRef(p *ProblemSet, field, id string, required bool) {
 	switch {
 	case id == "" && required:
-		p.add(field, "is required (the id of the event it refers to)")
+		p.Add(field, "is required (the id of the event it refers to)")
 	case id != "":
 		if err := checkUUIDv7(id); err != nil {
-			p.add(field, "%s", err.Error())
+			p.Add(field, "%s", err.Error())
 		}
 	}
 }
 
 // checkLevel validates a level of need (1 to 4).
-func checkLevel(p *problems, field string, level int, required bool) {
+func checkLevel(p *ProblemSet, field string, level int, required bool) {
 	switch {
 	case level == 0 && required:
-		p.add(field, "is required (1 to 4)")
+		p.Add(field, "is required (1 to 4)")
 	case level != 0 && !LevelsOfNeed.Has(strconv.Itoa(level)):
-		p.add(field, "%d is not a level of need (1 universal, 2 additional, 3 increasing concerns, 4 safeguarding)", level)
+		p.Add(field, "%d is not a level of need (1 universal, 2 additional, 3 increasing concerns, 4 safeguarding)", level)
 	}
 }
 

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/chronicle-hub/chronicle/services/eventlog"
+	"github.com/chronicle-hub/chronicle/services/ingest"
+)
+
+// natsFlags are the connection flags shared by publish and import.
+type natsFlags struct {
+	url string
+}
+
+func (n *natsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&n.url, "nats-url", nats.DefaultURL, "NATS server to publish to (chronicle serve's embedded server listens on "+nats.DefaultURL+")")
+}
+
+func (n *natsFlags) publisher() (*eventlog.Publisher, func(), error) {
+	nc, err := nats.Connect(n.url, nats.Name("chronicle-cli"), nats.Timeout(5*time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is chronicle serve running?)", n.url, err)
+	}
+	pub, err := eventlog.NewPublisher(nc, nil)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return pub, nc.Close, nil
+}
+
+func publish(ctx context.Context, args []string, std stdio) int {
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	fs.Usage = func() {
+		fmt.Fprintln(std.err, "usage: chronicle publish [flags] [FILE | -]\n\nFILE holds one JSON event, a JSON array of events, or NDJSON; - or nothing reads stdin.")
+		fs.PrintDefaults()
+	}
+	var conn natsFlags
+	conn.register(fs)
+	asJSON := fs.Bool("json", false, "print the full per-event results as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return exitUsage
+	}
+	var body []byte
+	var err error
+	switch name := fs.Arg(0); name {
+	case "", "-":
+		body, err = io.ReadAll(io.LimitReader(std.in, ingest.MaxBody+1))
+	default:
+		body, err = os.ReadFile(name)
+	}
+	if err != nil {
+		fmt.Fprintf(std.err, "publish: %v\n", err)
+		return exitUsage
+	}
+	if len(body) > ingest.MaxBody {
+		fmt.Fprintf(std.err, "publish: more than %d bytes: use chronicle import for large files\n", ingest.MaxBody)
+		return exitUsage
+	}
+	pub, closeConn, err := conn.publisher()
+	if err != nil {
+		fmt.Fprintf(std.err, "publish: %v\n", err)
+		return exitUsage
+	}
+	defer closeConn()
+	resp, err := ingest.PublishBody(ctx, pub, body)
+	if err != nil {
+		fmt.Fprintf(std.err, "publish: %v\n", err)
+		return exitUsage
+	}
+	if *asJSON {
+		enc := json.NewEncoder(std.out)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(resp)
+	} else {
+		for _, r := range resp.Results {
+			line := fmt.Sprintf("#%d %-9s %s", r.Key, r.Status, r.ID)
+			if r.Sequence > 0 {
+				line += fmt.Sprintf(" seq=%d", r.Sequence)
+			}
+			fmt.Fprintln(std.out, strings.TrimSpace(line))
+			for _, p := range r.Problems {
+				fmt.Fprintf(std.out, "    %s\n", p.Error())
+			}
+			if r.Error != "" {
+				fmt.Fprintf(std.out, "    %s\n", r.Error)
+			}
+		}
+		fmt.Fprintf(std.err, "%d accepted, %d duplicates, %d rejected, %d failed\n", resp.Accepted, resp.Duplicates, resp.Rejected, resp.Failed)
+	}
+	if resp.Rejected+resp.Failed > 0 {
+		return exitRejected
+	}
+	return exitOK
+}
+
+func importFile(ctx context.Context, args []string, std stdio) int {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	fs.Usage = func() {
+		fmt.Fprintln(std.err, "usage: chronicle import [flags] FILE\n\nFILE is NDJSON (one event per line) or CSV with a header row (see README: CSV columns).\nRows not stored are written with their reasons to FILE's name with .rejects before the extension.")
+		fs.PrintDefaults()
+	}
+	var conn natsFlags
+	conn.register(fs)
+	format := fs.String("format", "", "ndjson or csv (default: by extension)")
+	rename := fs.String("map", "", "CSV header renames, comma-separated: \"NHS No=subject.nhs_number,Date=occurred_at\"")
+	zone := fs.String("zone", "Europe/London", "time zone for CSV times written without one")
+	inFlight := fs.Int("max-in-flight", eventlog.DefaultMaxInFlight, "most events awaiting acknowledgement at once")
+	quiet := fs.Bool("quiet", false, "no progress display")
+	if err := parseFlags(fs, args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	opts := ingest.ImportOptions{Format: *format, MaxInFlight: *inFlight, Rename: map[string]string{}}
+	if *rename != "" {
+		for _, pair := range strings.Split(*rename, ",") {
+			from, to, ok := strings.Cut(pair, "=")
+			if !ok {
+				fmt.Fprintf(std.err, "import: --map %q: want from=to\n", pair)
+				return exitUsage
+			}
+			opts.Rename[strings.TrimSpace(from)] = strings.TrimSpace(to)
+		}
+	}
+	loc, err := time.LoadLocation(*zone)
+	if err != nil {
+		fmt.Fprintf(std.err, "import: --zone: %v\n", err)
+		return exitUsage
+	}
+	opts.Zone = loc
+	if !*quiet {
+		opts.Progress, opts.Interactive = std.err, isTerminal(std.err)
+	}
+	pub, closeConn, err := conn.publisher()
+	if err != nil {
+		fmt.Fprintf(std.err, "import: %v\n", err)
+		return exitUsage
+	}
+	defer closeConn()
+	sum, err := ingest.ImportFile(ctx, pub, fs.Arg(0), opts)
+	fmt.Fprintln(std.out, sum)
+	if err != nil {
+		fmt.Fprintf(std.err, "import: %v\n", err)
+		return exitUsage
+	}
+	if sum.NotStored() > 0 {
+		return exitRejected
+	}
+	return exitOK
+}

@@ -1,0 +1,224 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/services/eventlog"
+)
+
+// Limits of one ingest request.
+const (
+	// MaxBody caps a request body.
+	MaxBody = 32 << 20
+	// MaxEventsPerRequest caps the events in one request; larger loads
+	// belong in chronicle import.
+	MaxEventsPerRequest = 10000
+)
+
+// Response is the body of every answered ingest request: counts, then one
+// result per event in request order.
+type Response struct {
+	Accepted   int               `json:"accepted"`
+	Duplicates int               `json:"duplicates"`
+	Rejected   int               `json:"rejected"`
+	Failed     int               `json:"failed"`
+	Results    []eventlog.Result `json:"results"`
+}
+
+// Handler serves POST /v1/events.
+type Handler struct {
+	pub *eventlog.Publisher
+	log *slog.Logger
+}
+
+// NewHandler returns the ingest handler.
+func NewHandler(pub *eventlog.Publisher, log *slog.Logger) *Handler {
+	return &Handler{pub: pub, log: log}
+}
+
+// ServeHTTP takes one JSON event, a JSON array of events, or NDJSON
+// (application/x-ndjson), and answers per event. The status is 200 when
+// every event was stored (accepted or duplicate), 207 when some were and some
+// were not, 422 when none were because all were invalid, and 503 when none
+// were and the log was unreachable. Malformed bodies, wrong content types and
+// oversized bodies get 400, 415 and 413 with a JSON error.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeStatusError(w, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", fmt.Sprintf("method %s not allowed: POST events to /v1/events", r.Method))
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (mt != "application/json" && mt != "application/x-ndjson") {
+		w.Header().Set("Accept-Post", "application/json, application/x-ndjson")
+		writeStatusError(w, r, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+			fmt.Sprintf("Content-Type %q is not supported: send application/json (one event or an array) or application/x-ndjson", r.Header.Get("Content-Type")))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		gateway.WriteError(w, r, h.log, events.Errorf("ingest", events.KindTooLarge, "request body is over %d bytes: split it, or use chronicle import", MaxBody))
+		return
+	}
+	items, err := splitBody(mt, body)
+	if err != nil {
+		gateway.WriteError(w, r, h.log, err)
+		return
+	}
+	resp := publishItems(r.Context(), h.pub, items)
+	gateway.WriteJSON(w, resp.Status(), resp)
+}
+
+// item is one event in a request: its bytes, or why it could not be read.
+type item struct {
+	raw []byte
+	err error
+}
+
+func splitBody(mediaType string, body []byte) ([]item, error) {
+	var items []item
+	if mediaType == "application/x-ndjson" {
+		err := readNDJSON(bytes.NewReader(body), func(line int, raw []byte, err error) error {
+			if len(items) == MaxEventsPerRequest {
+				return events.Errorf("ingest", events.KindTooLarge, "more than %d events in one request: use chronicle import", MaxEventsPerRequest)
+			}
+			if err != nil {
+				err = &events.FieldError{Problem: fmt.Sprintf("line %d: %v", line, err)}
+			}
+			items = append(items, item{raw: raw, err: err})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(items) == 0 {
+			return nil, events.Errorf("ingest", events.KindInvalid, "the body holds no events")
+		}
+		return items, nil
+	}
+	trimmed := bytes.TrimSpace(body)
+	switch {
+	case len(trimmed) == 0:
+		return nil, events.Errorf("ingest", events.KindInvalid, "the body is empty: send one event or an array of events")
+	case trimmed[0] == '{':
+		if !json.Valid(trimmed) {
+			return nil, malformed(trimmed)
+		}
+		return []item{{raw: trimmed}}, nil
+	case trimmed[0] == '[':
+		var raws []json.RawMessage
+		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			return nil, malformed(trimmed)
+		}
+		if len(raws) == 0 {
+			return nil, events.Errorf("ingest", events.KindInvalid, "the array holds no events")
+		}
+		if len(raws) > MaxEventsPerRequest {
+			return nil, events.Errorf("ingest", events.KindTooLarge, "%d events in one request; the limit is %d: use chronicle import", len(raws), MaxEventsPerRequest)
+		}
+		for _, raw := range raws {
+			items = append(items, item{raw: raw})
+		}
+		return items, nil
+	}
+	return nil, events.Errorf("ingest", events.KindInvalid, "the body must be a JSON object (one event) or array (several events), not %q...", firstBytes(trimmed))
+}
+
+// malformed describes where JSON parsing failed.
+func malformed(body []byte) error {
+	var v any
+	err := json.Unmarshal(body, &v)
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return events.Errorf("ingest", events.KindInvalid, "malformed JSON at byte %d: %v", syn.Offset, err)
+	}
+	return events.Errorf("ingest", events.KindInvalid, "malformed JSON: %v", err)
+}
+
+func firstBytes(b []byte) string {
+	if len(b) > 20 {
+		b = b[:20]
+	}
+	return string(b)
+}
+
+// PublishBody validates and publishes every event in body: one JSON event,
+// a JSON array of events, or NDJSON. It is what chronicle publish does with a
+// file; the error is for a body that cannot be read at all.
+func PublishBody(ctx context.Context, pub *eventlog.Publisher, body []byte) (*Response, error) {
+	mt := "application/json"
+	if !json.Valid(bytes.TrimSpace(body)) {
+		mt = "application/x-ndjson"
+	}
+	items, err := splitBody(mt, body)
+	if err != nil {
+		return nil, err
+	}
+	return publishItems(ctx, pub, items), nil
+}
+
+func publishItems(ctx context.Context, pub *eventlog.Publisher, items []item) *Response {
+	resp := &Response{Results: make([]eventlog.Result, 0, len(items))}
+	batch := pub.NewBatch(0, resp.add)
+	for i, it := range items {
+		if it.err != nil {
+			_ = batch.Reject(ctx, i, nil, it.err)
+			continue
+		}
+		e, data, err := pub.Prepare(it.raw)
+		if err != nil {
+			_ = batch.Reject(ctx, i, e, err)
+			continue
+		}
+		if err := batch.Add(ctx, i, e, data); err != nil {
+			break // the caller went away
+		}
+	}
+	batch.Close()
+	return resp
+}
+
+func (resp *Response) add(r eventlog.Result) {
+	switch r.Status {
+	case eventlog.Accepted:
+		resp.Accepted++
+	case eventlog.Duplicate:
+		resp.Duplicates++
+	case eventlog.Rejected:
+		resp.Rejected++
+	case eventlog.Failed:
+		resp.Failed++
+	}
+	resp.Results = append(resp.Results, r)
+}
+
+// Status is the HTTP status for the response (see Handler.ServeHTTP).
+func (resp *Response) Status() int {
+	stored := resp.Accepted + resp.Duplicates
+	switch {
+	case stored == len(resp.Results):
+		return http.StatusOK
+	case stored > 0:
+		return http.StatusMultiStatus
+	case resp.Failed > 0:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusUnprocessableEntity
+}
+
+// writeStatusError answers with a status that no error Kind maps to (405, 415).
+func writeStatusError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	var body gateway.ErrorBody
+	body.Error.Code, body.Error.Message, body.Error.RequestID = code, msg, gateway.RequestID(r.Context())
+	gateway.WriteJSON(w, status, body)
+}

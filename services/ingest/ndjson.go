@@ -1,0 +1,62 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/chronicle-hub/chronicle/events"
+)
+
+// maxLine bounds one NDJSON line. Longer lines are reported as too large
+// (and skipped) rather than read into memory.
+const maxLine = events.MaxEventSize + 1024
+
+// errLineTooLong marks a line over maxLine; the caller rejects that record.
+var errLineTooLong = fmt.Errorf("line is longer than %d bytes", maxLine)
+
+// readNDJSON calls fn for every non-blank line of r with its 1-based line
+// number. A line over maxLine is passed with errLineTooLong and its bytes
+// discarded. fn's error stops the read.
+func readNDJSON(r io.Reader, fn func(line int, raw []byte, err error) error) error {
+	br := bufio.NewReaderSize(r, 1<<16)
+	for line := 1; ; line++ {
+		raw, tooLong, err := readLine(br)
+		if len(bytes.TrimSpace(raw)) > 0 || tooLong {
+			var lineErr error
+			if tooLong {
+				lineErr = errLineTooLong
+			}
+			if ferr := fn(line, bytes.TrimSpace(raw), lineErr); ferr != nil {
+				return ferr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read line %d: %w", line, err)
+		}
+	}
+}
+
+// readLine returns the next line without its newline. When the line exceeds
+// maxLine the rest of it is consumed and tooLong is set.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			buf = append(buf, chunk...)
+			if len(buf) > maxLine {
+				tooLong, buf = true, nil
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return bytes.TrimRight(buf, "\r\n"), tooLong, err
+	}
+}

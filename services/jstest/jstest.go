@@ -1,0 +1,81 @@
+// Package jstest starts a real JetStream server for tests: embedded in the
+// test process, storing on a temporary directory. There are no mocks of NATS
+// in Chronicle's tests.
+package jstest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chronicle-hub/chronicle/services/embedded"
+	"github.com/chronicle-hub/chronicle/services/eventlog"
+)
+
+// Server is a running test server with a client connection.
+type Server struct {
+	*server.Server
+	Dir string
+	NC  *nats.Conn
+	JS  jetstream.JetStream
+}
+
+// Run starts a JetStream server on a fresh temporary directory, listening on
+// a random loopback port, with Chronicle's streams created. It is shut down
+// when the test ends. SyncAlways is off: tests measure behaviour, not
+// durability against power loss.
+func Run(tb testing.TB) *Server {
+	tb.Helper()
+	return RunIn(tb, tb.TempDir())
+}
+
+// RunIn is Run on a given store directory, so that a test can restart a
+// server on the same data.
+func RunIn(tb testing.TB, dir string) *Server {
+	tb.Helper()
+	s, err := embedded.Start(embedded.Config{StoreDir: dir, Listen: "127.0.0.1:0"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Shutdown)
+	nc, err := embedded.Connect(s)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := eventlog.EnsureStreams(ctx, js, eventlog.StreamConfig{}); err != nil {
+		tb.Fatal(err)
+	}
+	return &Server{Server: s, Dir: dir, NC: nc, JS: js}
+}
+
+// Restart shuts the server down and starts a new one on the same directory.
+func (s *Server) Restart(tb testing.TB) *Server {
+	tb.Helper()
+	s.NC.Close()
+	s.Shutdown()
+	s.WaitForShutdown()
+	return RunIn(tb, s.Dir)
+}
+
+// Eventually polls cond until it returns true or the deadline passes.
+func Eventually(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,174 @@
+// Package quarantine checks every event in the log on the consumer side and
+// copies the invalid ones, with the reason and the original bytes, to the
+// quarantine stream. Agencies that publish straight to NATS bypass ingest
+// validation; this is where their mistakes are caught without stopping
+// anything.
+package quarantine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/services/eventlog"
+)
+
+// Headers on a quarantined message. The data is the original bytes.
+const (
+	HeaderReason          = "Chronicle-Quarantine-Reason"
+	HeaderOriginalSubject = "Chronicle-Original-Subject"
+	HeaderOriginalSeq     = "Chronicle-Original-Sequence"
+	HeaderOriginalTime    = "Chronicle-Original-Time"
+)
+
+// ConsumerName is the durable consumer the checker uses. It is shared by
+// every Chronicle process on the cluster, so each event is checked once
+// (JetStream spreads the work) and progress survives restarts.
+const ConsumerName = "chronicle-quarantine"
+
+// Checker runs the check.
+type Checker struct {
+	js  jetstream.JetStream
+	log *slog.Logger
+	cc  jetstream.ConsumeContext
+}
+
+// Start begins checking every event from the start of the log (or from
+// where the durable consumer left off). Stop ends it.
+func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Checker, error) {
+	cons, err := js.CreateOrUpdateConsumer(ctx, eventlog.EventsStream, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		Description:   "Chronicle: copies invalid events to the quarantine stream",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxAckPending: 1000,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("quarantine consumer: %w", err)
+	}
+	c := &Checker{js: js, log: log}
+	c.cc, err = cons.Consume(c.handle)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine consume: %w", err)
+	}
+	return c, nil
+}
+
+// Stop stops consuming; unacknowledged messages are redelivered later.
+func (c *Checker) Stop() {
+	c.cc.Stop()
+	<-c.cc.Closed()
+}
+
+func (c *Checker) handle(msg jetstream.Msg) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		c.log.Error("quarantine: message without metadata", "err", err)
+		_ = msg.Term()
+		return
+	}
+	_, problem := events.CheckDelivered(msg.Subject(), msg.Data(), meta.Timestamp)
+	if problem == nil {
+		_ = msg.Ack()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := Put(ctx, c.js, msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Data(), problem); err != nil {
+		// Not quarantined yet: leave it unacknowledged so it comes back.
+		c.log.Error("quarantine: publish failed; will retry", "seq", meta.Sequence.Stream, "err", err)
+		_ = msg.NakWithDelay(time.Second)
+		return
+	}
+	c.log.Warn("quarantined invalid event", "seq", meta.Sequence.Stream, "subject", msg.Subject(), "reason", Reason(problem))
+	_ = msg.Ack()
+}
+
+// Put stores one quarantine record. The record's Nats-Msg-Id is derived from
+// the original's stream sequence, so checking the same message twice (after
+// a redelivery or on two replicas) stores it once.
+func Put(ctx context.Context, js jetstream.JetStream, subject string, seq uint64, at time.Time, data []byte, problem error) error {
+	agency, _, ok := events.SplitSubject(subject)
+	if !ok || !events.Agencies.Has(agency) {
+		agency = "unknown"
+	}
+	m := nats.NewMsg(eventlog.QuarantinePrefix + agency)
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, "quarantine-"+strconv.FormatUint(seq, 10))
+	m.Header.Set(HeaderReason, Reason(problem))
+	m.Header.Set(HeaderOriginalSubject, subject)
+	m.Header.Set(HeaderOriginalSeq, strconv.FormatUint(seq, 10))
+	m.Header.Set(HeaderOriginalTime, at.UTC().Format(time.RFC3339Nano))
+	if _, err := js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("quarantine event %d: %w", seq, err)
+	}
+	return nil
+}
+
+// Reason renders every problem on one header-safe line.
+func Reason(err error) string {
+	probs := events.Problems(err)
+	if len(probs) == 0 {
+		return oneLine(err.Error())
+	}
+	parts := make([]string, len(probs))
+	for i, p := range probs {
+		parts[i] = oneLine(p.Error())
+	}
+	return strings.Join(parts, "; ")
+}
+
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// Record is one quarantined event as read back.
+type Record struct {
+	Sequence         uint64    `json:"sequence"`
+	OriginalSubject  string    `json:"original_subject"`
+	OriginalSequence uint64    `json:"original_sequence"`
+	ReceivedAt       time.Time `json:"received_at"`
+	Reason           string    `json:"reason"`
+	Data             []byte    `json:"data"`
+}
+
+// List returns up to limit quarantine records starting at stream sequence
+// from (1 for the beginning).
+func List(ctx context.Context, js jetstream.JetStream, from uint64, limit int) ([]Record, error) {
+	s, err := js.Stream(ctx, eventlog.QuarantineStream)
+	if err != nil {
+		return nil, fmt.Errorf("quarantine list: %w", err)
+	}
+	var out []Record
+	for seq := max(from, 1); len(out) < limit; seq++ {
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(eventlog.QuarantinePrefix+">"))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("quarantine list at %d: %w", seq, err)
+		}
+		orig, _ := strconv.ParseUint(m.Header.Get(HeaderOriginalSeq), 10, 64)
+		at, _ := time.Parse(time.RFC3339Nano, m.Header.Get(HeaderOriginalTime))
+		out = append(out, Record{
+			Sequence: m.Sequence, OriginalSubject: m.Header.Get(HeaderOriginalSubject), OriginalSequence: orig,
+			ReceivedAt: at, Reason: m.Header.Get(HeaderReason), Data: m.Data,
+		})
+		seq = m.Sequence
+	}
+	return out, nil
+}
