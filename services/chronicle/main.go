@@ -78,7 +78,8 @@ func usage(w io.Writer) {
 }
 
 // parseFlags parses args, then fills every flag not given on the command line
-// from its CHRONICLE_* environment variable.
+// from its CHRONICLE_* environment variable. Errors are printed to the flag
+// set's output.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,6 +95,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if v, ok := os.LookupEnv(name); ok {
 			if serr := fs.Set(f.Name, v); serr != nil {
 				err = fmt.Errorf("%s=%q: %w", name, v, serr)
+				fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
 			}
 		}
 	})

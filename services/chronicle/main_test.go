@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/services/app"
+)
+
+func startApp(t *testing.T) *app.App {
+	t.Helper()
+	a := app.New(app.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true})
+	if err := a.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestPublishVerbExitCodes(t *testing.T) {
+	a := startApp(t)
+	spec, _ := events.Lookup("health.concern")
+	good, _ := events.Encode(spec.ExampleEvent())
+	bad := strings.Replace(string(good), "9990000018", "9990000017", 1)
+	tests := []struct {
+		name     string
+		stdin    string
+		wantCode int
+		wantOut  string
+	}{
+		{"one valid event", string(good), exitOK, "accepted"},
+		{"same again", string(good), exitOK, "duplicate"},
+		{"ndjson with a bad line", string(good) + "\n" + bad + "\n", exitRejected, "subjects[0].identifiers.nhs_number: check digit does not match"},
+		{"not json at all", "hello", exitRejected, "malformed JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, tt.stdin, "publish", "--nats-url", a.NATSClientURL())
+			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
+				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
+			}
+		})
+	}
+	if code, _, errOut := runCLI(t, string(good), "publish", "--nats-url", "nats://127.0.0.1:1"); code != exitUsage || !strings.Contains(errOut, "is chronicle serve running?") {
+		t.Fatalf("unreachable NATS: exit %d, %s", code, errOut)
+	}
+}
+
+func TestImportVerbCSV(t *testing.T) {
+	a := startApp(t)
+	dir := t.TempDir()
+	csv := "type,agency,source_ref,occurred_at,recorded_at,sensitivity,reliability,summary,NHS,payload.concern\n" +
+		"education.concern,education,EDU-1,2024-01-10 09:00,2024-01-10 12:00,standard,direct,Disclosure in class,9990000018,Says dad hits mum\n" +
+		"education.concern,education,EDU-2,2024-01-11 09:00,2024-01-11 12:00,standard,direct,Bad NHS number,9990000017,Second concern\n"
+	path := filepath.Join(dir, "history.csv")
+	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "", "import", "--nats-url", a.NATSClientURL(), "--map", "NHS=subject.nhs_number", path)
+	if code != exitRejected {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRejected, out, errOut)
+	}
+	if !strings.Contains(out, "1 accepted") || !strings.Contains(out, "1 rejected") || !strings.Contains(out, "history.rejects.csv") {
+		t.Fatalf("summary: %s", out)
+	}
+	rejects, err := os.ReadFile(filepath.Join(dir, "history.rejects.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rejects), "EDU-2") || strings.Contains(string(rejects), "EDU-1") || !strings.Contains(string(rejects), "check digit") {
+		t.Fatalf("rejects file:\n%s", rejects)
+	}
+	// Importing the same file again stores nothing twice.
+	code, out, _ = runCLI(t, "", "import", "--nats-url", a.NATSClientURL(), "--map", "NHS=subject.nhs_number", "--quiet", path)
+	if code != exitRejected || !strings.Contains(out, "1 duplicates") {
+		t.Fatalf("re-import: exit %d: %s", code, out)
+	}
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("CHRONICLE_NATS_URL", "nats://127.0.0.1:1")
+	code, _, errOut := runCLI(t, "{}", "publish", "--json")
+	if code != exitUsage || !strings.Contains(errOut, "nats://127.0.0.1:1") {
+		t.Fatalf("CHRONICLE_NATS_URL not used: %d %s", code, errOut)
+	}
+	t.Setenv("CHRONICLE_MAX_IN_FLIGHT", "many")
+	if code, _, errOut := runCLI(t, "", "import", "x.csv"); code != exitUsage || !strings.Contains(errOut, "CHRONICLE_MAX_IN_FLIGHT") {
+		t.Fatalf("a bad environment value must be named: %d %s", code, errOut)
+	}
+	if code, _, _ := runCLI(t, "", "frobnicate"); code != exitUsage {
+		t.Fatal("unknown verb accepted")
+	}
+}
+
+func TestPublishJSONOutput(t *testing.T) {
+	a := startApp(t)
+	spec, _ := events.Lookup("housing.concern")
+	good, _ := events.Encode(spec.ExampleEvent())
+	code, out, _ := runCLI(t, string(good), "publish", "--json", "--nats-url", a.NATSClientURL())
+	var resp struct {
+		Accepted int `json:"accepted"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &resp) != nil || resp.Accepted != 1 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
