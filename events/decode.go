@@ -282,3 +282,20 @@ func CheckDelivered(subject string, data []byte, received time.Time) (*Event, er
 	}
 	return e, err
 }
+
+// DecodePayload decodes and validates a payload of type t given in its
+// current schema version, as a correction carries it.
+func DecodePayload(t Type, raw json.RawMessage) (Payload, error) {
+	spec, ok := Lookup(t)
+	if !ok {
+		return nil, &FieldError{Field: "type", Problem: fmt.Sprintf("%q is not a known event type", t)}
+	}
+	body := spec.New()
+	if err := strictUnmarshal(raw, body); err != nil {
+		return nil, jsonProblem("", err)
+	}
+	if err := body.Validate(); err != nil {
+		return nil, err
+	}
+	return body, nil
+}

@@ -1,0 +1,143 @@
+package projections
+
+import (
+	"time"
+
+	"github.com/chronicle-hub/chronicle/events"
+)
+
+// Record is one chronology entry as kept: the event as received, and every
+// correction and retraction that arrived later. A correction changes what is
+// shown, never what is kept.
+type Record struct {
+	Delivered
+	Corrections []Amendment
+	Retractions []Amendment
+}
+
+// Amendment is a correction or retraction of a record.
+type Amendment struct {
+	Delivered
+	Reason string
+	// Correction holds the corrected fields (nil for a retraction); Body is
+	// the corrected payload decoded, when one was given.
+	Correction *events.RecordCorrected
+	Body       events.Payload
+}
+
+// Entry is a record as shown at some time: the original with every
+// correction received by then applied.
+type Entry struct {
+	EventID      string
+	Seq          uint64
+	Received     time.Time
+	Type         events.Type
+	Agency       string
+	SourceSystem string
+	SourceRef    string
+	Summary      string
+	Sensitivity  string
+	Reliability  string
+	OccurredAt   time.Time
+	RecordedAt   time.Time
+	Body         events.Payload
+	// Version is 1 for the original and counts the corrections applied.
+	Version int
+	// AmendedAt is when the version shown was received (the correction's
+	// receipt time, or the original's).
+	AmendedAt time.Time
+	// AmendReason is the latest correction's reason.
+	AmendReason string
+	// Retracted is set when a retraction had been received; RetractReason
+	// says why.
+	Retracted     bool
+	RetractReason string
+	RetractedAt   time.Time
+
+	record *Record
+}
+
+// Corrected reports whether the entry shows a corrected version.
+func (e Entry) Corrected() bool { return e.Version > 1 }
+
+// Record returns the record behind the entry, for its version history.
+func (e Entry) Record() *Record { return e.record }
+
+// known reports whether the record had been received by asOf (nil: now).
+func (r *Record) known(asOf *time.Time) bool {
+	return asOf == nil || !r.Received.After(*asOf)
+}
+
+// Versions returns the entry as it stood after the original and after each
+// correction received by asOf, oldest first.
+func (r *Record) Versions(asOf *time.Time) []Entry {
+	if !r.known(asOf) {
+		return nil
+	}
+	e := r.original()
+	out := []Entry{e}
+	for _, c := range r.Corrections {
+		if asOf != nil && c.Received.After(*asOf) {
+			break
+		}
+		e = e.apply(c)
+		out = append(out, e)
+	}
+	for i := range out {
+		out[i].retraction(r, asOf)
+	}
+	return out
+}
+
+// At returns the entry as shown at asOf (nil: now); ok is false when the
+// hub had not received it yet.
+func (r *Record) At(asOf *time.Time) (Entry, bool) {
+	vs := r.Versions(asOf)
+	if len(vs) == 0 {
+		return Entry{}, false
+	}
+	return vs[len(vs)-1], true
+}
+
+func (r *Record) original() Entry {
+	ev := r.Event
+	return Entry{
+		EventID: ev.ID, Seq: r.Seq, Received: r.Received, Type: ev.Type, Agency: ev.Agency,
+		SourceSystem: ev.SourceSystem, SourceRef: ev.SourceRef, Summary: ev.Summary,
+		Sensitivity: ev.Sensitivity, Reliability: ev.Reliability, OccurredAt: ev.OccurredAt,
+		RecordedAt: ev.RecordedAt, Body: ev.Body, Version: 1, AmendedAt: r.Received, record: r,
+	}
+}
+
+func (e Entry) apply(c Amendment) Entry {
+	f := c.Correction
+	if f.Summary != "" {
+		e.Summary = f.Summary
+	}
+	if f.OccurredAt != "" {
+		if t, err := time.Parse(time.RFC3339Nano, f.OccurredAt); err == nil {
+			e.OccurredAt = t
+		}
+	}
+	if f.Sensitivity != "" {
+		e.Sensitivity = f.Sensitivity
+	}
+	if f.Reliability != "" {
+		e.Reliability = f.Reliability
+	}
+	if c.Body != nil {
+		e.Body = c.Body
+	}
+	e.Version++
+	e.AmendedAt, e.AmendReason = c.Received, c.Reason
+	return e
+}
+
+func (e *Entry) retraction(r *Record, asOf *time.Time) {
+	for _, x := range r.Retractions {
+		if asOf == nil || !x.Received.After(*asOf) {
+			e.Retracted, e.RetractReason, e.RetractedAt = true, x.Reason, x.Received
+			return
+		}
+	}
+}

@@ -1,0 +1,456 @@
+package projections
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chronicle-hub/chronicle/events"
+)
+
+// Errors Apply returns for an event that is valid on its own but cannot be
+// applied; the runner quarantines it with the reason.
+var (
+	// ErrUnknownTarget: a correction or retraction names an event the hub
+	// has not received.
+	ErrUnknownTarget = errors.New("projections: the event it refers to is unknown")
+	// ErrForeignTarget: a correction or retraction comes from an agency other
+	// than the original's (or the hub).
+	ErrForeignTarget = errors.New("projections: only the original agency or the hub may amend an event")
+)
+
+// Model is the hub's read model: identity and chronology together, fed by
+// Apply in stream order and read concurrently. Its zero value is not usable;
+// call NewModel.
+type Model struct {
+	mu sync.RWMutex
+
+	ident   *Identity
+	records map[string]*Record // entries by event id
+	amended map[string]bool    // ids of applied corrections and retractions
+	byNode  [][]*Record        // identity node -> records naming it, in seq order
+	applied []Delivered        // everything applied, in order, for snapshots
+	lastSeq uint64
+	dups    int
+	last    time.Time // receipt time of the last applied event
+}
+
+// NewModel returns an empty model.
+func NewModel() *Model {
+	return &Model{ident: NewIdentity(), records: map[string]*Record{}, amended: map[string]bool{}}
+}
+
+// Apply folds one delivered event into the model. It is deterministic: the
+// same events in the same order give the same state. An event at or below
+// the last applied sequence, or whose id was already applied (a re-send
+// beyond the stream's duplicate window, or the same event from two sourced
+// streams), changes nothing. The error, for an event that cannot be applied
+// (ErrUnknownTarget, ErrForeignTarget, an invalid corrected payload), is
+// KindInvalid with field problems, and the model is unchanged but for its
+// position.
+func (m *Model) Apply(d Delivered) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d.Seq != 0 && d.Seq <= m.lastSeq {
+		return nil
+	}
+	m.lastSeq = max(m.lastSeq, d.Seq)
+	id := d.Event.ID
+	if _, ok := m.records[id]; ok || m.amended[id] {
+		m.dups++
+		return nil
+	}
+	if err := m.apply(d); err != nil {
+		return err
+	}
+	m.applied = append(m.applied, d)
+	m.last = d.Received
+	return nil
+}
+
+func (m *Model) apply(d Delivered) error {
+	switch body := d.Event.Body.(type) {
+	case *events.RecordCorrected:
+		target, err := m.target(d, body.EventID)
+		if err != nil {
+			return err
+		}
+		a := Amendment{Delivered: d, Reason: body.Reason, Correction: body}
+		if len(body.Payload) > 0 {
+			if a.Body, err = events.DecodePayload(target.Event.Type, body.Payload); err != nil {
+				var p events.ProblemSet
+				p.Nest("payload.payload", err)
+				return events.E("apply correction", events.KindInvalid, p.Err())
+			}
+		}
+		target.Corrections = append(target.Corrections, a)
+		m.amended[d.Event.ID] = true
+		return nil
+	case *events.RecordRetracted:
+		target, err := m.target(d, body.EventID)
+		if err != nil {
+			return err
+		}
+		target.Retractions = append(target.Retractions, Amendment{Delivered: d, Reason: body.Reason})
+		m.ident.retractEvent(target.Event.ID, d.Received)
+		m.amended[d.Event.ID] = true
+		return nil
+	case *events.SubjectsLinked:
+		m.ident.decide(body.A, body.B, true, d, body.Reason)
+	case *events.SubjectsUnlinked:
+		m.ident.decide(body.A, body.B, false, d, body.Reason)
+	}
+	rec := &Record{Delivered: d}
+	m.records[d.Event.ID] = rec
+	for _, n := range m.ident.observe(d) {
+		m.index(n, rec)
+	}
+	if link, ok := d.Event.Body.(*events.SubjectsLinked); ok {
+		m.indexPair(link.A, link.B, rec)
+	}
+	if unlink, ok := d.Event.Body.(*events.SubjectsUnlinked); ok {
+		m.indexPair(unlink.A, unlink.B, rec)
+	}
+	return nil
+}
+
+// indexPair shows a link or unlink in the chronology of both identifiers.
+func (m *Model) indexPair(a, b events.Identifier, rec *Record) {
+	for _, k := range []events.Identifier{a, b} {
+		m.index(m.ident.index[k], rec)
+	}
+}
+
+func (m *Model) index(n int, rec *Record) {
+	for len(m.byNode) <= n {
+		m.byNode = append(m.byNode, nil)
+	}
+	list := m.byNode[n]
+	if len(list) > 0 && list[len(list)-1] == rec {
+		return
+	}
+	m.byNode[n] = append(list, rec)
+}
+
+// target finds the record an amendment refers to and checks who may amend it.
+func (m *Model) target(d Delivered, id string) (*Record, error) {
+	rec, ok := m.records[id]
+	if !ok {
+		return nil, events.E("apply "+string(d.Event.Type), events.KindInvalid,
+			errors.Join(ErrUnknownTarget, &events.FieldError{Field: "payload.event_id", Problem: fmt.Sprintf("%s is not an event the hub has received", id)}))
+	}
+	if d.Event.Agency != rec.Event.Agency && d.Event.Agency != "hub" {
+		return nil, events.E("apply "+string(d.Event.Type), events.KindInvalid,
+			errors.Join(ErrForeignTarget, &events.FieldError{Field: "agency", Problem: fmt.Sprintf("%q may not amend an event published by %q", d.Event.Agency, rec.Event.Agency)}))
+	}
+	return rec, nil
+}
+
+// CheckAmendment reports whether a correction or retraction could be
+// applied now; ingest calls it to reject a correction of an unknown or
+// foreign event with a clear error before it reaches the log.
+func (m *Model) CheckAmendment(e *events.Event) error {
+	var id string
+	switch body := e.Body.(type) {
+	case *events.RecordCorrected:
+		id = body.EventID
+	case *events.RecordRetracted:
+		id = body.EventID
+	default:
+		return nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	rec, err := m.target(Delivered{Event: e}, id)
+	if err != nil {
+		return err
+	}
+	if c, ok := e.Body.(*events.RecordCorrected); ok && len(c.Payload) > 0 {
+		if _, err := events.DecodePayload(rec.Event.Type, c.Payload); err != nil {
+			var p events.ProblemSet
+			p.Nest("payload.payload", err)
+			return events.E("correction", events.KindInvalid, p.Err())
+		}
+	}
+	return nil
+}
+
+// LastSeq is the stream sequence of the last event applied (or skipped).
+func (m *Model) LastSeq() uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.lastSeq
+}
+
+// Applied returns every event applied so far, in order: a snapshot that
+// Restore turns back into the same model without decoding JSON.
+func (m *Model) Applied() []Delivered {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return slices.Clone(m.applied)
+}
+
+// Restore rebuilds a model from Applied output and the last sequence it had
+// reached.
+func Restore(applied []Delivered, lastSeq uint64) (*Model, error) {
+	m := NewModel()
+	for _, d := range applied {
+		if err := m.Apply(d); err != nil {
+			return nil, fmt.Errorf("restore at %d: %w", d.Seq, err)
+		}
+	}
+	m.lastSeq = max(m.lastSeq, lastSeq)
+	return m, nil
+}
+
+// Stats summarises the model for health and logs.
+type Stats struct {
+	Events      int       `json:"events"`
+	Children    int       `json:"children"`
+	Identifiers int       `json:"identifiers"`
+	Duplicates  int       `json:"duplicates_skipped"`
+	LastSeq     uint64    `json:"last_seq"`
+	LastEvent   time.Time `json:"last_received"`
+}
+
+// Stats returns counts for the present.
+func (m *Model) Stats() Stats {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return Stats{
+		Events: len(m.applied), Children: len(m.ident.now.roots()), Identifiers: len(m.ident.nodes),
+		Duplicates: m.dups, LastSeq: m.lastSeq, LastEvent: m.last,
+	}
+}
+
+// Digest is a SHA-256 over the whole read model as it would be shown:
+// every child, its identifiers and every entry with its version and
+// retraction. Two models built from the same log have the same digest,
+// however they were built (a live projector, a restart from a snapshot, a
+// fresh replay).
+func (m *Model) Digest() string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	h := sha256.New()
+	v := m.ident.view(nil)
+	for _, root := range v.p.roots() {
+		c := m.child(v, root)
+		fmt.Fprintf(h, "child %s\n", c.ID)
+		for _, id := range c.Identifiers {
+			fmt.Fprintf(h, " id %s %s\n", id.Identifier, id.EventID)
+		}
+		for _, e := range m.entries(v, root, true) {
+			fmt.Fprintf(h, " entry %s %d %s %d %t %s\n", e.EventID, e.Seq, e.OccurredAt.UTC().Format(time.RFC3339Nano), e.Version, e.Retracted, e.Summary)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Child is one child as the hub knows them at some time.
+type Child struct {
+	// ID is stable (see Identity); MergedInto is set when the id asked
+	// for belonged to a record since merged into this one.
+	ID           string
+	AskedID      string
+	Identifiers  []KnownIdentifier
+	Names        []string
+	DatesOfBirth []string
+	// Unborn is set when every identifier is an unborn_of key.
+	Unborn bool
+}
+
+// KnownIdentifier is an identifier with the event that established it.
+type KnownIdentifier struct {
+	events.Identifier
+	EventID  string
+	Seq      uint64
+	Received time.Time
+}
+
+// FindChild returns the child an identifier belongs to as of asOf (nil:
+// now).
+func (m *Model) FindChild(k events.Identifier, asOf *time.Time) (Child, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n, ok := m.ident.index[k]
+	if !ok {
+		return Child{}, false
+	}
+	v := m.ident.view(asOf)
+	if !v.known(n) {
+		return Child{}, false
+	}
+	return m.child(v, v.root(n)), true
+}
+
+// ChildByID returns the child with id, following merges: an id that was
+// merged into another child answers with the survivor (AskedID keeps the id
+// asked for).
+func (m *Model) ChildByID(id string, asOf *time.Time) (Child, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n, ok := m.ident.personal[id]
+	if !ok {
+		return Child{}, false
+	}
+	v := m.ident.view(asOf)
+	if !v.known(n) {
+		return Child{}, false
+	}
+	c := m.child(v, v.root(n))
+	c.AskedID = id
+	return c, true
+}
+
+func (m *Model) child(v view, root int) Child {
+	c := Child{ID: m.ident.nodes[root].personal, Unborn: true}
+	names, dobs := map[string]bool{}, map[string]bool{}
+	for _, n := range v.members(root) {
+		nd := m.ident.nodes[n]
+		c.Identifiers = append(c.Identifiers, KnownIdentifier{Identifier: nd.id, EventID: nd.firstEvent, Seq: nd.firstSeq, Received: nd.firstReceived})
+		if nd.id.Scheme != events.SchemeUnbornOf {
+			c.Unborn = false
+		}
+		for _, h := range nd.hints {
+			if v.asOf != nil && h.received.After(*v.asOf) {
+				continue
+			}
+			if h.name != "" && !names[h.name] {
+				names[h.name] = true
+				c.Names = append(c.Names, h.name)
+			}
+			if h.dob != "" && !dobs[h.dob] {
+				dobs[h.dob] = true
+				c.DatesOfBirth = append(c.DatesOfBirth, h.dob)
+			}
+		}
+	}
+	sort.Strings(c.Names)
+	sort.Strings(c.DatesOfBirth)
+	return c
+}
+
+// Chronology returns the entries of child id as shown at asOf (nil: now),
+// sorted by occurred_at then stream sequence. Retracted entries are left out
+// unless withRetracted.
+func (m *Model) Chronology(id string, asOf *time.Time, withRetracted bool) ([]Entry, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n, ok := m.ident.personal[id]
+	if !ok {
+		return nil, false
+	}
+	v := m.ident.view(asOf)
+	if !v.known(n) {
+		return nil, false
+	}
+	return m.entries(v, v.root(n), withRetracted), true
+}
+
+func (m *Model) entries(v view, root int, withRetracted bool) []Entry {
+	members := v.members(root)
+	var out []Entry
+	seen := make(map[*Record]bool)
+	for _, n := range members {
+		if n >= len(m.byNode) {
+			continue
+		}
+		for _, rec := range m.byNode[n] {
+			if seen[rec] {
+				continue
+			}
+			seen[rec] = true
+			e, ok := rec.At(v.asOf)
+			if !ok || (e.Retracted && !withRetracted) {
+				continue
+			}
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].OccurredAt.Equal(out[j].OccurredAt) {
+			return out[i].OccurredAt.Before(out[j].OccurredAt)
+		}
+		return out[i].Seq < out[j].Seq
+	})
+	return out
+}
+
+// Event returns the entry for an event id as shown at asOf, with the ids of
+// the children it concerns.
+func (m *Model) Event(id string, asOf *time.Time) (Entry, []string, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	rec, ok := m.records[id]
+	if !ok {
+		return Entry{}, nil, false
+	}
+	e, ok := rec.At(asOf)
+	if !ok {
+		return Entry{}, nil, false
+	}
+	v := m.ident.view(asOf)
+	var children []string
+	for _, s := range rec.Event.Subjects {
+		if !s.IsChild() {
+			continue
+		}
+		for _, k := range s.Keys() {
+			if n, ok := m.ident.index[k]; ok {
+				if c := v.childID(n); !slices.Contains(children, c) {
+					children = append(children, c)
+				}
+			}
+		}
+	}
+	return e, children, true
+}
+
+// ChildFilter selects children for Children. Empty fields match all.
+type ChildFilter struct {
+	// Identifier matches a child holding it (exactly).
+	Identifier *events.Identifier
+	// Name matches any name hint containing it, case-insensitively.
+	Name string
+	// DateOfBirth matches a date of birth hint exactly.
+	DateOfBirth string
+}
+
+// Children returns the children matching f as of asOf, ordered by id.
+func (m *Model) Children(f ChildFilter, asOf *time.Time) []Child {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	v := m.ident.view(asOf)
+	var roots []int
+	if f.Identifier != nil {
+		if n, ok := m.ident.index[*f.Identifier]; ok && v.known(n) {
+			roots = []int{v.root(n)}
+		}
+	} else {
+		for _, r := range v.p.roots() {
+			if v.known(r) {
+				roots = append(roots, r)
+			}
+		}
+	}
+	name := strings.ToLower(strings.TrimSpace(f.Name))
+	var out []Child
+	for _, r := range roots {
+		c := m.child(v, r)
+		if name != "" && !slices.ContainsFunc(c.Names, func(s string) bool { return strings.Contains(strings.ToLower(s), name) }) {
+			continue
+		}
+		if f.DateOfBirth != "" && !slices.Contains(c.DatesOfBirth, f.DateOfBirth) {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
