@@ -181,6 +181,14 @@ func (m *Model) CheckAmendment(e *events.Event) error {
 	return nil
 }
 
+// Advance moves the model's position past seq without applying anything:
+// for events the projector passes over (invalid ones, quarantined instead).
+func (m *Model) Advance(seq uint64) {
+	m.mu.Lock()
+	m.lastSeq = max(m.lastSeq, seq)
+	m.mu.Unlock()
+}
+
 // LastSeq is the stream sequence of the last event applied (or skipped).
 func (m *Model) LastSeq() uint64 {
 	m.mu.RLock()

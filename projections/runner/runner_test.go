@@ -1,0 +1,181 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/projections/runner"
+	"github.com/chronicle-hub/chronicle/services/eventlog"
+	"github.com/chronicle-hub/chronicle/services/jstest"
+	"github.com/chronicle-hub/chronicle/services/quarantine"
+)
+
+// publish sends n valid events about two children, from three agencies,
+// plus one invalid message straight to NATS.
+func publish(t *testing.T, js jetstream.JetStream, from, n int) {
+	t.Helper()
+	ctx := context.Background()
+	types := []events.Type{"health.concern", "education.concern", "police.notification"}
+	agencies := []string{"health", "education", "police"}
+	for i := from; i < from+n; i++ {
+		spec, _ := events.Lookup(types[i%3])
+		e := spec.ExampleEvent()
+		e.Agency = agencies[i%3]
+		e.SourceRef = fmt.Sprintf("r-%d", i)
+		e.OccurredAt = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration((i*7919)%500) * time.Hour)
+		e.RecordedAt = e.OccurredAt.Add(time.Hour)
+		if i%2 == 1 {
+			e.Subjects[0].Identifiers = events.Identifiers{NHSNumber: "9990000026"}
+		}
+		e.ID = events.DeriveID(e)
+		data, err := events.Encode(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.PublishMsg(ctx, eventlog.Message(e, data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := js.Publish(ctx, "chronicle.events.health.health.concern", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func replayDigest(t *testing.T, js jetstream.JetStream) string {
+	t.Helper()
+	res, err := runner.Replay(context.Background(), js, eventlog.EventsStream, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Model.Digest()
+}
+
+// A stopped and restarted projector resumes where it was (from its
+// snapshot, consuming only what came after) and its model is identical to
+// one built by a fresh full replay.
+func TestRestartResumesAndMatchesFullReplay(t *testing.T) {
+	srv := jstest.Run(t)
+	ctx := context.Background()
+	snap := filepath.Join(t.TempDir(), "model.gob")
+	publish(t, srv.JS, 0, 60)
+	cfg := runner.Config{Stream: eventlog.EventsStream, Name: "test", SnapshotPath: snap, SnapshotEvery: 25}
+	r1, err := runner.Start(ctx, srv.JS, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, r1)
+	if !r1.CaughtUp() {
+		t.Fatal("not caught up after waiting")
+	}
+	if got, want := r1.Model().Digest(), replayDigest(t, srv.JS); got != want {
+		t.Fatal("live model differs from a full replay")
+	}
+	if err := r1.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := r1.Model().LastSeq()
+
+	publish(t, srv.JS, 60, 30) // arrives while the projector is down
+	srv = srv.Restart(t)
+	r2, err := runner.Start(ctx, srv.JS, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Stop()
+	wait(t, r2)
+	c, err := srv.JS.Consumer(ctx, eventlog.EventsStream, runner.ConsumerName("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.OptStartSeq != stopped+1 {
+		t.Fatalf("consumer started at %d, want %d (resume, not replay)", info.Config.OptStartSeq, stopped+1)
+	}
+	if got, want := r2.Model().Digest(), replayDigest(t, srv.JS); got != want {
+		t.Fatal("resumed model differs from a full replay")
+	}
+	if r2.Model().Stats().Events != 90 {
+		t.Fatalf("events %d, want 90", r2.Model().Stats().Events)
+	}
+}
+
+func wait(t *testing.T, r *runner.Runner) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.WaitForLatest(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A correction of an event the hub never received, published straight to
+// NATS, is quarantined with the reason and the projector keeps going.
+func TestUnknownCorrectionIsQuarantined(t *testing.T) {
+	srv := jstest.Run(t)
+	ctx := context.Background()
+	spec, _ := events.Lookup("record.corrected")
+	e := spec.ExampleEvent() // corrects an id that was never published
+	data, _ := events.Encode(e)
+	if _, err := srv.JS.PublishMsg(ctx, eventlog.Message(e, data)); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, srv.JS, 0, 3)
+	r, err := runner.Start(ctx, srv.JS, runner.Config{
+		Stream: eventlog.EventsStream, Name: "q",
+		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
+			return quarantine.Put(ctx, srv.JS, subject, seq, at, data, reason)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Stop()
+	wait(t, r)
+	recs, err := quarantine.List(ctx, srv.JS, 1, 10)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("quarantine: %v %v", recs, err)
+	}
+	if !strings.Contains(recs[0].Reason, "payload.event_id") || recs[0].OriginalSequence != 1 {
+		t.Fatalf("record: %+v", recs[0])
+	}
+	if r.Model().Stats().Events != 3 {
+		t.Fatalf("projector stopped: %+v", r.Model().Stats())
+	}
+}
+
+// A snapshot that does not match the stream (the stream was recreated) is
+// ignored and the stream replayed.
+func TestStaleSnapshotIsIgnored(t *testing.T) {
+	ctx := context.Background()
+	snap := filepath.Join(t.TempDir(), "model.gob")
+	srv1 := jstest.Run(t)
+	publish(t, srv1.JS, 0, 10)
+	r1, err := runner.Start(ctx, srv1.JS, runner.Config{Stream: eventlog.EventsStream, Name: "s", SnapshotPath: snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, r1)
+	r1.Stop()
+
+	srv2 := jstest.Run(t) // a different store: same sequences, different events
+	publish(t, srv2.JS, 100, 4)
+	r2, err := runner.Start(ctx, srv2.JS, runner.Config{Stream: eventlog.EventsStream, Name: "s", SnapshotPath: snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Stop()
+	wait(t, r2)
+	if n := r2.Model().Stats().Events; n != 4 {
+		t.Fatalf("model holds %d events, want 4 from the new stream", n)
+	}
+}
