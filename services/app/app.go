@@ -1,5 +1,6 @@
 // Package app wires one Chronicle process: NATS (embedded or external), the
-// streams, the consumer-side quarantine check and the HTTP endpoints. The
+// streams, the consumer-side quarantine check, the projector and the HTTP
+// endpoints (ingest, GraphQL, health). The
 // binary's serve verb and the end-to-end tests both start it through Run and
 // stop it with Close.
 package app
@@ -20,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/embedded"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
@@ -46,6 +48,11 @@ type Config struct {
 	NoSyncAlways bool
 	// Streams tunes the JetStream streams (replicas, duplicate window).
 	Streams eventlog.StreamConfig
+	// Replica names this process's projector consumer; every replica
+	// builds its own read model from the stream. Default "local".
+	Replica string
+	// Limits bound GraphQL requests; zero means gateway.DefaultLimits.
+	Limits gateway.Limits
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -59,6 +66,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NATSListen == "" {
 		c.NATSListen = "127.0.0.1:4222"
+	}
+	if c.Replica == "" {
+		c.Replica = "local"
+	}
+	if c.Limits == (gateway.Limits{}) {
+		c.Limits = gateway.DefaultLimits
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -76,6 +89,7 @@ type App struct {
 	js      jetstream.JetStream
 	pub     *eventlog.Publisher
 	checker *quarantine.Checker
+	proj    *runner.Runner
 	http    *http.Server
 	ln      net.Listener
 	ready   atomic.Bool
@@ -105,6 +119,18 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if a.checker, err = quarantine.Start(ctx, a.js, a.log); err != nil {
+		return err
+	}
+	a.proj, err = runner.Start(ctx, a.js, runner.Config{
+		Stream:       eventlog.EventsStream,
+		Name:         a.cfg.Replica,
+		SnapshotPath: filepath.Join(a.cfg.DataDir, "snapshots", "projections-"+a.cfg.Replica+".gob"),
+		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
+			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
+		},
+		Log: a.log,
+	})
+	if err != nil {
 		return err
 	}
 	if err := a.serveHTTP(); err != nil {
@@ -161,6 +187,12 @@ func (a *App) serveHTTP() error {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("/v1/events", ingest.NewHandler(a.pub, a.log))
+	schema, err := gateway.NewSchema(a.proj.Model(), a.cfg.Limits)
+	if err != nil {
+		return fmt.Errorf("graphql schema: %w", err)
+	}
+	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.log))
+	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", a.cfg.HTTPAddr, err)
@@ -188,6 +220,8 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
 	case a.nc == nil || !a.nc.IsConnected():
 		gateway.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "nats disconnected"})
+	case !a.proj.CaughtUp():
+		gateway.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "catching up", "applied_seq": a.proj.Model().LastSeq()})
 	default:
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	}
@@ -213,6 +247,9 @@ func (a *App) NATSClientURL() string {
 // same process (the demo loader, tests).
 func (a *App) JetStream() jetstream.JetStream { return a.js }
 
+// Projector is the runner keeping the read model up to date.
+func (a *App) Projector() *runner.Runner { return a.proj }
+
 // Publisher is the app's validating publisher.
 func (a *App) Publisher() *eventlog.Publisher { return a.pub }
 
@@ -230,6 +267,10 @@ func (a *App) Close() error {
 	if a.checker != nil {
 		a.checker.Stop()
 		a.checker = nil
+	}
+	if a.proj != nil {
+		errs = append(errs, a.proj.Stop())
+		a.proj = nil
 	}
 	if a.nc != nil {
 		a.nc.Close()

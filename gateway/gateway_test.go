@@ -1,0 +1,311 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/projections/runner"
+	"github.com/chronicle-hub/chronicle/services/app"
+	"github.com/chronicle-hub/chronicle/services/eventlog"
+)
+
+type hub struct {
+	t   *testing.T
+	app *app.App
+	dir string
+}
+
+func startHub(t *testing.T, dir string) *hub {
+	t.Helper()
+	a := app.New(app.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true})
+	if err := a.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return &hub{t: t, app: a, dir: dir}
+}
+
+// publish posts events through the ingest API and waits until the
+// projector has applied them.
+func (h *hub) publish(evs ...*events.Event) {
+	h.t.Helper()
+	body, _ := json.Marshal(evs)
+	resp, err := http.Post("http://"+h.app.HTTPAddr()+"/v1/events", "application/json", bytes.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("ingest: %d %s", resp.StatusCode, out)
+	}
+	h.settle()
+}
+
+func (h *hub) settle() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.app.Projector().WaitForLatest(ctx); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+type gqlResponse struct {
+	status      int
+	contentType string
+	Data        map[string]any `json:"data"`
+	Errors      []struct {
+		Message    string         `json:"message"`
+		Extensions map[string]any `json:"extensions"`
+	} `json:"errors"`
+}
+
+func (h *hub) query(q string, vars map[string]any) gqlResponse {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
+	return h.post("application/json", string(body), "")
+}
+
+func (h *hub) post(contentType, body, accept string) gqlResponse {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+h.app.HTTPAddr()+"/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	return h.do(req)
+}
+
+func (h *hub) do(req *http.Request) gqlResponse {
+	h.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := gqlResponse{status: resp.StatusCode, contentType: resp.Header.Get("Content-Type")}
+	if err := json.Unmarshal(raw, &out); err != nil {
+		h.t.Fatalf("response is not JSON (%d): %s", resp.StatusCode, raw)
+	}
+	return out
+}
+
+// ev builds a valid event about the child with the given identifiers.
+func ev(typ events.Type, agency, ref string, occurred time.Time, ids events.Identifiers) *events.Event {
+	spec, _ := events.Lookup(typ)
+	e := spec.ExampleEvent()
+	e.Agency, e.SourceRef = agency, ref
+	e.Subjects = []events.Subject{{Identifiers: ids, Name: "Sam Synthetic", DateOfBirth: "2013-05-02"}}
+	e.OccurredAt, e.RecordedAt = occurred, occurred.Add(2*time.Hour)
+	e.ID = events.DeriveID(e)
+	return e
+}
+
+func at(month, d int) time.Time { return time.Date(2024, time.Month(month), d, 9, 30, 0, 0, time.UTC) }
+
+// oneChildFromThreeAgencies publishes, out of order, events about one
+// child from health (NHS number), education (UPN with NHS number) and police
+// (police id with NHS number).
+func oneChildFromThreeAgencies(h *hub) []*events.Event {
+	nhs := events.Identifiers{NHSNumber: "9990000018"}
+	school := events.Identifiers{NHSNumber: "9990000018", UPN: "B801200005001"}
+	police := events.Identifiers{NHSNumber: "9990000018", PolicePersonID: "PP-1"}
+	evs := []*events.Event{
+		ev("police.notification", "police", "p1", at(5, 2), police),
+		ev("health.concern", "health", "h1", at(1, 15), nhs),
+		ev("education.concern", "education", "e1", at(3, 9), school),
+		ev("health.ed_attendance", "health", "h2", at(3, 9), nhs), // same time as e1, published later
+		ev("police.incident", "police", "p2", at(2, 1), police),
+		ev("education.exclusion", "education", "e2", at(6, 20), school),
+		ev("missing.reported", "police", "p3", at(4, 4), police),
+	}
+	h.publish(evs[:4]...)
+	h.publish(evs[4:]...)
+	return evs
+}
+
+const chronologyQuery = `query($scheme: IdentifierScheme!, $value: String!, $first: Int, $after: String) {
+  child(identifier: {scheme: $scheme, value: $value}) {
+    id
+    identifiers { scheme value establishedBy }
+    chronology(first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage hasPreviousPage endCursor }
+      edges { cursor node { id type agency summary occurredAt receivedAt details { name value meaning } } }
+    }
+  }
+}`
+
+func TestChronologyInOccurredOrderWithPagination(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	evs := oneChildFromThreeAgencies(h)
+	want := []string{evs[1].ID, evs[4].ID, evs[2].ID, evs[3].ID, evs[6].ID, evs[0].ID, evs[5].ID}
+
+	var got []string
+	var after any
+	childID := ""
+	for page := 0; page < 10; page++ {
+		r := h.query(chronologyQuery, map[string]any{"scheme": "UPN", "value": "B801200005001", "first": 3, "after": after})
+		if r.status != 200 || len(r.Errors) > 0 {
+			t.Fatalf("status %d errors %+v", r.status, r.Errors)
+		}
+		c := r.Data["child"].(map[string]any)
+		if childID == "" {
+			childID = c["id"].(string)
+			if n := len(c["identifiers"].([]any)); n != 3 {
+				t.Fatalf("child has %d identifiers, want NHS, UPN and police id", n)
+			}
+		}
+		chron := c["chronology"].(map[string]any)
+		if int(chron["totalCount"].(float64)) != 7 {
+			t.Fatalf("totalCount %v", chron["totalCount"])
+		}
+		for _, e := range chron["edges"].([]any) {
+			got = append(got, e.(map[string]any)["node"].(map[string]any)["id"].(string))
+		}
+		pi := chron["pageInfo"].(map[string]any)
+		if pi["hasPreviousPage"].(bool) != (page > 0) {
+			t.Fatalf("page %d hasPreviousPage %v", page, pi["hasPreviousPage"])
+		}
+		if !pi["hasNextPage"].(bool) {
+			break
+		}
+		after = pi["endCursor"]
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("order\n got %v\nwant %v", got, want)
+	}
+	// Every identifier scheme finds the same child.
+	for _, k := range [][2]string{{"NHS_NUMBER", "9990000018"}, {"POLICE_PERSON_ID", "PP-1"}} {
+		r := h.query(chronologyQuery, map[string]any{"scheme": k[0], "value": k[1], "first": 1})
+		if id := r.Data["child"].(map[string]any)["id"]; id != childID {
+			t.Fatalf("%s finds %v, want %s", k[0], id, childID)
+		}
+	}
+}
+
+// A stopped and restarted hub resumes from its snapshot and its read model
+// is identical to one built by a fresh full replay of the stream.
+func TestRestartResumesWithIdenticalModel(t *testing.T) {
+	dir := t.TempDir()
+	h := startHub(t, dir)
+	oneChildFromThreeAgencies(h)
+	before := h.app.Projector().Model().Digest()
+	if err := h.app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	h2 := startHub(t, dir)
+	h2.settle()
+	h2.publish(ev("housing.concern", "housing", "x1", at(7, 1), events.Identifiers{NHSNumber: "9990000018"}))
+	res, err := runner.Replay(context.Background(), h2.app.JetStream(), eventlog.EventsStream, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := h2.app.Projector().Model().Digest(), res.Model.Digest(); got != want {
+		t.Fatal("resumed model differs from a fresh replay")
+	}
+	if h2.app.Projector().Model().Digest() == before {
+		t.Fatal("the event published after the restart changed nothing")
+	}
+}
+
+func TestGraphQLErrorPaths(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	oneChildFromThreeAgencies(h)
+	deep := "{ child(id: \"x\") { chronology { edges { node {" + strings.Repeat(" history {", 10) + " id" + strings.Repeat(" }", 10) + " } } } } }"
+	tests := []struct {
+		name     string
+		body     string
+		ctype    string
+		accept   string
+		status   int
+		code     string
+		contains string
+	}{
+		{"bad cursor", `{"query":"{ child(identifier:{scheme:NHS_NUMBER,value:\"9990000018\"}) { chronology(after:\"bm9wZQ\") { totalCount } } }"}`, "application/json", "", 200, "INVALID", "is not a cursor"},
+		{"unknown child", `{"query":"{ child(identifier:{scheme:NHS_NUMBER,value:\"9990000026\"}) { id } }"}`, "application/json", "", 200, "NOT_FOUND", "no child"},
+		{"bad identifier", `{"query":"{ child(identifier:{scheme:NHS_NUMBER,value:\"9990000017\"}) { id } }"}`, "application/json", "", 200, "INVALID", "check digit does not match"},
+		{"neither id nor identifier", `{"query":"{ child { id } }"}`, "application/json", "", 200, "INVALID", "exactly one"},
+		{"page too large", `{"query":"{ children(first: 5000) { totalCount } }"}`, "application/json", "", 200, "TOO_LARGE", "largest page"},
+		{"page too small", `{"query":"{ children(first: 0) { totalCount } }"}`, "application/json", "", 200, "INVALID", "at least 1"},
+		{"unknown agency filter", `{"query":"{ child(identifier:{scheme:NHS_NUMBER,value:\"9990000018\"}) { chronology(agencies:[\"mi5\"]) { totalCount } } }"}`, "application/json", "", 200, "INVALID", "mi5"},
+		{"too deep", `{"query":` + jsonString(deep) + `}`, "application/json", "", 400, "TOO_LARGE", "levels deep"},
+		{"too complex", `{"query":"{ children(first: 1000) { nodes { chronology(first: 1000) { totalCount } } } }"}`, "application/json", "", 400, "TOO_LARGE", "could resolve"},
+		{"syntax error", `{"query":"{ child( }"}`, "application/json", "", 400, "GRAPHQL_VALIDATION_FAILED", "Syntax Error"},
+		{"unknown field", `{"query":"{ nope }"}`, "application/json", "", 400, "GRAPHQL_VALIDATION_FAILED", "Cannot query field"},
+		{"unknown field, legacy json", `{"query":"{ nope }"}`, "application/json", "application/json", 200, "GRAPHQL_VALIDATION_FAILED", "Cannot query field"},
+		{"malformed body", `{"query": `, "application/json", "", 400, "INVALID", "malformed JSON"},
+		{"no query", `{"variables":{}}`, "application/json", "", 400, "INVALID", "required"},
+		{"batch", `[{"query":"{ agencies { code } }"}]`, "application/json", "", 400, "INVALID", "batched"},
+		{"wrong content type", `query { agencies { code } }`, "text/plain", "", 415, "UNSUPPORTED_MEDIA_TYPE", "application/json"},
+		{"not acceptable", `{"query":"{ agencies { code } }"}`, "application/json", "text/csv", 406, "NOT_ACCEPTABLE", "accept"},
+		{"two operations unnamed", `{"query":"query A { agencies { code } } query B { agencies { code } }"}`, "application/json", "", 400, "INVALID", "operationName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.post(tt.ctype, tt.body, tt.accept)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d (%+v)", r.status, tt.status, r.Errors)
+			}
+			if len(r.Errors) == 0 {
+				t.Fatal("no errors")
+			}
+			if r.Errors[0].Extensions["code"] != tt.code || !strings.Contains(r.Errors[0].Message, tt.contains) {
+				t.Fatalf("error %+v, want code %s containing %q", r.Errors[0], tt.code, tt.contains)
+			}
+			wantType := "application/graphql-response+json"
+			if tt.accept == "application/json" {
+				wantType = "application/json"
+			}
+			if tt.status != 406 && !strings.HasPrefix(r.contentType, wantType) {
+				t.Fatalf("content type %q", r.contentType)
+			}
+		})
+	}
+}
+
+func TestGETQueriesGraphiQLAndNoMutationsOverGET(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	base := "http://" + h.app.HTTPAddr() + "/graphql"
+	req, _ := http.NewRequest(http.MethodGet, base+"?query="+url.QueryEscape("{ eventTypes { type title } agencies { code } }"), nil)
+	r := h.do(req)
+	if r.status != 200 || len(r.Data["eventTypes"].([]any)) != len(events.Catalogue()) {
+		t.Fatalf("GET query: %d %+v", r.status, r.Errors)
+	}
+	req, _ = http.NewRequest(http.MethodGet, base+"?query="+url.QueryEscape("mutation { x }"), nil)
+	if r := h.do(req); r.status != 405 {
+		t.Fatalf("mutation over GET: %d", r.status)
+	}
+	req, _ = http.NewRequest(http.MethodGet, base, nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), "graphiql.min.js") || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatal("no GraphiQL page for a browser")
+	}
+	resp, err = http.Get("http://" + h.app.HTTPAddr() + "/graphiql/graphiql.min.js")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GraphiQL asset: %v %v", err, resp.Status)
+	}
+	resp.Body.Close()
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,243 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/graphql-go/graphql"
+	"github.com/graphql-go/graphql/gqlerrors"
+	"github.com/graphql-go/graphql/language/ast"
+	"github.com/graphql-go/graphql/language/parser"
+	"github.com/graphql-go/graphql/language/source"
+
+	"github.com/chronicle-hub/chronicle/events"
+)
+
+// Media types of the GraphQL over HTTP specification.
+const (
+	mediaGraphQLResponse = "application/graphql-response+json"
+	mediaJSON            = "application/json"
+)
+
+// MaxGraphQLBody caps a GraphQL request body.
+const MaxGraphQLBody = 1 << 20
+
+// GraphQL serves /graphql by the GraphQL over HTTP specification: POST with
+// application/json, GET for queries only, application/graphql-response+json
+// responses (application/json when that is all the client accepts), 4xx for
+// requests that cannot be parsed or validated, and GraphiQL for browsers.
+type GraphQL struct {
+	schema  graphql.Schema
+	rules   []graphql.ValidationRuleFn
+	log     *slog.Logger
+	timeout time.Duration
+}
+
+// NewGraphQL returns the handler for schema with limits applied as a
+// validation rule.
+func NewGraphQL(schema graphql.Schema, limits Limits, log *slog.Logger) *GraphQL {
+	rules := append(append([]graphql.ValidationRuleFn{}, graphql.SpecifiedRules...), limits.rule)
+	return &GraphQL{schema: schema, rules: rules, log: log, timeout: 30 * time.Second}
+}
+
+// request is a GraphQL-over-HTTP request's parameters.
+type request struct {
+	Query         string         `json:"query"`
+	Variables     map[string]any `json:"variables"`
+	OperationName string         `json:"operationName"`
+	Extensions    map[string]any `json:"extensions"`
+}
+
+// response is the GraphQL response body.
+type response struct {
+	Data   any                        `json:"data,omitempty"`
+	Errors []gqlerrors.FormattedError `json:"errors,omitempty"`
+}
+
+type loggerKey struct{}
+
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := context.WithValue(r.Context(), loggerKey{}, h.log)
+	if r.Method == http.MethodGet && r.URL.Query().Get("query") == "" && accepts(r, "text/html") {
+		serveGraphiQL(w, r)
+		return
+	}
+	media, ok := responseMedia(r)
+	if !ok {
+		h.requestError(w, mediaJSON, http.StatusNotAcceptable, "NOT_ACCEPTABLE", "accept application/graphql-response+json or application/json")
+		return
+	}
+	var req request
+	switch r.Method {
+	case http.MethodGet:
+		q := r.URL.Query()
+		req.Query, req.OperationName = q.Get("query"), q.Get("operationName")
+		if v := q.Get("variables"); v != "" {
+			if err := json.Unmarshal([]byte(v), &req.Variables); err != nil {
+				h.requestError(w, media, http.StatusBadRequest, "INVALID", "variables: not a JSON object: "+err.Error())
+				return
+			}
+		}
+	case http.MethodPost:
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != mediaJSON {
+			h.requestError(w, media, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "POST a JSON body with Content-Type: application/json")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxGraphQLBody))
+		if err != nil {
+			h.requestError(w, media, http.StatusRequestEntityTooLarge, events.KindTooLarge.String(), fmt.Sprintf("request body is over %d bytes", MaxGraphQLBody))
+			return
+		}
+		trimmed := strings.TrimSpace(string(body))
+		if strings.HasPrefix(trimmed, "[") {
+			h.requestError(w, media, http.StatusBadRequest, "INVALID", "batched requests are not supported: send one operation per request")
+			return
+		}
+		dec := json.NewDecoder(strings.NewReader(trimmed))
+		if err := dec.Decode(&req); err != nil {
+			h.requestError(w, media, http.StatusBadRequest, "INVALID", "malformed JSON body: "+err.Error())
+			return
+		}
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		h.requestError(w, media, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "use POST (or GET for queries)")
+		return
+	}
+	if strings.TrimSpace(req.Query) == "" {
+		h.requestError(w, media, http.StatusBadRequest, "INVALID", "query: a GraphQL document is required")
+		return
+	}
+	doc, err := parser.Parse(parser.ParseParams{Source: source.NewSource(&source.Source{Body: []byte(req.Query), Name: "GraphQL request"})})
+	if err != nil {
+		h.documentError(w, media, gqlerrors.FormatErrors(err))
+		return
+	}
+	op, err := operation(doc, req.OperationName)
+	if err != nil {
+		h.requestError(w, media, http.StatusBadRequest, "INVALID", err.Error())
+		return
+	}
+	if r.Method == http.MethodGet && op.Operation != ast.OperationTypeQuery {
+		w.Header().Set("Allow", "POST")
+		h.requestError(w, media, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", op.Operation+" operations must be sent with POST")
+		return
+	}
+	if v := graphql.ValidateDocument(&h.schema, doc, h.rules); !v.IsValid {
+		h.documentError(w, media, v.Errors)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.timeout)
+	defer cancel()
+	res := graphql.Execute(graphql.ExecuteParams{Schema: h.schema, AST: doc, OperationName: req.OperationName, Args: req.Variables, Context: ctx})
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		h.requestError(w, media, http.StatusServiceUnavailable, "TIMEOUT", fmt.Sprintf("the request took longer than %v", h.timeout))
+		return
+	}
+	write(w, media, http.StatusOK, response{Data: res.Data, Errors: res.Errors})
+}
+
+// operation picks the operation to run, as the executor will.
+func operation(doc *ast.Document, name string) (*ast.OperationDefinition, error) {
+	var found *ast.OperationDefinition
+	count := 0
+	for _, def := range doc.Definitions {
+		op, ok := def.(*ast.OperationDefinition)
+		if !ok {
+			continue
+		}
+		count++
+		if name == "" || (op.Name != nil && op.Name.Value == name) {
+			found = op
+		}
+	}
+	switch {
+	case count == 0:
+		return nil, errors.New("query: the document has no operation")
+	case name == "" && count > 1:
+		return nil, errors.New("operationName: the document has several operations; name the one to run")
+	case found == nil:
+		return nil, fmt.Errorf("operationName: no operation named %q", name)
+	}
+	return found, nil
+}
+
+// documentError answers a document that does not parse or validate: 400
+// with application/graphql-response+json; 200 with application/json, as the
+// specification asks for legacy clients.
+func (h *GraphQL) documentError(w http.ResponseWriter, media string, errs []gqlerrors.FormattedError) {
+	status := http.StatusBadRequest
+	if media == mediaJSON {
+		status = http.StatusOK
+	}
+	for i := range errs {
+		if errs[i].Extensions == nil {
+			errs[i].Extensions = map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}
+		}
+	}
+	write(w, media, status, response{Errors: errs})
+}
+
+// requestError answers a request that is not a GraphQL request at all.
+func (h *GraphQL) requestError(w http.ResponseWriter, media string, status int, code, msg string) {
+	write(w, media, status, response{Errors: []gqlerrors.FormattedError{{Message: msg, Extensions: map[string]any{"code": code}}}})
+}
+
+func write(w http.ResponseWriter, media string, status int, body response) {
+	w.Header().Set("Content-Type", media+"; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body)
+}
+
+// responseMedia negotiates the response type from Accept.
+func responseMedia(r *http.Request) (string, bool) {
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		return mediaGraphQLResponse, true
+	}
+	best, bestQ := "", -1.0
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			fmt.Sscanf(v, "%g", &q)
+		}
+		var cand string
+		switch mt {
+		case mediaGraphQLResponse, "*/*", "application/*":
+			cand = mediaGraphQLResponse
+		case mediaJSON:
+			cand = mediaJSON
+		default:
+			continue
+		}
+		if q > bestQ || (q == bestQ && cand == mediaGraphQLResponse) {
+			best, bestQ = cand, q
+		}
+	}
+	return best, best != "" && bestQ > 0
+}
+
+func accepts(r *http.Request, media string) bool {
+	return strings.Contains(r.Header.Get("Accept"), media)
+}

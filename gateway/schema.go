@@ -1,0 +1,567 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/graphql-go/graphql"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/projections"
+)
+
+// Reader is what the schema reads: the projections' read model.
+type Reader interface {
+	FindChild(k events.Identifier, asOf *time.Time) (projections.Child, bool)
+	ChildByID(id string, asOf *time.Time) (projections.Child, bool)
+	Chronology(id string, asOf *time.Time, withRetracted bool) ([]projections.Entry, bool)
+	Event(id string, asOf *time.Time) (projections.Entry, []string, bool)
+	Children(f projections.ChildFilter, asOf *time.Time) []projections.Child
+}
+
+var _ Reader = (*projections.Model)(nil)
+
+// childView and entryView carry the "as known at" time down to nested
+// fields, so a whole answer describes one moment.
+type childView struct {
+	projections.Child
+	asOf *time.Time
+}
+
+type entryView struct {
+	projections.Entry
+	asOf     *time.Time
+	children []string
+}
+
+// connection is a Relay-style page.
+type connection struct {
+	Edges      []edge
+	PageInfo   pageInfo
+	TotalCount int
+}
+
+type edge struct {
+	Cursor string
+	Node   any
+}
+
+type pageInfo struct {
+	HasNextPage, HasPreviousPage bool
+	StartCursor, EndCursor       string
+}
+
+func (c connection) nodes() []any {
+	out := make([]any, len(c.Edges))
+	for i, e := range c.Edges {
+		out[i] = e.Node
+	}
+	return out
+}
+
+// schemaBuilder holds what resolvers need.
+type schemaBuilder struct {
+	reader Reader
+	limits Limits
+}
+
+// NewSchema builds Chronicle's GraphQL schema over r.
+func NewSchema(r Reader, l Limits) (graphql.Schema, error) {
+	b := &schemaBuilder{reader: r, limits: l}
+	return b.build()
+}
+
+func (b *schemaBuilder) build() (graphql.Schema, error) {
+	schemeEnum := graphql.NewEnum(graphql.EnumConfig{
+		Name:        "IdentifierScheme",
+		Description: "How an agency identifies a person.",
+		Values: graphql.EnumValueConfigMap{
+			"NHS_NUMBER":       {Value: string(events.SchemeNHSNumber), Description: "NHS number: 10 digits, modulus-11 check digit (health)."},
+			"UPN":              {Value: string(events.SchemeUPN), Description: "Unique Pupil Number: 13 characters with a check letter (schools)."},
+			"LA_PERSON_ID":     {Value: string(events.SchemeLAPersonID), Description: "The local authority's person id (children's social care, early help)."},
+			"POLICE_PERSON_ID": {Value: string(events.SchemePolicePersonID), Description: "The police force's person id."},
+			"UNBORN_OF":        {Value: string(events.SchemeUnbornOf), Description: "An unborn child known by the mother's identifier, written scheme:value (for example nhs_number:9990000018)."},
+		},
+	})
+	identifierInput := graphql.NewInputObject(graphql.InputObjectConfig{
+		Name:        "IdentifierInput",
+		Description: "An identifier to look a child up by.",
+		Fields: graphql.InputObjectConfigFieldMap{
+			"scheme": {Type: graphql.NewNonNull(schemeEnum)},
+			"value":  {Type: graphql.NewNonNull(graphql.String), Description: "The identifier as the agency writes it, without spaces."},
+		},
+	})
+	identifierType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "Identifier",
+		Description: "An identifier of a child, with the event that first established it.",
+		Fields: graphql.Fields{
+			"scheme":        {Type: graphql.NewNonNull(schemeEnum), Resolve: field(func(k projections.KnownIdentifier) any { return string(k.Scheme) })},
+			"value":         {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(k projections.KnownIdentifier) any { return k.Value })},
+			"establishedBy": {Type: graphql.NewNonNull(graphql.ID), Description: "The id of the event on which the hub first saw this identifier.", Resolve: field(func(k projections.KnownIdentifier) any { return k.EventID })},
+			"establishedAt": {Type: graphql.NewNonNull(graphql.DateTime), Description: "When the hub received that event.", Resolve: field(func(k projections.KnownIdentifier) any { return k.Received })},
+		},
+	})
+	keyField := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "KeyField",
+		Description: "One field of an event's typed payload, with the meaning of coded values (for example category NEG: Neglect).",
+		Fields: graphql.Fields{
+			"name":    {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(f events.Field) any { return f.Name })},
+			"value":   {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(f events.Field) any { return f.Value })},
+			"meaning": {Type: graphql.String, Description: "What a coded value means, from the code list (CIN census, SSDA903, ...).", Resolve: field(func(f events.Field) any { return nullable(f.Meaning) })},
+		},
+	})
+	pageInfoType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "PageInfo",
+		Description: "Where a page sits in its list. Pass endCursor as `after` for the next page.",
+		Fields: graphql.Fields{
+			"hasNextPage":     {Type: graphql.NewNonNull(graphql.Boolean), Resolve: field(func(p pageInfo) any { return p.HasNextPage })},
+			"hasPreviousPage": {Type: graphql.NewNonNull(graphql.Boolean), Resolve: field(func(p pageInfo) any { return p.HasPreviousPage })},
+			"startCursor":     {Type: graphql.String, Resolve: field(func(p pageInfo) any { return nullable(p.StartCursor) })},
+			"endCursor":       {Type: graphql.String, Resolve: field(func(p pageInfo) any { return nullable(p.EndCursor) })},
+		},
+	})
+
+	var entryType *graphql.Object
+	entryType = graphql.NewObject(graphql.ObjectConfig{
+		Name: "ChronologyEntry",
+		Description: "One event in a child's chronology, as shown at the time asked for: corrections received by then applied. " +
+			"Three times: occurredAt (when it happened), recordedAt (when the agency recorded it), receivedAt (when the hub received it).",
+		Fields: graphql.FieldsThunk(func() graphql.Fields {
+			return graphql.Fields{
+				"id":           {Type: graphql.NewNonNull(graphql.ID), Description: "The event id (UUID v7).", Resolve: entry(func(e entryView) any { return e.EventID })},
+				"type":         {Type: graphql.NewNonNull(graphql.String), Description: "The event type, for example missing.reported.", Resolve: entry(func(e entryView) any { return string(e.Type) })},
+				"title":        {Type: graphql.NewNonNull(graphql.String), Description: "The type's human name.", Resolve: entry(func(e entryView) any { return typeTitle(e.Type) })},
+				"agency":       {Type: graphql.NewNonNull(graphql.String), Description: "The publishing agency's code.", Resolve: entry(func(e entryView) any { return e.Agency })},
+				"summary":      {Type: graphql.NewNonNull(graphql.String), Description: "The one-line summary.", Resolve: entry(func(e entryView) any { return e.Summary })},
+				"reliability":  {Type: graphql.NewNonNull(graphql.String), Description: "direct, reported or hearsay.", Resolve: entry(func(e entryView) any { return e.Reliability })},
+				"sensitivity":  {Type: graphql.NewNonNull(graphql.String), Description: "standard, restricted or sealed.", Resolve: entry(func(e entryView) any { return e.Sensitivity })},
+				"occurredAt":   {Type: graphql.NewNonNull(graphql.DateTime), Description: "When it happened (corrected, if a correction changed it).", Resolve: entry(func(e entryView) any { return e.OccurredAt })},
+				"recordedAt":   {Type: graphql.NewNonNull(graphql.DateTime), Description: "When the agency recorded it.", Resolve: entry(func(e entryView) any { return e.RecordedAt })},
+				"receivedAt":   {Type: graphql.NewNonNull(graphql.DateTime), Description: "When the hub received it (the JetStream time).", Resolve: entry(func(e entryView) any { return e.Received })},
+				"sequence":     {Type: graphql.NewNonNull(graphql.String), Description: "Its position in the hub's log.", Resolve: entry(func(e entryView) any { return fmt.Sprint(e.Seq) })},
+				"sourceSystem": {Type: graphql.String, Description: "The agency's system.", Resolve: entry(func(e entryView) any { return nullable(e.SourceSystem) })},
+				"sourceRef":    {Type: graphql.String, Description: "The agency's own record reference.", Resolve: entry(func(e entryView) any { return nullable(e.SourceRef) })},
+				"details": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(keyField))), Description: "The type's key fields.",
+					Resolve: entry(func(e entryView) any { return events.Fields(e.Body) })},
+				"version":          {Type: graphql.NewNonNull(graphql.Int), Description: "1 for the original; each correction adds one.", Resolve: entry(func(e entryView) any { return e.Version })},
+				"corrected":        {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether a correction changed what is shown.", Resolve: entry(func(e entryView) any { return e.Corrected() })},
+				"correctionReason": {Type: graphql.String, Description: "The latest correction's reason.", Resolve: entry(func(e entryView) any { return nullable(e.AmendReason) })},
+				"retracted":        {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether the entry was retracted (shown only when includeRetracted is true).", Resolve: entry(func(e entryView) any { return e.Retracted })},
+				"retractionReason": {Type: graphql.String, Resolve: entry(func(e entryView) any { return nullable(e.RetractReason) })},
+				"history": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))),
+					Description: "Every version of this entry known at the time asked for, original first.",
+					Resolve: entry(func(e entryView) any {
+						var out []entryView
+						for _, v := range e.Record().Versions(e.asOf) {
+							out = append(out, entryView{Entry: v, asOf: e.asOf})
+						}
+						return out
+					})},
+				"children": {Type: graphql.NewList(graphql.NewNonNull(graphql.ID)), Description: "Ids of the children this event concerns (on event(id) only).",
+					Resolve: entry(func(e entryView) any { return e.children })},
+			}
+		}),
+	})
+	entryEdge := graphql.NewObject(graphql.ObjectConfig{
+		Name: "ChronologyEdge",
+		Fields: graphql.Fields{
+			"cursor": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(e edge) any { return e.Cursor })},
+			"node":   {Type: graphql.NewNonNull(entryType), Resolve: field(func(e edge) any { return e.Node })},
+		},
+	})
+	entryConnection := b.connectionType("Chronology", "A page of a child's chronology in occurredAt order (ties in the order the hub received them).", entryType, entryEdge, pageInfoType)
+
+	chronologyArgs := graphql.FieldConfigArgument{
+		"first":            {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
+		"after":            {Type: graphql.String, Description: "Cursor: return entries after this one."},
+		"from":             {Type: graphql.DateTime, Description: "Only entries that occurred at or after this time."},
+		"to":               {Type: graphql.DateTime, Description: "Only entries that occurred at or before this time."},
+		"agencies":         {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only entries from these agencies (see agencies)."},
+		"types":            {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only entries of these event types (see eventTypes)."},
+		"includeRetracted": {Type: graphql.Boolean, DefaultValue: false, Description: "Also show retracted entries, marked retracted."},
+	}
+	childType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "Child",
+		Description: "A child (or unborn child) as the hub knows them: every identifier any agency uses, joined.",
+		Fields: graphql.Fields{
+			"id":           {Type: graphql.NewNonNull(graphql.ID), Description: "Chronicle's stable id for the child. It does not change when identifiers join; a merged-away id keeps answering.", Resolve: child(func(c childView) any { return c.ID })},
+			"requestedId":  {Type: graphql.ID, Description: "The id asked for, when it was merged into this child.", Resolve: child(func(c childView) any { return nullable(mergedFrom(c.Child)) })},
+			"identifiers":  {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(identifierType))), Resolve: child(func(c childView) any { return c.Identifiers })},
+			"names":        {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Names agencies gave (hints; never used to join records).", Resolve: child(func(c childView) any { return nonNilStrings(c.Names) })},
+			"datesOfBirth": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Dates of birth agencies gave; more than one is worth checking.", Resolve: child(func(c childView) any { return nonNilStrings(c.DatesOfBirth) })},
+			"unborn":       {Type: graphql.NewNonNull(graphql.Boolean), Description: "Known only as an unborn child so far.", Resolve: child(func(c childView) any { return c.Unborn })},
+			"chronology": {
+				Type:        graphql.NewNonNull(entryConnection),
+				Description: "Everything every agency shared about this child, in time order.",
+				Args:        chronologyArgs,
+				Resolve:     b.resolveChronology,
+			},
+		},
+	})
+	childEdge := graphql.NewObject(graphql.ObjectConfig{
+		Name: "ChildEdge",
+		Fields: graphql.Fields{
+			"cursor": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(e edge) any { return e.Cursor })},
+			"node":   {Type: graphql.NewNonNull(childType), Resolve: field(func(e edge) any { return e.Node })},
+		},
+	})
+	childConnection := b.connectionType("Children", "A page of children, ordered by id.", childType, childEdge, pageInfoType)
+	childFilter := graphql.NewInputObject(graphql.InputObjectConfig{
+		Name:        "ChildFilter",
+		Description: "Find children. All given conditions must hold.",
+		Fields: graphql.InputObjectConfigFieldMap{
+			"identifier":  {Type: identifierInput, Description: "Holds this identifier."},
+			"name":        {Type: graphql.String, Description: "A name given by any agency contains this text (case-insensitive)."},
+			"dateOfBirth": {Type: graphql.String, Description: "A date of birth given by any agency, YYYY-MM-DD."},
+		},
+	})
+	agencyType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "Agency",
+		Description: "A partner agency that publishes into the hub.",
+		Fields: graphql.Fields{
+			"code": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c events.CodeDef) any { return c.Code })},
+			"name": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c events.CodeDef) any { return c.Meaning })},
+		},
+	})
+	eventTypeType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "EventType",
+		Description: "An event type in the catalogue.",
+		Fields: graphql.Fields{
+			"type":        {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(s events.Spec) any { return string(s.Type) })},
+			"title":       {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(s events.Spec) any { return s.Title })},
+			"area":        {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(s events.Spec) any { return s.Area })},
+			"description": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(s events.Spec) any { return s.Doc })},
+			"agencies":    {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Who may publish it; null means any agency.", Resolve: field(func(s events.Spec) any { return s.Agencies })},
+		},
+	})
+	asKnownAt := &graphql.ArgumentConfig{Type: graphql.DateTime, Description: "Answer with what the hub had received by this time (for practice reviews). Omit for the present."}
+
+	query := graphql.NewObject(graphql.ObjectConfig{
+		Name: "Query",
+		Fields: graphql.Fields{
+			"child": {
+				Type:        childType,
+				Description: "Look a child up by any identifier any agency uses, or by Chronicle's id.",
+				Args: graphql.FieldConfigArgument{
+					"identifier": {Type: identifierInput},
+					"id":         {Type: graphql.ID, Description: "Chronicle's child id."},
+					"asKnownAt":  asKnownAt,
+				},
+				Resolve: b.resolveChild,
+			},
+			"event": {
+				Type:        entryType,
+				Description: "One event by id, as shown at the time asked for.",
+				Args:        graphql.FieldConfigArgument{"id": {Type: graphql.NewNonNull(graphql.ID)}, "asKnownAt": asKnownAt},
+				Resolve:     b.resolveEvent,
+			},
+			"children": {
+				Type:        graphql.NewNonNull(childConnection),
+				Description: "List and search children.",
+				Args: graphql.FieldConfigArgument{
+					"filter":    {Type: childFilter},
+					"first":     {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
+					"after":     {Type: graphql.String, Description: "Cursor: return children after this one."},
+					"asKnownAt": asKnownAt,
+				},
+				Resolve: b.resolveChildren,
+			},
+			"agencies": {
+				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(agencyType))),
+				Description: "The agencies, for building filters.",
+				Resolve:     func(graphql.ResolveParams) (any, error) { return events.Agencies.Codes, nil },
+			},
+			"eventTypes": {
+				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(eventTypeType))),
+				Description: "The event catalogue, for building filters.",
+				Resolve:     func(graphql.ResolveParams) (any, error) { return events.Catalogue(), nil },
+			},
+		},
+	})
+	return graphql.NewSchema(graphql.SchemaConfig{Query: query})
+}
+
+func (b *schemaBuilder) connectionType(name, desc string, node *graphql.Object, edgeType *graphql.Object, pi *graphql.Object) *graphql.Object {
+	return graphql.NewObject(graphql.ObjectConfig{
+		Name:        name + "Connection",
+		Description: desc,
+		Fields: graphql.Fields{
+			"edges":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(edgeType))), Resolve: field(func(c connection) any { return c.Edges })},
+			"nodes":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(node))), Description: "The page's items, without cursors.", Resolve: field(func(c connection) any { return c.nodes() })},
+			"pageInfo":   {Type: graphql.NewNonNull(pi), Resolve: field(func(c connection) any { return c.PageInfo })},
+			"totalCount": {Type: graphql.NewNonNull(graphql.Int), Description: "Items in the whole filtered list, not just this page.", Resolve: field(func(c connection) any { return c.TotalCount })},
+		},
+	})
+}
+
+func (b *schemaBuilder) resolveChild(p graphql.ResolveParams) (any, error) {
+	asOf, err := timeArg(p.Args, "asKnownAt")
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	id, hasID := p.Args["id"].(string)
+	k, hasIdent, err := identifierArg(p.Args["identifier"], "identifier")
+	switch {
+	case err != nil:
+		return nil, fail(p.Context, err)
+	case hasID == hasIdent:
+		return nil, fail(p.Context, events.Errorf("child", events.KindInvalid, "give exactly one of identifier or id"))
+	}
+	var c projections.Child
+	var ok bool
+	if hasID {
+		c, ok = b.reader.ChildByID(id, asOf)
+	} else {
+		c, ok = b.reader.FindChild(k, asOf)
+	}
+	if !ok {
+		return nil, fail(p.Context, events.Errorf("child", events.KindNotFound, "no child with that identifier%s", asOfText(asOf)))
+	}
+	return childView{Child: c, asOf: asOf}, nil
+}
+
+func (b *schemaBuilder) resolveEvent(p graphql.ResolveParams) (any, error) {
+	asOf, err := timeArg(p.Args, "asKnownAt")
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	id, _ := p.Args["id"].(string)
+	e, children, ok := b.reader.Event(id, asOf)
+	if !ok {
+		return nil, fail(p.Context, events.Errorf("event", events.KindNotFound, "no event %q%s", id, asOfText(asOf)))
+	}
+	return entryView{Entry: e, asOf: asOf, children: children}, nil
+}
+
+func (b *schemaBuilder) resolveChildren(p graphql.ResolveParams) (any, error) {
+	asOf, err := timeArg(p.Args, "asKnownAt")
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	first, err := b.pageSize(p.Args)
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	var f projections.ChildFilter
+	if raw, ok := p.Args["filter"].(map[string]any); ok {
+		k, has, err := identifierArg(raw["identifier"], "filter.identifier")
+		if err != nil {
+			return nil, fail(p.Context, err)
+		}
+		if has {
+			f.Identifier = &k
+		}
+		f.Name, _ = raw["name"].(string)
+		f.DateOfBirth, _ = raw["dateOfBirth"].(string)
+		if f.DateOfBirth != "" {
+			if _, ok := events.Date(f.DateOfBirth).Time(); !ok {
+				return nil, fail(p.Context, events.Errorf("filter.dateOfBirth", events.KindInvalid, "%q is not a date like 2015-06-30", f.DateOfBirth))
+			}
+		}
+	}
+	all := b.reader.Children(f, asOf)
+	start := 0
+	if after, ok := p.Args["after"].(string); ok {
+		parts, err := decodeCursor("after", "c", after, 1)
+		if err != nil {
+			return nil, fail(p.Context, err)
+		}
+		start = sort.Search(len(all), func(i int) bool { return all[i].ID > parts[0] })
+	}
+	page := all[start:min(len(all), start+first)]
+	conn := connection{TotalCount: len(all)}
+	for _, c := range page {
+		conn.Edges = append(conn.Edges, edge{Cursor: encodeCursor("c", c.ID), Node: childView{Child: c, asOf: asOf}})
+	}
+	conn.PageInfo = pageInfoFor(conn.Edges, start > 0, start+len(page) < len(all))
+	return conn, nil
+}
+
+func (b *schemaBuilder) resolveChronology(p graphql.ResolveParams) (any, error) {
+	c, ok := p.Source.(childView)
+	if !ok {
+		return nil, fail(p.Context, errors.New("chronology on a non-child"))
+	}
+	first, err := b.pageSize(p.Args)
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	from, err := timeArg(p.Args, "from")
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	to, err := timeArg(p.Args, "to")
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	agencies, err := listArg(p.Args, "agencies", events.Agencies.Has)
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	types, err := listArg(p.Args, "types", func(s string) bool { _, ok := events.Lookup(events.Type(s)); return ok })
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	withRetracted, _ := p.Args["includeRetracted"].(bool)
+	all, _ := b.reader.Chronology(c.ID, c.asOf, withRetracted)
+	entries := all[:0:0]
+	for _, e := range all {
+		if (from != nil && e.OccurredAt.Before(*from)) || (to != nil && e.OccurredAt.After(*to)) ||
+			(agencies != nil && !slices.Contains(agencies, e.Agency)) || (types != nil && !slices.Contains(types, string(e.Type))) {
+			continue
+		}
+		entries = append(entries, e)
+	}
+	start := 0
+	if after, ok := p.Args["after"].(string); ok {
+		nanos, seq, err := decodeEntryCursor(after)
+		if err != nil {
+			return nil, fail(p.Context, err)
+		}
+		start = sort.Search(len(entries), func(i int) bool {
+			n := entries[i].OccurredAt.UnixNano()
+			return n > nanos || (n == nanos && entries[i].Seq > seq)
+		})
+	}
+	page := entries[start:min(len(entries), start+first)]
+	conn := connection{TotalCount: len(entries), Edges: make([]edge, len(page))}
+	for i, e := range page {
+		conn.Edges[i] = edge{Cursor: entryCursor(e.OccurredAt.UnixNano(), e.Seq), Node: entryView{Entry: e, asOf: c.asOf}}
+	}
+	conn.PageInfo = pageInfoFor(conn.Edges, start > 0, start+len(page) < len(entries))
+	return conn, nil
+}
+
+func pageInfoFor(edges []edge, hasPrev, hasNext bool) pageInfo {
+	pi := pageInfo{HasPreviousPage: hasPrev, HasNextPage: hasNext}
+	if len(edges) > 0 {
+		pi.StartCursor, pi.EndCursor = edges[0].Cursor, edges[len(edges)-1].Cursor
+	}
+	return pi
+}
+
+// pageSize reads and checks `first`.
+func (b *schemaBuilder) pageSize(args map[string]any) (int, error) {
+	first, ok := args["first"].(int)
+	switch {
+	case !ok:
+		return b.limits.DefaultPage, nil
+	case first < 1:
+		return 0, events.Errorf("first", events.KindInvalid, "must be at least 1, not %d", first)
+	case first > b.limits.MaxPage:
+		return 0, events.Errorf("first", events.KindTooLarge, "%d is over the largest page, %d: page with after", first, b.limits.MaxPage)
+	}
+	return first, nil
+}
+
+func timeArg(args map[string]any, name string) (*time.Time, error) {
+	switch v := args[name].(type) {
+	case nil:
+		return nil, nil
+	case time.Time:
+		return &v, nil
+	case *time.Time:
+		return v, nil
+	}
+	return nil, events.Errorf(name, events.KindInvalid, "must be an RFC 3339 time like 2024-03-02T14:05:00Z")
+}
+
+func identifierArg(raw any, name string) (events.Identifier, bool, error) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return events.Identifier{}, false, nil
+	}
+	scheme, _ := m["scheme"].(string)
+	value, _ := m["value"].(string)
+	k := events.Identifier{Scheme: events.Scheme(scheme), Value: value}
+	if err := events.ValidateIdentifier(k); err != nil {
+		return k, true, events.E(name, events.KindInvalid, &events.FieldError{Field: name + ".value", Problem: err.Error()})
+	}
+	return k, true, nil
+}
+
+func listArg(args map[string]any, name string, known func(string) bool) ([]string, error) {
+	raw, ok := args[name].([]any)
+	if !ok {
+		return nil, nil
+	}
+	out := make([]string, 0, len(raw))
+	for _, v := range raw {
+		s, _ := v.(string)
+		if !known(s) {
+			return nil, events.Errorf(name, events.KindInvalid, "%q is not known (see the %s query)", s, map[string]string{"agencies": "agencies", "types": "eventTypes"}[name])
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func asOfText(asOf *time.Time) string {
+	if asOf == nil {
+		return ""
+	}
+	return " as known at " + asOf.UTC().Format(time.RFC3339)
+}
+
+func typeTitle(t events.Type) string {
+	if s, ok := events.Lookup(t); ok {
+		return s.Title
+	}
+	return string(t)
+}
+
+func mergedFrom(c projections.Child) string {
+	if c.AskedID != "" && c.AskedID != c.ID {
+		return c.AskedID
+	}
+	return ""
+}
+
+// field adapts a typed getter to a resolver.
+func field[T any](get func(T) any) graphql.FieldResolveFn {
+	return func(p graphql.ResolveParams) (any, error) {
+		v, ok := p.Source.(T)
+		if !ok {
+			return nil, fmt.Errorf("resolver: got %T", p.Source)
+		}
+		return get(v), nil
+	}
+}
+
+func entry(get func(entryView) any) graphql.FieldResolveFn { return field(get) }
+func child(get func(childView) any) graphql.FieldResolveFn { return field(get) }
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// gqlError carries a Kind to GraphQL's extensions.code.
+type gqlError struct {
+	msg  string
+	code string
+}
+
+func (e *gqlError) Error() string { return e.msg }
+
+// Extensions implements gqlerrors.ExtendedError.
+func (e *gqlError) Extensions() map[string]any { return map[string]any{"code": e.code} }
+
+// fail turns an error into what a GraphQL client sees: the message and a
+// code, with internal detail logged instead of shown.
+func fail(ctx context.Context, err error) error {
+	return &gqlError{msg: PublicMessage(ctx, loggerFrom(ctx), err), code: CodeOf(err)}
+}
