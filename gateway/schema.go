@@ -2,10 +2,13 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/graphql-go/graphql"
@@ -21,6 +24,14 @@ type Reader interface {
 	Chronology(id string, asOf *time.Time, withRetracted bool) ([]projections.Entry, bool)
 	Event(id string, asOf *time.Time) (projections.Entry, []string, bool)
 	Children(f projections.ChildFilter, asOf *time.Time) []projections.Child
+	Conflicts(asOf *time.Time) []projections.Conflict
+	PossibleMatches(asOf *time.Time) []projections.PossibleMatch
+}
+
+// Recorder stores the hub's own events (links, unlinks) and returns once
+// the read model has applied them, so a mutation's answer shows its effect.
+type Recorder interface {
+	Record(ctx context.Context, e *events.Event) error
 }
 
 var _ Reader = (*projections.Model)(nil)
@@ -65,13 +76,15 @@ func (c connection) nodes() []any {
 
 // schemaBuilder holds what resolvers need.
 type schemaBuilder struct {
-	reader Reader
-	limits Limits
+	reader   Reader
+	recorder Recorder
+	limits   Limits
 }
 
-// NewSchema builds Chronicle's GraphQL schema over r.
-func NewSchema(r Reader, l Limits) (graphql.Schema, error) {
-	b := &schemaBuilder{reader: r, limits: l}
+// NewSchema builds Chronicle's GraphQL schema: queries over r, mutations
+// recorded through rec.
+func NewSchema(r Reader, rec Recorder, l Limits) (graphql.Schema, error) {
+	b := &schemaBuilder{reader: r, recorder: rec, limits: l}
 	return b.build()
 }
 
@@ -239,6 +252,44 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		},
 	})
 	asKnownAt := &graphql.ArgumentConfig{Type: graphql.DateTime, Description: "Answer with what the hub had received by this time (for practice reviews). Omit for the present."}
+	identifierRef := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "IdentifierRef",
+		Description: "An identifier named in an identity conflict.",
+		Fields: graphql.Fields{
+			"scheme": {Type: graphql.NewNonNull(schemeEnum), Resolve: field(func(k events.Identifier) any { return string(k.Scheme) })},
+			"value":  {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(k events.Identifier) any { return k.Value })},
+		},
+	})
+	conflictType := graphql.NewObject(graphql.ObjectConfig{
+		Name: "IdentityConflict",
+		Description: "A possible mismatch for a practitioner to resolve: one child holding two NHS numbers, one identifier given with different dates of birth, " +
+			"or an unlink that other events still undo. Chronicle lists these rather than guessing.",
+		Fields: graphql.Fields{
+			"kind":        {Type: graphql.NewNonNull(graphql.String), Description: "different_nhs_numbers, date_of_birth_mismatch or unlink_incomplete.", Resolve: field(func(c conflictView) any { return c.Kind })},
+			"reason":      {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c conflictView) any { return c.Reason })},
+			"identifiers": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(identifierRef))), Resolve: field(func(c conflictView) any { return c.Identifiers })},
+			"child":       {Type: childType, Resolve: b.resolveConflictChild},
+			"events": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The evidence: events that joined the identifiers or gave the differing details.",
+				Resolve: b.resolveConflictEvents},
+		},
+	})
+	matchType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "PossibleMatch",
+		Description: "Two children who may be the same person, with the reason. Name and date of birth never merge records: link them with linkChildren if they are.",
+		Fields: graphql.Fields{
+			"reason":   {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(m matchView) any { return m.Reason })},
+			"children": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(childType))), Resolve: b.resolveMatchChildren},
+		},
+	})
+	listArgs := func() graphql.FieldConfigArgument {
+		return graphql.FieldConfigArgument{
+			"first":     {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
+			"after":     {Type: graphql.String, Description: "Cursor: return items after this one."},
+			"asKnownAt": asKnownAt,
+		}
+	}
+	conflictConnection := b.listConnection("IdentityConflict", conflictType, pageInfoType)
+	matchConnection := b.listConnection("PossibleMatch", matchType, pageInfoType)
 
 	query := graphql.NewObject(graphql.ObjectConfig{
 		Name: "Query",
@@ -270,6 +321,38 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				},
 				Resolve: b.resolveChildren,
 			},
+			"identityConflicts": {
+				Type:        graphql.NewNonNull(conflictConnection),
+				Description: "Possible mismatches in identity, for practitioners to resolve.",
+				Args:        listArgs(),
+				Resolve: func(p graphql.ResolveParams) (any, error) {
+					asOf, err := timeArg(p.Args, "asKnownAt")
+					if err != nil {
+						return nil, fail(p.Context, err)
+					}
+					var items []any
+					for _, c := range b.reader.Conflicts(asOf) {
+						items = append(items, conflictView{Conflict: c, asOf: asOf})
+					}
+					return b.page(p, items)
+				},
+			},
+			"possibleMatches": {
+				Type:        graphql.NewNonNull(matchConnection),
+				Description: "Children who may be the same person by name and date of birth, never merged automatically.",
+				Args:        listArgs(),
+				Resolve: func(p graphql.ResolveParams) (any, error) {
+					asOf, err := timeArg(p.Args, "asKnownAt")
+					if err != nil {
+						return nil, fail(p.Context, err)
+					}
+					var items []any
+					for _, m := range b.reader.PossibleMatches(asOf) {
+						items = append(items, matchView{PossibleMatch: m, asOf: asOf})
+					}
+					return b.page(p, items)
+				},
+			},
 			"agencies": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(agencyType))),
 				Description: "The agencies, for building filters.",
@@ -282,7 +365,182 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			},
 		},
 	})
-	return graphql.NewSchema(graphql.SchemaConfig{Query: query})
+	linkArgs := graphql.FieldConfigArgument{
+		"a":      {Type: graphql.NewNonNull(identifierInput), Description: "An identifier of one record."},
+		"b":      {Type: graphql.NewNonNull(identifierInput), Description: "An identifier of the other record."},
+		"reason": {Type: graphql.NewNonNull(graphql.String), Description: "Why: recorded on the hub's event and shown in both chronologies."},
+	}
+	mutation := graphql.NewObject(graphql.ObjectConfig{
+		Name: "Mutation",
+		Fields: graphql.Fields{
+			"linkChildren": {
+				Type:        graphql.NewNonNull(childType),
+				Description: "Record that two identifiers belong to the same child (a subjects.linked event). Returns the joined child.",
+				Args:        linkArgs,
+				Resolve:     b.resolveLink(true),
+			},
+			"unlinkChildren": {
+				Type:        graphql.NewNonNull(childType),
+				Description: "Record that two identifiers are not the same child (a subjects.unlinked event); each side gets back its own entries. Returns the child holding a.",
+				Args:        linkArgs,
+				Resolve:     b.resolveLink(false),
+			},
+		},
+	})
+	return graphql.NewSchema(graphql.SchemaConfig{Query: query, Mutation: mutation})
+}
+
+type conflictView struct {
+	projections.Conflict
+	asOf *time.Time
+}
+
+type matchView struct {
+	projections.PossibleMatch
+	asOf *time.Time
+}
+
+func (b *schemaBuilder) resolveConflictChild(p graphql.ResolveParams) (any, error) {
+	c := p.Source.(conflictView)
+	child, ok := b.reader.ChildByID(c.ChildID, c.asOf)
+	if !ok {
+		return nil, nil
+	}
+	return childView{Child: child, asOf: c.asOf}, nil
+}
+
+func (b *schemaBuilder) resolveConflictEvents(p graphql.ResolveParams) (any, error) {
+	c := p.Source.(conflictView)
+	var out []entryView
+	for _, id := range c.Events {
+		if e, children, ok := b.reader.Event(id, c.asOf); ok {
+			out = append(out, entryView{Entry: e, asOf: c.asOf, children: children})
+		}
+	}
+	return out, nil
+}
+
+func (b *schemaBuilder) resolveMatchChildren(p graphql.ResolveParams) (any, error) {
+	m := p.Source.(matchView)
+	var out []childView
+	for _, id := range m.ChildIDs {
+		if c, ok := b.reader.ChildByID(id, m.asOf); ok {
+			out = append(out, childView{Child: c, asOf: m.asOf})
+		}
+	}
+	return out, nil
+}
+
+// listConnection is a connection type for a list paged by position.
+func (b *schemaBuilder) listConnection(name string, node *graphql.Object, pi *graphql.Object) *graphql.Object {
+	edgeType := graphql.NewObject(graphql.ObjectConfig{
+		Name: name + "Edge",
+		Fields: graphql.Fields{
+			"cursor": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(e edge) any { return e.Cursor })},
+			"node":   {Type: graphql.NewNonNull(node), Resolve: field(func(e edge) any { return e.Node })},
+		},
+	})
+	return b.connectionType(name, "A page of "+name+" items.", node, edgeType, pi)
+}
+
+// page cuts a list into a connection by position.
+func (b *schemaBuilder) page(p graphql.ResolveParams, items []any) (any, error) {
+	first, err := b.pageSize(p.Args)
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	start := 0
+	if after, ok := p.Args["after"].(string); ok {
+		parts, err := decodeCursor("after", "i", after, 1)
+		if err != nil {
+			return nil, fail(p.Context, err)
+		}
+		n, err := strconv.Atoi(parts[0])
+		if err != nil || n < 0 {
+			return nil, fail(p.Context, events.Errorf("after", events.KindInvalid, "%q is not a cursor from this list", after))
+		}
+		start = min(n+1, len(items))
+	}
+	end := min(len(items), start+first)
+	conn := connection{TotalCount: len(items)}
+	for i := start; i < end; i++ {
+		conn.Edges = append(conn.Edges, edge{Cursor: encodeCursor("i", strconv.Itoa(i)), Node: items[i]})
+	}
+	conn.PageInfo = pageInfoFor(conn.Edges, start > 0, end < len(items))
+	return conn, nil
+}
+
+// resolveLink records a subjects.linked or subjects.unlinked event.
+func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
+	return func(p graphql.ResolveParams) (any, error) {
+		a, _, err := identifierArg(p.Args["a"], "a")
+		if err != nil {
+			return nil, fail(p.Context, err)
+		}
+		bID, _, err := identifierArg(p.Args["b"], "b")
+		if err != nil {
+			return nil, fail(p.Context, err)
+		}
+		reason, _ := p.Args["reason"].(string)
+		for _, k := range []events.Identifier{a, bID} {
+			if _, ok := b.reader.FindChild(k, nil); !ok {
+				return nil, fail(p.Context, events.Errorf("link", events.KindNotFound, "no child holds %s", k))
+			}
+		}
+		e, err := hubLinkEvent(a, bID, reason, link)
+		if err != nil {
+			return nil, fail(p.Context, err)
+		}
+		if err := b.recorder.Record(p.Context, e); err != nil {
+			return nil, fail(p.Context, err)
+		}
+		c, ok := b.reader.FindChild(a, nil)
+		if !ok {
+			return nil, fail(p.Context, events.Errorf("link", events.KindInternal, "child for %s vanished after recording", a))
+		}
+		return childView{Child: c}, nil
+	}
+}
+
+// hubLinkEvent builds the hub's subjects.linked or subjects.unlinked event.
+func hubLinkEvent(a, b events.Identifier, reason string, link bool) (*events.Event, error) {
+	e := &events.Event{Agency: "hub", SourceSystem: "chronicle-gateway", Sensitivity: "standard", Reliability: "direct"}
+	now := time.Now().UTC()
+	e.OccurredAt, e.RecordedAt = now, now
+	var body events.Payload
+	verb := "linked"
+	if link {
+		e.Type, body = "subjects.linked", &events.SubjectsLinked{A: a, B: b, Reason: reason}
+	} else {
+		e.Type, body, verb = "subjects.unlinked", &events.SubjectsUnlinked{A: a, B: b, Reason: reason}, "unlinked"
+	}
+	for _, k := range []events.Identifier{a, b} {
+		var ids events.Identifiers
+		switch k.Scheme {
+		case events.SchemeNHSNumber:
+			ids.NHSNumber = k.Value
+		case events.SchemeUPN:
+			ids.UPN = k.Value
+		case events.SchemeLAPersonID:
+			ids.LAPersonID = k.Value
+		case events.SchemePolicePersonID:
+			ids.PolicePersonID = k.Value
+		default:
+			continue // an unborn_of record is named in the payload only
+		}
+		e.Subjects = append(e.Subjects, events.Subject{Identifiers: ids})
+	}
+	summary := "Records " + verb + " by the hub: " + strings.Join(strings.Fields(reason), " ")
+	if r := []rune(summary); len(r) > events.MaxSummary {
+		summary = string(r[:events.MaxSummary-1]) + "…"
+	}
+	e.Summary = summary
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	e.Payload, e.Body = raw, body
+	return e, nil
 }
 
 func (b *schemaBuilder) connectionType(name, desc string, node *graphql.Object, edgeType *graphql.Object, pi *graphql.Object) *graphql.Object {

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/embedded"
@@ -133,6 +134,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	a.pub.SetCheck(a.checkAmendment)
 	if err := a.serveHTTP(); err != nil {
 		return err
 	}
@@ -187,7 +189,7 @@ func (a *App) serveHTTP() error {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("/v1/events", ingest.NewHandler(a.pub, a.log))
-	schema, err := gateway.NewSchema(a.proj.Model(), a.cfg.Limits)
+	schema, err := gateway.NewSchema(a.proj.Model(), recorder{a}, a.cfg.Limits)
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
@@ -282,4 +284,36 @@ func (a *App) Close() error {
 		a.ns = nil
 	}
 	return errors.Join(errs...)
+}
+
+// checkAmendment rejects at ingest a correction or retraction of an event
+// the hub does not have, or from another agency. It first lets the projector
+// catch up with the log, so a correction sent right after its original is
+// judged against it.
+func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
+	if e.Type != "record.corrected" && e.Type != "record.retracted" {
+		return nil
+	}
+	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.proj.WaitForLatest(wait); err != nil {
+		return events.E("ingest", events.KindUnavailable, fmt.Errorf("the read model is behind the log; try again: %w", err))
+	}
+	return a.proj.Model().CheckAmendment(e)
+}
+
+// recorder publishes the hub's own events for GraphQL mutations.
+type recorder struct{ a *App }
+
+// Record implements gateway.Recorder.
+func (r recorder) Record(ctx context.Context, e *events.Event) error {
+	data, err := r.a.pub.PrepareEvent(ctx, e)
+	if err != nil {
+		return events.E("record", events.KindInvalid, err)
+	}
+	res, err := r.a.pub.PublishOne(ctx, e, data)
+	if err != nil {
+		return err
+	}
+	return r.a.proj.WaitFor(ctx, res.Sequence)
 }

@@ -45,7 +45,7 @@ func prepared(t *testing.T, pub *eventlog.Publisher, typ events.Type, ref string
 	e := spec.ExampleEvent()
 	e.ID, e.SourceRef = "", ref
 	raw, _ := events.Encode(e)
-	pe, data, err := pub.Prepare(raw)
+	pe, data, err := pub.Prepare(context.Background(), raw)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,9 +44,18 @@ type Result struct {
 // Publisher validates events and publishes them to the events stream with
 // the event id as Nats-Msg-Id. It is safe for concurrent use.
 type Publisher struct {
-	js  jetstream.JetStream
-	now func() time.Time
+	js    jetstream.JetStream
+	now   func() time.Time
+	check CheckFunc
 }
+
+// CheckFunc is a further check on a valid event that needs the read model:
+// a correction must refer to an event the hub has, from the same agency.
+type CheckFunc func(ctx context.Context, e *events.Event) error
+
+// SetCheck installs a CheckFunc run by Prepare after validation. Set it
+// before the publisher is shared.
+func (p *Publisher) SetCheck(check CheckFunc) { p.check = check }
 
 // maxPendingPerConn bounds unacknowledged publishes across every batch on
 // one connection; each batch has its own, smaller bound.
@@ -68,14 +77,33 @@ func NewPublisher(nc *nats.Conn, now func() time.Time) (*Publisher, error) {
 // Prepare decodes, normalises and validates one encoded event and returns
 // it with its canonical encoding. The error lists every problem (see
 // events.Problems).
-func (p *Publisher) Prepare(raw []byte) (*events.Event, []byte, error) {
+func (p *Publisher) Prepare(ctx context.Context, raw []byte) (*events.Event, []byte, error) {
 	e, err := events.Decode(raw)
 	if e == nil {
 		return nil, nil, err
 	}
+	return p.prepare(ctx, e, err)
+}
+
+// PrepareEvent is Prepare for an event built in Go (the hub's own events).
+func (p *Publisher) PrepareEvent(ctx context.Context, e *events.Event) ([]byte, error) {
+	raw, err := events.Encode(e)
+	if err != nil {
+		return nil, err
+	}
+	_, data, err := p.Prepare(ctx, raw)
+	return data, err
+}
+
+func (p *Publisher) prepare(ctx context.Context, e *events.Event, decodeErr error) (*events.Event, []byte, error) {
 	e.Normalize(newID)
-	if err = errors.Join(err, events.Validate(e, p.now())); err != nil {
+	if err := errors.Join(decodeErr, events.Validate(e, p.now())); err != nil {
 		return e, nil, err
+	}
+	if p.check != nil {
+		if err := p.check(ctx, e); err != nil {
+			return e, nil, err
+		}
 	}
 	data, err := events.Encode(e)
 	if err != nil {
@@ -85,6 +113,21 @@ func (p *Publisher) Prepare(raw []byte) (*events.Event, []byte, error) {
 		return e, nil, &events.FieldError{Problem: fmt.Sprintf("event is %d bytes once encoded; the limit is %d", len(data), events.MaxEventSize)}
 	}
 	return e, data, nil
+}
+
+// PublishOne publishes one prepared event and waits for the log's
+// acknowledgement, returning the stream sequence. It is how the hub records
+// its own events (links, unlinks) from a request.
+func (p *Publisher) PublishOne(ctx context.Context, e *events.Event, data []byte) (Result, error) {
+	ack, err := p.js.PublishMsg(ctx, Message(e, data))
+	if err != nil {
+		return Result{ID: e.ID, Status: Failed, Error: err.Error()}, events.E("publish "+e.ID, events.KindUnavailable, err)
+	}
+	r := Result{ID: e.ID, Status: Accepted, Sequence: ack.Sequence}
+	if ack.Duplicate {
+		r.Status = Duplicate
+	}
+	return r, nil
 }
 
 // Rejection builds the Result for an event that failed Prepare.

@@ -175,7 +175,7 @@ func publishItems(ctx context.Context, pub *eventlog.Publisher, items []item) *R
 			_ = batch.Reject(ctx, i, nil, it.err)
 			continue
 		}
-		e, data, err := pub.Prepare(it.raw)
+		e, data, err := pub.Prepare(ctx, it.raw)
 		if err != nil {
 			_ = batch.Reject(ctx, i, e, err)
 			continue

@@ -129,7 +129,7 @@ func Import(ctx context.Context, pub *eventlog.Publisher, r io.Reader, size int6
 		if readErr != nil {
 			return batch.Reject(ctx, line, nil, readErr)
 		}
-		e, data, err := pub.Prepare(raw)
+		e, data, err := pub.Prepare(ctx, raw)
 		if err != nil {
 			return batch.Reject(ctx, line, e, err)
 		}
