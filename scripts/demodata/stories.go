@@ -135,7 +135,7 @@ func (g *gen) escalating(h *household, c *person) {
 	t := g.day(g.start, g.start.AddDate(1, 0, 0))
 	g.contact(c, t, "early_help", "amber")
 	g.earlyHelp(c, t.AddDate(0, 0, 14))
-	g.background(c, t, 30+g.rng.IntN(40))
+	g.background(c, t, 50+g.rng.IntN(50))
 
 	// Missing episodes, clustering as exploitation takes hold.
 	m := t.AddDate(0, 2+g.rng.IntN(4), 0)
