@@ -3,6 +3,7 @@
 //	chronicle serve    run the hub: embedded NATS (or --nats-url), ingest and query APIs
 //	chronicle publish  validate and publish events from a file or stdin
 //	chronicle import   bulk-import NDJSON or CSV history, with progress and a rejects file
+//	chronicle demo-data write the synthetic data set as NDJSON
 //
 // Every flag can also be set from the environment as CHRONICLE_<FLAG>, with
 // dashes as underscores (--nats-url is CHRONICLE_NATS_URL). A flag given on
@@ -50,6 +51,7 @@ func verbs() []verb {
 		{"serve", "run Chronicle: NATS, the ingest API and the query API", serve},
 		{"publish", "validate and publish events (a JSON event, a JSON array or NDJSON) from FILE or stdin", publish},
 		{"import", "bulk-import an NDJSON or CSV FILE of history, with progress and a rejects file", importFile},
+		{"demo-data", "write the synthetic demo data set as NDJSON", demoData},
 	}
 }
 
@@ -72,7 +74,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: chronicle <verb> [flags]\n\nverbs:")
 	for _, v := range verbs() {
-		fmt.Fprintf(w, "  %-8s %s\n", v.name, v.summary)
+		fmt.Fprintf(w, "  %-10s %s\n", v.name, v.summary)
 	}
 	fmt.Fprintln(w, "\nRun chronicle <verb> -h for the verb's flags. Flags may also be set as CHRONICLE_<FLAG> environment variables.")
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/chronicle-hub/chronicle/scripts/demodata"
 	"github.com/chronicle-hub/chronicle/services/app"
 )
 
@@ -21,6 +22,9 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	fs.IntVar(&cfg.Streams.Replicas, "replicas", 1, "JetStream replicas for Chronicle's streams (3 on a three-node cluster)")
 	fs.DurationVar(&cfg.Streams.DuplicateWindow, "duplicate-window", 0, "how long re-sent event ids are recognised as duplicates by the server (default 24h)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	demo := fs.Bool("demo", false, "with an empty store, first load a synthetic data set (about 2,000 children, 50,000 events)")
+	demoChildren := fs.Int("demo-children", 2000, "children in the demo data set")
+	demoSeed := fs.Int64("demo-seed", 1, "seed of the demo data set")
 	if err := parseFlags(fs, args); err != nil {
 		return exitUsage
 	}
@@ -36,8 +40,19 @@ func serve(ctx context.Context, args []string, std stdio) int {
 		cfg.Logger.Error("start failed", "err", err)
 		return exitUsage
 	}
-	fmt.Fprintf(std.out, "Chronicle is running.\n  ingest:  POST http://%s/v1/events\n  health:  http://%s/readyz\n  NATS:    %s\nPress Ctrl-C to stop.\n",
-		a.HTTPAddr(), a.HTTPAddr(), a.NATSClientURL())
+	if *demo {
+		if _, err := a.LoadDemo(ctx, demodata.Config{Seed: *demoSeed, Children: *demoChildren}, std.out); err != nil {
+			cfg.Logger.Error("demo data", "err", err)
+			a.Close()
+			return exitUsage
+		}
+	}
+	fmt.Fprintf(std.out, "\nChronicle is running.\n  GraphiQL: http://%s/graphql (open in a browser)\n  ingest:   POST http://%s/v1/events\n  health:   http://%s/readyz\n  NATS:     %s\n",
+		a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.NATSClientURL())
+	if nhs, ok := a.ExampleChild(); ok {
+		fmt.Fprintf(std.out, "\nTry this query in GraphiQL (a child with a long multi-agency history):\n\n%s\n", exampleQuery(nhs))
+	}
+	fmt.Fprintln(std.out, "Press Ctrl-C to stop.")
 	<-ctx.Done()
 	cfg.Logger.Info("shutting down")
 	if err := a.Close(); err != nil {
@@ -45,4 +60,20 @@ func serve(ctx context.Context, args []string, std stdio) int {
 		return exitUsage
 	}
 	return exitOK
+}
+
+// exampleQuery is the query printed at start and shown in the README.
+func exampleQuery(nhs string) string {
+	return `{
+  child(identifier: {scheme: NHS_NUMBER, value: "` + nhs + `"}) {
+    id
+    names
+    identifiers { scheme value }
+    chronology(first: 5, agencies: ["police", "health", "education"]) {
+      totalCount
+      edges { node { occurredAt agency type summary reliability } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}`
 }
