@@ -112,18 +112,20 @@ func Encode(e *Event) ([]byte, error) {
 // the id. A missing id is derived from the agency's own record reference when
 // there is one (DeriveID), so re-sending the same legacy record is a
 // duplicate rather than a second entry; otherwise newID supplies a fresh
-// UUID v7.
-func (e *Event) Normalize(newID func() string) {
+// UUID v7. It reports whether it changed anything.
+func (e *Event) Normalize(newID func() string) (changed bool) {
 	if e.SchemaVersion == 0 {
-		e.SchemaVersion = 1
+		e.SchemaVersion, changed = 1, true
 	}
 	if e.ID == "" {
+		changed = true
 		if e.SourceRef != "" {
 			e.ID = DeriveID(e)
 		} else {
 			e.ID = newID()
 		}
 	}
+	return changed
 }
 
 // DeriveID returns a deterministic UUID v7 for an event that arrived without

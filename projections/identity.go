@@ -39,6 +39,11 @@ type Identity struct {
 	retract  map[string]time.Time // event id -> when its retraction was received
 
 	now *partition // the present, maintained as events arrive
+
+	// noJoin keys children by their identifiers as given, joining nothing:
+	// the pre-identity behaviour, kept only so benchmarks can measure what
+	// identity resolution costs.
+	noJoin bool
 }
 
 // node is one identifier.
@@ -119,6 +124,9 @@ func (id *Identity) observe(d Delivered) []int {
 				continue
 			}
 			if first == n {
+				continue
+			}
+			if id.noJoin {
 				continue
 			}
 			e := edge{a: first, b: n, eventID: d.Event.ID, seq: d.Seq, received: d.Received}

@@ -46,6 +46,16 @@ func NewModel() *Model {
 	return &Model{ident: NewIdentity(), records: map[string]*Record{}, amended: map[string]bool{}}
 }
 
+// NewModelWithoutIdentity returns a model that keys each child by the
+// identifiers as given and joins nothing (no co-occurrence edges; links and
+// unlinks still apply). It exists to measure what identity resolution costs;
+// Chronicle never serves from it.
+func NewModelWithoutIdentity() *Model {
+	m := NewModel()
+	m.ident.noJoin = true
+	return m
+}
+
 // Apply folds one delivered event into the model. It is deterministic: the
 // same events in the same order give the same state. An event at or below
 // the last applied sequence, or whose id was already applied (a re-send

@@ -27,6 +27,11 @@ type ReplayResult struct {
 // practice review ("what the hub knew on 3 March"), and tests and benchmarks
 // use it to check a live model against a rebuild.
 func Replay(ctx context.Context, js jetstream.JetStream, stream string, asKnownAt *time.Time) (ReplayResult, error) {
+	return ReplayInto(ctx, js, stream, asKnownAt, projections.NewModel())
+}
+
+// ReplayInto is Replay into a given empty model.
+func ReplayInto(ctx context.Context, js jetstream.JetStream, stream string, asKnownAt *time.Time, model *projections.Model) (ReplayResult, error) {
 	started := time.Now()
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
@@ -36,7 +41,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, stream string, asKnownA
 	if err != nil {
 		return ReplayResult{}, fmt.Errorf("replay: %w", err)
 	}
-	res := ReplayResult{Model: projections.NewModel()}
+	res := ReplayResult{Model: model}
 	end := info.State.LastSeq
 	if end == 0 {
 		res.Elapsed = time.Since(started)

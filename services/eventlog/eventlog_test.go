@@ -133,7 +133,7 @@ func TestDuplicatesStoredOnceAndRestartKeepsEverything(t *testing.T) {
 // retry), never a silent success.
 func TestUnreachableLogReportsFailed(t *testing.T) {
 	srv := jstest.Run(t)
-	pub, err := eventlog.NewPublisher(srv.NC, nil)
+	pub, err := eventlog.NewPublisher(srv.NC, nil, eventlog.WithAckTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package eventlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,13 +62,34 @@ func (p *Publisher) SetCheck(check CheckFunc) { p.check = check }
 // one connection; each batch has its own, smaller bound.
 const maxPendingPerConn = 8192
 
+// DefaultAckTimeout is how long a publish waits for the log's
+// acknowledgement before reporting the event as failed (not stored, safe to
+// send again).
+const DefaultAckTimeout = 30 * time.Second
+
+// PublisherOption tunes a Publisher.
+type PublisherOption func(*publisherOptions)
+
+type publisherOptions struct{ ackTimeout time.Duration }
+
+// WithAckTimeout sets how long to wait for each acknowledgement.
+func WithAckTimeout(d time.Duration) PublisherOption {
+	return func(o *publisherOptions) { o.ackTimeout = d }
+}
+
 // NewPublisher returns a Publisher on nc. now is the clock used for the
 // "not in the future" rules; nil means time.Now.
-func NewPublisher(nc *nats.Conn, now func() time.Time) (*Publisher, error) {
+func NewPublisher(nc *nats.Conn, now func() time.Time, opts ...PublisherOption) (*Publisher, error) {
 	if now == nil {
 		now = time.Now
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingPerConn))
+	o := publisherOptions{ackTimeout: DefaultAckTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// Without a timeout an async publish to a server that has gone away
+	// would wait for ever; with one, it is reported as failed.
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(maxPendingPerConn), jetstream.WithPublishAsyncTimeout(o.ackTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
@@ -75,14 +97,16 @@ func NewPublisher(nc *nats.Conn, now func() time.Time) (*Publisher, error) {
 }
 
 // Prepare decodes, normalises and validates one encoded event and returns
-// it with its canonical encoding. The error lists every problem (see
+// it with the bytes to store: the sender's own bytes when nothing had to be
+// filled in (they decoded strictly, so they hold exactly the fields
+// validated), else the event re-encoded. The error lists every problem (see
 // events.Problems).
 func (p *Publisher) Prepare(ctx context.Context, raw []byte) (*events.Event, []byte, error) {
 	e, err := events.Decode(raw)
 	if e == nil {
 		return nil, nil, err
 	}
-	return p.prepare(ctx, e, err)
+	return p.prepare(ctx, e, bytes.TrimSpace(raw), err)
 }
 
 // PrepareEvent is Prepare for an event built in Go (the hub's own events).
@@ -95,8 +119,8 @@ func (p *Publisher) PrepareEvent(ctx context.Context, e *events.Event) ([]byte, 
 	return data, err
 }
 
-func (p *Publisher) prepare(ctx context.Context, e *events.Event, decodeErr error) (*events.Event, []byte, error) {
-	e.Normalize(newID)
+func (p *Publisher) prepare(ctx context.Context, e *events.Event, raw []byte, decodeErr error) (*events.Event, []byte, error) {
+	changed := e.Normalize(newID)
 	if err := errors.Join(decodeErr, events.Validate(e, p.now())); err != nil {
 		return e, nil, err
 	}
@@ -104,6 +128,9 @@ func (p *Publisher) prepare(ctx context.Context, e *events.Event, decodeErr erro
 		if err := p.check(ctx, e); err != nil {
 			return e, nil, err
 		}
+	}
+	if !changed {
+		return e, raw, nil
 	}
 	data, err := events.Encode(e)
 	if err != nil {
@@ -196,7 +223,9 @@ func (p *Publisher) NewBatch(maxInFlight int, report func(Result)) *Batch {
 // Add publishes one prepared event. It blocks while maxInFlight events are
 // unacknowledged, or until ctx is done.
 func (b *Batch) Add(ctx context.Context, key int, e *events.Event, data []byte) error {
-	f, err := b.js.PublishMsgAsync(Message(e, data))
+	// The stall wait covers a slow (fsyncing) server when other batches
+	// share the connection's pending limit: wait rather than fail.
+	f, err := b.js.PublishMsgAsync(Message(e, data), jetstream.WithStallWait(time.Minute))
 	select {
 	case b.pending <- inflight{key: key, id: e.ID, future: f, err: err}:
 		return nil

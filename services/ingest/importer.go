@@ -124,17 +124,14 @@ func Import(ctx context.Context, pub *eventlog.Publisher, r io.Reader, size int6
 	var err error
 	stop := im.showProgress()
 	batch := pub.NewBatch(opts.MaxInFlight, im.report)
-	offer := func(line int, raw []byte, cells []string, readErr error) error {
-		im.hold(line, cells, raw)
-		if readErr != nil {
-			return batch.Reject(ctx, line, nil, readErr)
+	chunk := newChunker(ctx, pub, func(r *row) error {
+		im.hold(r.line, r.cells, r.raw)
+		if r.err != nil {
+			return batch.Reject(ctx, r.line, r.event, r.err)
 		}
-		e, data, err := pub.Prepare(ctx, raw)
-		if err != nil {
-			return batch.Reject(ctx, line, e, err)
-		}
-		return batch.Add(ctx, line, e, data)
-	}
+		return batch.Add(ctx, r.line, r.event, r.data)
+	})
+	offer := chunk.offer
 	if opts.Format == "csv" {
 		err = readCSV(counted, opts, im.rejects.(*csvRejects), offer)
 	} else {
@@ -144,6 +141,9 @@ func Import(ctx context.Context, pub *eventlog.Publisher, r io.Reader, size int6
 			}
 			return offer(line, raw, nil, lineErr)
 		})
+	}
+	if ferr := chunk.flush(); err == nil {
+		err = ferr
 	}
 	batch.Close()
 	stop()
@@ -175,7 +175,6 @@ func readCSV(r io.Reader, opts ImportOptions, rej *csvRejects, offer func(int, [
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if !errors.As(err, &pe) {
@@ -186,6 +185,9 @@ func readCSV(r io.Reader, opts ImportOptions, rej *csvRejects, offer func(int, [
 			}
 			continue
 		}
+		// FieldPos only after a clean read: a parse error in the first
+		// field leaves no positions, and FieldPos(0) would panic.
+		line, _ := cr.FieldPos(0)
 		raw, convErr := mapper.row(record)
 		if err := offer(line, raw, record, convErr); err != nil {
 			return err

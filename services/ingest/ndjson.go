@@ -50,7 +50,10 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 		chunk, err := br.ReadSlice('\n')
 		if !tooLong {
 			buf = append(buf, chunk...)
-			if len(buf) > maxLine {
+			// The limit is on the line, not its terminator: otherwise the
+			// same line passes as the last line and fails before a "\n"
+			// (and CRLF files get a smaller limit).
+			if len(bytes.TrimRight(buf, "\r\n")) > maxLine {
 				tooLong, buf = true, nil
 			}
 		}
