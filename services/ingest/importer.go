@@ -27,7 +27,8 @@ type ImportOptions struct {
 	Format string
 	// MaxInFlight bounds unacknowledged publishes.
 	MaxInFlight int
-	// Progress receives the progress display and the summary; nil for none.
+	// Progress receives the progress display (count, rate, ETA); nil for
+	// none. The caller prints the Summary.
 	Progress io.Writer
 	// Interactive redraws one progress line (a terminal); otherwise a line
 	// is printed every few seconds.
@@ -251,7 +252,7 @@ func reasons(probs []events.FieldError) string {
 }
 
 // showProgress draws count, rate and ETA until the returned stop is called,
-// which also prints the summary line.
+// which clears an interactive line.
 func (im *importer) showProgress() (stop func()) {
 	w := im.opts.Progress
 	if w == nil {
