@@ -2,8 +2,9 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -56,37 +57,74 @@ func ReplayInto(ctx context.Context, js jetstream.JetStream, stream string, asKn
 		return res, fmt.Errorf("replay: %w", err)
 	}
 	defer it.Stop()
-	for {
-		msg, err := it.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	// Decoding and validating is most of the cost and needs no order, so
+	// each chunk is checked across the cores; applying stays in order.
+	chunk := make([]delivered, 0, replayChunk)
+	done := false
+	for !done {
+		chunk = chunk[:0]
+		for len(chunk) < replayChunk {
+			msg, err := it.Next(jetstream.NextContext(ctx))
+			if err != nil {
+				return res, fmt.Errorf("replay: next: %w", err)
+			}
+			meta, err := msg.Metadata()
+			if err != nil {
 				return res, fmt.Errorf("replay: %w", err)
 			}
-			return res, fmt.Errorf("replay: next: %w", err)
-		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return res, fmt.Errorf("replay: %w", err)
-		}
-		seq := meta.Sequence.Stream
-		if asKnownAt != nil && meta.Timestamp.After(*asKnownAt) {
-			break
-		}
-		res.Read++
-		e, invalid := events.CheckDelivered(msg.Subject(), msg.Data(), meta.Timestamp)
-		switch {
-		case invalid != nil:
-			res.Invalid++
-			res.Model.Advance(seq)
-		default:
-			if err := res.Model.Apply(projections.Delivered{Event: e, Seq: seq, Received: meta.Timestamp}); err != nil {
-				res.Rejected++
+			if asKnownAt != nil && meta.Timestamp.After(*asKnownAt) {
+				done = true
+				break
+			}
+			chunk = append(chunk, delivered{subject: msg.Subject(), data: msg.Data(), seq: meta.Sequence.Stream, at: meta.Timestamp})
+			if meta.Sequence.Stream >= end {
+				done = true
+				break
 			}
 		}
-		if seq >= end {
-			break
+		checkAll(chunk)
+		for _, d := range chunk {
+			res.Read++
+			switch {
+			case d.invalid != nil:
+				res.Invalid++
+				res.Model.Advance(d.seq)
+			default:
+				if err := res.Model.Apply(projections.Delivered{Event: d.event, Seq: d.seq, Received: d.at}); err != nil {
+					res.Rejected++
+				}
+			}
 		}
 	}
 	res.Elapsed = time.Since(started)
 	return res, nil
+}
+
+const replayChunk = 512
+
+// delivered is one message read for replay, and the verdict on it.
+type delivered struct {
+	subject string
+	data    []byte
+	seq     uint64
+	at      time.Time
+	event   *events.Event
+	invalid error
+}
+
+// checkAll decodes and validates a chunk across the cores.
+func checkAll(chunk []delivered) {
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(chunk); i += workers {
+				d := &chunk[i]
+				d.event, d.invalid = events.CheckDelivered(d.subject, d.data, d.at)
+			}
+		}()
+	}
+	wg.Wait()
 }
