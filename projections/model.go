@@ -39,6 +39,8 @@ type Model struct {
 	lastSeq uint64
 	dups    int
 	last    time.Time // receipt time of the last applied event
+
+	corrections, retractions int
 }
 
 // NewModel returns an empty model.
@@ -101,6 +103,7 @@ func (m *Model) apply(d Delivered) error {
 		}
 		target.Corrections = append(target.Corrections, a)
 		m.amended[d.Event.ID] = true
+		m.corrections++
 		return nil
 	case *events.RecordRetracted:
 		target, err := m.target(d, body.EventID)
@@ -110,6 +113,7 @@ func (m *Model) apply(d Delivered) error {
 		target.Retractions = append(target.Retractions, Amendment{Delivered: d, Reason: body.Reason})
 		m.ident.retractEvent(target.Event.ID, d.Received)
 		m.amended[d.Event.ID] = true
+		m.retractions++
 		return nil
 	case *events.SubjectsLinked:
 		m.ident.decide(body.A, body.B, true, d, body.Reason)
@@ -232,6 +236,9 @@ type Stats struct {
 	Events      int       `json:"events"`
 	Children    int       `json:"children"`
 	Identifiers int       `json:"identifiers"`
+	Entries     int       `json:"entries"`
+	Corrections int       `json:"corrections"`
+	Retractions int       `json:"retractions"`
 	Duplicates  int       `json:"duplicates_skipped"`
 	LastSeq     uint64    `json:"last_seq"`
 	LastEvent   time.Time `json:"last_received"`
@@ -243,6 +250,7 @@ func (m *Model) Stats() Stats {
 	defer m.mu.RUnlock()
 	return Stats{
 		Events: len(m.applied), Children: len(m.ident.now.roots()), Identifiers: len(m.ident.nodes),
+		Entries: len(m.records), Corrections: m.corrections, Retractions: m.retractions,
 		Duplicates: m.dups, LastSeq: m.lastSeq, LastEvent: m.last,
 	}
 }

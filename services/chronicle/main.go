@@ -3,6 +3,7 @@
 //	chronicle serve    run the hub: embedded NATS (or --nats-url), ingest and query APIs
 //	chronicle publish  validate and publish events from a file or stdin
 //	chronicle import   bulk-import NDJSON or CSV history, with progress and a rejects file
+//	chronicle replay   rebuild the read models as known at a time (practice reviews)
 //	chronicle demo-data write the synthetic data set as NDJSON
 //
 // Every flag can also be set from the environment as CHRONICLE_<FLAG>, with
@@ -51,6 +52,7 @@ func verbs() []verb {
 		{"serve", "run Chronicle: NATS, the ingest API and the query API", serve},
 		{"publish", "validate and publish events (a JSON event, a JSON array or NDJSON) from FILE or stdin", publish},
 		{"import", "bulk-import an NDJSON or CSV FILE of history, with progress and a rejects file", importFile},
+		{"replay", "rebuild the read models from the stream as known at a time, and summarise them", replay},
 		{"demo-data", "write the synthetic demo data set as NDJSON", demoData},
 	}
 }
