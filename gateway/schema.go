@@ -115,7 +115,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"scheme":        {Type: graphql.NewNonNull(schemeEnum), Resolve: field(func(k projections.KnownIdentifier) any { return string(k.Scheme) })},
 			"value":         {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(k projections.KnownIdentifier) any { return k.Value })},
 			"establishedBy": {Type: graphql.NewNonNull(graphql.ID), Description: "The id of the event on which the hub first saw this identifier.", Resolve: field(func(k projections.KnownIdentifier) any { return k.EventID })},
-			"establishedAt": {Type: graphql.NewNonNull(graphql.DateTime), Description: "When the hub received that event.", Resolve: field(func(k projections.KnownIdentifier) any { return k.Received })},
+			"establishedAt": {Type: graphql.NewNonNull(dateTime), Description: "When the hub received that event.", Resolve: field(func(k projections.KnownIdentifier) any { return k.Received })},
 		},
 	})
 	keyField := graphql.NewObject(graphql.ObjectConfig{
@@ -152,9 +152,9 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				"summary":      {Type: graphql.NewNonNull(graphql.String), Description: "The one-line summary.", Resolve: entry(func(e entryView) any { return e.Summary })},
 				"reliability":  {Type: graphql.NewNonNull(graphql.String), Description: "direct, reported or hearsay.", Resolve: entry(func(e entryView) any { return e.Reliability })},
 				"sensitivity":  {Type: graphql.NewNonNull(graphql.String), Description: "standard, restricted or sealed.", Resolve: entry(func(e entryView) any { return e.Sensitivity })},
-				"occurredAt":   {Type: graphql.NewNonNull(graphql.DateTime), Description: "When it happened (corrected, if a correction changed it).", Resolve: entry(func(e entryView) any { return e.OccurredAt })},
-				"recordedAt":   {Type: graphql.NewNonNull(graphql.DateTime), Description: "When the agency recorded it.", Resolve: entry(func(e entryView) any { return e.RecordedAt })},
-				"receivedAt":   {Type: graphql.NewNonNull(graphql.DateTime), Description: "When the hub received it (the JetStream time).", Resolve: entry(func(e entryView) any { return e.Received })},
+				"occurredAt":   {Type: graphql.NewNonNull(dateTime), Description: "When it happened (corrected, if a correction changed it).", Resolve: entry(func(e entryView) any { return e.OccurredAt })},
+				"recordedAt":   {Type: graphql.NewNonNull(dateTime), Description: "When the agency recorded it.", Resolve: entry(func(e entryView) any { return e.RecordedAt })},
+				"receivedAt":   {Type: graphql.NewNonNull(dateTime), Description: "When the hub received it (the JetStream time).", Resolve: entry(func(e entryView) any { return e.Received })},
 				"sequence":     {Type: graphql.NewNonNull(graphql.String), Description: "Its position in the hub's log.", Resolve: entry(func(e entryView) any { return fmt.Sprint(e.Seq) })},
 				"sourceSystem": {Type: graphql.String, Description: "The agency's system.", Resolve: entry(func(e entryView) any { return nullable(e.SourceSystem) })},
 				"sourceRef":    {Type: graphql.String, Description: "The agency's own record reference.", Resolve: entry(func(e entryView) any { return nullable(e.SourceRef) })},
@@ -191,8 +191,8 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 	chronologyArgs := graphql.FieldConfigArgument{
 		"first":            {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
 		"after":            {Type: graphql.String, Description: "Cursor: return entries after this one."},
-		"from":             {Type: graphql.DateTime, Description: "Only entries that occurred at or after this time."},
-		"to":               {Type: graphql.DateTime, Description: "Only entries that occurred at or before this time."},
+		"from":             {Type: dateTime, Description: "Only entries that occurred at or after this time."},
+		"to":               {Type: dateTime, Description: "Only entries that occurred at or before this time."},
 		"agencies":         {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only entries from these agencies (see agencies)."},
 		"types":            {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only entries of these event types (see eventTypes)."},
 		"includeRetracted": {Type: graphql.Boolean, DefaultValue: false, Description: "Also show retracted entries, marked retracted."},
@@ -251,7 +251,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"agencies":    {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Who may publish it; null means any agency.", Resolve: field(func(s events.Spec) any { return s.Agencies })},
 		},
 	})
-	asKnownAt := &graphql.ArgumentConfig{Type: graphql.DateTime, Description: "Answer with what the hub had received by this time (for practice reviews). Omit for the present."}
+	asKnownAt := &graphql.ArgumentConfig{Type: dateTime, Description: "Answer with what the hub had received by this time (for practice reviews). Omit for the present."}
 	identifierRef := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "IdentifierRef",
 		Description: "An identifier named in an identity conflict.",
