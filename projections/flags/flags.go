@@ -1,0 +1,259 @@
+// Package flags turns a child's history into risk flags: rules over the
+// chronology, each flag with its code, severity, a plain-English reason that
+// names the numbers, the events that are its evidence, and when it was raised
+// and cleared.
+//
+// A rule is a pure function of (history as known at T, evaluation time T):
+// it sees only entries the hub had received by T, and it works out from their
+// dates when its condition became true and when it stopped. So a practice
+// review can ask what would have shown on any past date, and the same log
+// always gives the same flags. A flag counts as raised no earlier than the
+// hub received the evidence that completed it: a late record cannot make the
+// hub have known sooner.
+package flags
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/projections"
+)
+
+// Severities, in the order the worklist sorts them.
+const (
+	High   = "high"
+	Medium = "medium"
+	Low    = "low"
+)
+
+// SeverityRank orders severities, highest first.
+func SeverityRank(s string) int {
+	switch s {
+	case High:
+		return 0
+	case Medium:
+		return 1
+	}
+	return 2
+}
+
+// Flag is one occurrence of a rule's condition.
+type Flag struct {
+	Code     string
+	Severity string
+	Title    string
+	// Reason says why in plain English, with the numbers.
+	Reason string
+	// Evidence are the ids of the events the flag rests on.
+	Evidence []string
+	// RaisedAt is when the condition held and the hub knew it.
+	RaisedAt time.Time
+	// ClearedAt is set when the condition stopped holding, by the
+	// evaluation time; ClearReason says why.
+	ClearedAt   *time.Time
+	ClearReason string
+	// Key identifies the occurrence across evaluations (code and the event
+	// it starts from), so that an alert is sent once per raise and clear.
+	Key string
+}
+
+// Active reports whether the flag holds at the evaluation time.
+func (f Flag) Active() bool { return f.ClearedAt == nil }
+
+// History is what rules read: one child's chronology as known at the
+// evaluation time (corrections applied, retractions left out) and their
+// date of birth when any agency gave one.
+type History struct {
+	Entries     []projections.Entry
+	DateOfBirth *time.Time
+}
+
+// Evaluate applies every enabled rule to h at time at and returns the flags
+// raised by then, active first (by severity, then most recent), then those
+// cleared. It also returns the next time after at when a flag could change
+// without any new event (a deadline passing, a window closing), or zero.
+func Evaluate(h History, at time.Time, cfg Config) ([]Flag, time.Time) {
+	e := &evaluation{h: h, at: at, cal: &Calendar{}}
+	var out []Flag
+	for _, r := range cfg.rules() {
+		for _, occ := range r.fn(e, r.Thresholds) {
+			if occ.start.After(at) {
+				e.next(occ.start)
+				continue
+			}
+			f := Flag{Code: r.Code, Severity: r.Severity, Title: r.Title, Reason: occ.reason, Evidence: occ.evidence,
+				RaisedAt: occ.start, Key: r.Code + ":" + occ.anchor}
+			if occ.severity != "" && SeverityRank(occ.severity) < SeverityRank(f.Severity) {
+				f.Severity = occ.severity
+			}
+			switch {
+			case occ.end.IsZero():
+			case !occ.end.After(at):
+				end := occ.end
+				f.ClearedAt, f.ClearReason = &end, occ.clearReason
+			default:
+				e.next(occ.end)
+			}
+			out = append(out, f)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Active() != b.Active() {
+			return a.Active()
+		}
+		if ra, rb := SeverityRank(a.Severity), SeverityRank(b.Severity); ra != rb {
+			return ra < rb
+		}
+		if !a.RaisedAt.Equal(b.RaisedAt) {
+			return a.RaisedAt.After(b.RaisedAt)
+		}
+		return a.Key < b.Key
+	})
+	return out, e.nextChange
+}
+
+// occurrence is what a rule finds: an interval when its condition held.
+type occurrence struct {
+	anchor      string // event id the occurrence is keyed by
+	start, end  time.Time
+	reason      string
+	clearReason string
+	evidence    []string
+	severity    string // overrides the rule's when higher
+}
+
+// evaluation carries one Evaluate call's inputs and helpers.
+type evaluation struct {
+	h          History
+	at         time.Time
+	cal        *Calendar
+	nextChange time.Time
+}
+
+func (e *evaluation) next(t time.Time) {
+	if t.After(e.at) && (e.nextChange.IsZero() || t.Before(e.nextChange)) {
+		e.nextChange = t
+	}
+}
+
+// of returns the entries of the given types, in occurred order.
+func (e *evaluation) of(types ...events.Type) []projections.Entry {
+	var out []projections.Entry
+	for _, en := range e.h.Entries {
+		for _, t := range types {
+			if en.Type == t {
+				out = append(out, en)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// run is a maximal stretch of time when a rule's condition held.
+type run struct {
+	start, end time.Time // end is zero while it still holds at the evaluation time
+	evidence   []projections.Entry
+}
+
+// condition says whether a rule holds at t, considering only entries the hub
+// had received by t, and on which evidence.
+type condition func(t time.Time) (bool, []projections.Entry)
+
+// runs evaluates holds at every change point up to the evaluation time and
+// returns the stretches when it held. Points after the evaluation time are
+// remembered as the next time a flag could change.
+func (e *evaluation) runs(points []time.Time, holds condition) []run {
+	sortTimes(points)
+	var out []run
+	var cur *run
+	var last time.Time
+	for _, p := range points {
+		if p.Equal(last) && !last.IsZero() {
+			continue
+		}
+		last = p
+		if p.After(e.at) {
+			e.next(p)
+			break
+		}
+		ok, ev := holds(p)
+		switch {
+		case ok && cur == nil:
+			cur = &run{start: p, evidence: appendNew(nil, ev)}
+		case ok:
+			cur.evidence = appendNew(cur.evidence, ev)
+		case cur != nil:
+			cur.end = p
+			out = append(out, *cur)
+			cur = nil
+		}
+	}
+	if cur != nil {
+		out = append(out, *cur)
+	}
+	return out
+}
+
+// knownBy reports whether the hub had an entry by t: received, and
+// happened.
+func knownBy(en projections.Entry, t time.Time) bool {
+	return !en.Received.After(t) && !en.OccurredAt.After(t)
+}
+
+// pointsOf collects every entry's occurred and received times, plus each
+// shifted by the given offsets (window ends, deadlines).
+func pointsOf(entries []projections.Entry, offsets ...func(time.Time) time.Time) []time.Time {
+	var out []time.Time
+	for _, en := range entries {
+		out = append(out, en.OccurredAt, en.Received)
+		for _, off := range offsets {
+			out = append(out, off(en.OccurredAt), off(later(en.OccurredAt, en.Received)))
+		}
+	}
+	return out
+}
+
+func appendNew(dst, src []projections.Entry) []projections.Entry {
+	for _, s := range src {
+		dup := false
+		for _, d := range dst {
+			if d.EventID == s.EventID {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+func ids(entries []projections.Entry) []string {
+	out := make([]string, len(entries))
+	for i, en := range entries {
+		out[i] = en.EventID
+	}
+	return out
+}
+
+// day writes a date the way a practitioner reads it: "2 March 2024".
+func day(t time.Time) string { return t.UTC().Format("2 January 2006") }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
