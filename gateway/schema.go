@@ -15,6 +15,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/projections"
+	"github.com/chronicle-hub/chronicle/projections/flags"
 )
 
 // Reader is what the schema reads: the projections' read model.
@@ -26,6 +27,7 @@ type Reader interface {
 	Children(f projections.ChildFilter, asOf *time.Time) []projections.Child
 	Conflicts(asOf *time.Time) []projections.Conflict
 	PossibleMatches(asOf *time.Time) []projections.PossibleMatch
+	LastSeq() uint64
 }
 
 // Recorder stores the hub's own events (links, unlinks) and returns once
@@ -79,12 +81,31 @@ type schemaBuilder struct {
 	reader   Reader
 	recorder Recorder
 	limits   Limits
+	rules    flags.Config
+	now      func() time.Time
+	worklist *worklistCache
+}
+
+// Options configure the schema beyond its data sources.
+type Options struct {
+	// Limits bound requests; zero means DefaultLimits.
+	Limits Limits
+	// Rules are the risk rules in force; zero means flags.DefaultConfig().
+	Rules flags.Config
+	// Now is the clock flags are evaluated by; nil means time.Now.
+	Now func() time.Time
 }
 
 // NewSchema builds Chronicle's GraphQL schema: queries over r, mutations
 // recorded through rec.
-func NewSchema(r Reader, rec Recorder, l Limits) (graphql.Schema, error) {
-	b := &schemaBuilder{reader: r, recorder: rec, limits: l}
+func NewSchema(r Reader, rec Recorder, o Options) (graphql.Schema, error) {
+	if o.Limits == (Limits{}) {
+		o.Limits = DefaultLimits
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	b := &schemaBuilder{reader: r, recorder: rec, limits: o.Limits, rules: o.Rules, now: o.Now, worklist: &worklistCache{}}
 	return b.build()
 }
 
@@ -197,6 +218,22 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		"types":            {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only entries of these event types (see eventTypes)."},
 		"includeRetracted": {Type: graphql.Boolean, DefaultValue: false, Description: "Also show retracted entries, marked retracted."},
 	}
+	riskFlagType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "RiskFlag",
+		Description: "A pattern the hub's rules found in a child's history, with the events it rests on.",
+		Fields: graphql.Fields{
+			"code":        {Type: graphql.NewNonNull(graphql.String), Description: "The rule's code (see riskRules).", Resolve: field(func(f flagView) any { return f.Code })},
+			"title":       {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(f flagView) any { return f.Title })},
+			"severity":    {Type: graphql.NewNonNull(graphql.String), Description: "high, medium or low.", Resolve: field(func(f flagView) any { return f.Severity })},
+			"reason":      {Type: graphql.NewNonNull(graphql.String), Description: "Why, in plain English, with the numbers.", Resolve: field(func(f flagView) any { return f.Reason })},
+			"active":      {Type: graphql.NewNonNull(graphql.Boolean), Resolve: field(func(f flagView) any { return f.Active() })},
+			"raisedAt":    {Type: graphql.NewNonNull(dateTime), Description: "When the condition held and the hub knew it.", Resolve: field(func(f flagView) any { return f.RaisedAt })},
+			"clearedAt":   {Type: dateTime, Resolve: field(func(f flagView) any { return f.ClearedAt })},
+			"clearReason": {Type: graphql.String, Resolve: field(func(f flagView) any { return nullable(f.ClearReason) })},
+			"evidence": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The chronology entries the flag rests on.",
+				Resolve: b.resolveEvidence},
+		},
+	})
 	childType := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "Child",
 		Description: "A child (or unborn child) as the hub knows them: every identifier any agency uses, joined.",
@@ -212,6 +249,16 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				Description: "Everything every agency shared about this child, in time order.",
 				Args:        chronologyArgs,
 				Resolve:     b.resolveChronology,
+			},
+			"riskFlags": {
+				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))),
+				Description: "Risk flags with their evidence: active ones first (by severity, then most recent), then those cleared.",
+				Args: graphql.FieldConfigArgument{
+					"asKnownAt":      {Type: dateTime, Description: "Use only what the hub had received by this time (default: the child's asKnownAt, else everything)."},
+					"at":             {Type: dateTime, Description: "Evaluate the rules at this time (default: asKnownAt, else now). A review asks what would have shown on a past date."},
+					"includeCleared": {Type: graphql.Boolean, DefaultValue: true, Description: "Also list flags that were raised and have since cleared."},
+				},
+				Resolve: b.resolveRiskFlags,
 			},
 		},
 	})
@@ -289,6 +336,36 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		}
 	}
 	conflictConnection := b.listConnection("IdentityConflict", conflictType, pageInfoType)
+	flaggedType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "FlaggedChild",
+		Description: "A child on the worklist with their active flags.",
+		Fields: graphql.Fields{
+			"child":           {Type: graphql.NewNonNull(childType), Resolve: field(func(c flaggedView) any { return childView{Child: c.Child} })},
+			"flags":           {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))), Resolve: field(func(c flaggedView) any { return c.views })},
+			"highestSeverity": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c flaggedView) any { return c.views[0].Severity })},
+			"latestRaisedAt":  {Type: graphql.NewNonNull(dateTime), Resolve: field(func(c flaggedView) any { return c.latest })},
+		},
+	})
+	flaggedConnection := b.listConnection("FlaggedChild", flaggedType, pageInfoType)
+	thresholdType := graphql.NewObject(graphql.ObjectConfig{
+		Name: "Threshold",
+		Fields: graphql.Fields{
+			"name":  {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(t threshold) any { return t.Name })},
+			"value": {Type: graphql.NewNonNull(graphql.Int), Resolve: field(func(t threshold) any { return t.Value })},
+		},
+	})
+	ruleType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "RiskRule",
+		Description: "A risk rule: its thresholds (set per deployment in the rules config) and why it exists.",
+		Fields: graphql.Fields{
+			"code":       {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r flags.Rule) any { return r.Code })},
+			"title":      {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r flags.Rule) any { return r.Title })},
+			"severity":   {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r flags.Rule) any { return r.Severity })},
+			"enabled":    {Type: graphql.NewNonNull(graphql.Boolean), Resolve: field(func(r flags.Rule) any { return r.Enabled })},
+			"thresholds": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(thresholdType))), Resolve: field(func(r flags.Rule) any { return thresholdsOf(r) })},
+			"rationale":  {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r flags.Rule) any { return r.Rationale })},
+		},
+	})
 	matchConnection := b.listConnection("PossibleMatch", matchType, pageInfoType)
 
 	query := graphql.NewObject(graphql.ObjectConfig{
@@ -352,6 +429,22 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					}
 					return b.page(p, items)
 				},
+			},
+			"flaggedChildren": {
+				Type:        graphql.NewNonNull(flaggedConnection),
+				Description: "The hub's worklist: children with active risk flags, most severe first, then most recently raised.",
+				Args: graphql.FieldConfigArgument{
+					"codes":      {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only these rules (see riskRules)."},
+					"severities": {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only flags of these severities."},
+					"first":      {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
+					"after":      {Type: graphql.String, Description: "Cursor: return children after this one."},
+				},
+				Resolve: b.resolveFlaggedChildren,
+			},
+			"riskRules": {
+				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(ruleType))),
+				Description: "The risk rules in force, with thresholds and rationale.",
+				Resolve:     func(graphql.ResolveParams) (any, error) { return b.rules.Rules(), nil },
 			},
 			"agencies": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(agencyType))),

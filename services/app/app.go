@@ -22,6 +22,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/embedded"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
@@ -54,6 +55,12 @@ type Config struct {
 	Replica string
 	// Limits bound GraphQL requests; zero means gateway.DefaultLimits.
 	Limits gateway.Limits
+	// Rules are the risk rules in force (see flags.LoadConfig); zero means
+	// the defaults.
+	Rules flags.Config
+	// Now is the clock for flags and alerts; nil means time.Now. Tests move
+	// it to make deadlines pass.
+	Now func() time.Time
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -73,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Limits == (gateway.Limits{}) {
 		c.Limits = gateway.DefaultLimits
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -189,7 +199,7 @@ func (a *App) serveHTTP() error {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("/v1/events", ingest.NewHandler(a.pub, a.log))
-	schema, err := gateway.NewSchema(a.proj.Model(), recorder{a}, a.cfg.Limits)
+	schema, err := gateway.NewSchema(a.proj.Model(), recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now})
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}

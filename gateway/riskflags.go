@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/graphql-go/graphql"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/projections"
+	"github.com/chronicle-hub/chronicle/projections/flags"
+)
+
+// flagView carries the knowledge cut-off so evidence resolves as known then.
+type flagView struct {
+	flags.Flag
+	asOf *time.Time
+}
+
+type flaggedView struct {
+	projections.Child
+	views  []flagView
+	latest time.Time
+}
+
+type threshold struct {
+	Name  string
+	Value int
+}
+
+func thresholdsOf(r flags.Rule) []threshold {
+	v := reflect.ValueOf(r.Thresholds)
+	var out []threshold
+	for i := 0; i < v.NumField(); i++ {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("json"), ",")
+		if slices.Contains(r.Uses, name) {
+			out = append(out, threshold{Name: name, Value: int(v.Field(i).Int())})
+		}
+	}
+	return out
+}
+
+func (b *schemaBuilder) resolveRiskFlags(p graphql.ResolveParams) (any, error) {
+	c := p.Source.(childView)
+	asOf := c.asOf
+	if v, err := timeArg(p.Args, "asKnownAt"); err != nil {
+		return nil, fail(p.Context, err)
+	} else if v != nil {
+		asOf = v
+	}
+	at, err := timeArg(p.Args, "at")
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	when := b.now()
+	switch {
+	case at != nil:
+		when = *at
+	case asOf != nil:
+		when = *asOf
+	}
+	fs, ok := flags.ForChild(b.reader, c.ID, asOf, when, b.rules)
+	if !ok {
+		return nil, fail(p.Context, events.Errorf("riskFlags", events.KindNotFound, "no such child%s", asOfText(asOf)))
+	}
+	withCleared, _ := p.Args["includeCleared"].(bool)
+	var out []flagView
+	for _, f := range fs {
+		if f.Active() || withCleared {
+			out = append(out, flagView{Flag: f, asOf: asOf})
+		}
+	}
+	return out, nil
+}
+
+func (b *schemaBuilder) resolveEvidence(p graphql.ResolveParams) (any, error) {
+	f := p.Source.(flagView)
+	var out []entryView
+	for _, id := range f.Evidence {
+		if e, children, ok := b.reader.Event(id, f.asOf); ok {
+			out = append(out, entryView{Entry: e, asOf: f.asOf, children: children})
+		}
+	}
+	return out, nil
+}
+
+func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, error) {
+	codes, err := listArg(p.Args, "codes", func(s string) bool {
+		return slices.ContainsFunc(b.rules.Rules(), func(r flags.Rule) bool { return r.Code == s })
+	})
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	severities, err := listArg(p.Args, "severities", func(s string) bool { return s == flags.High || s == flags.Medium || s == flags.Low })
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
+	var items []any
+	for _, c := range b.worklist.get(b.reader, b.rules, b.now()) {
+		var views []flagView
+		var latest time.Time
+		for _, f := range c.Flags {
+			if (codes != nil && !slices.Contains(codes, f.Code)) || (severities != nil && !slices.Contains(severities, f.Severity)) {
+				continue
+			}
+			views = append(views, flagView{Flag: f})
+			if f.RaisedAt.After(latest) {
+				latest = f.RaisedAt
+			}
+		}
+		if len(views) > 0 {
+			items = append(items, flaggedView{Child: c.Child, views: views, latest: latest})
+		}
+	}
+	if codes != nil || severities != nil {
+		// Filtering can change a child's highest severity: sort again.
+		slices.SortStableFunc(items, func(a, b any) int {
+			x, y := a.(flaggedView), b.(flaggedView)
+			if d := flags.SeverityRank(x.views[0].Severity) - flags.SeverityRank(y.views[0].Severity); d != 0 {
+				return d
+			}
+			return y.latest.Compare(x.latest)
+		})
+	}
+	return b.page(p, items)
+}
+
+// worklistCache keeps the last sweep for the present: it stays right until
+// a new event is applied or a flag's deadline passes.
+type worklistCache struct {
+	mu   sync.Mutex
+	seq  uint64
+	at   time.Time
+	next time.Time
+	list []flags.ChildFlags
+}
+
+func (w *worklistCache) get(r Reader, rules flags.Config, now time.Time) []flags.ChildFlags {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seq := r.LastSeq()
+	if w.list != nil && seq == w.seq && !now.Before(w.at) && (w.next.IsZero() || now.Before(w.next)) {
+		return w.list
+	}
+	w.list, w.next = flags.Sweep(r, nil, now, rules)
+	if w.list == nil {
+		w.list = []flags.ChildFlags{}
+	}
+	w.seq, w.at = seq, now
+	return w.list
+}
