@@ -62,7 +62,14 @@ func (b *schemaBuilder) resolveRiskFlags(p graphql.ResolveParams) (any, error) {
 	case asOf != nil:
 		when = *asOf
 	}
-	fs, ok := flags.ForChild(b.reader, c.ID, asOf, when, b.rules)
+	// An explicit past `at` with a later knowledge cut-off asks with
+	// hindsight: what held then, on everything known by the cut-off.
+	cutoff := b.now()
+	if asOf != nil {
+		cutoff = *asOf
+	}
+	hindsight := at != nil && at.Before(cutoff)
+	fs, ok := flags.ForChild(b.reader, c.ID, asOf, when, hindsight, b.rules)
 	if !ok {
 		return nil, fail(p.Context, events.Errorf("riskFlags", events.KindNotFound, "no such child%s", asOfText(asOf)))
 	}

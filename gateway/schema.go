@@ -255,7 +255,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				Description: "Risk flags with their evidence: active ones first (by severity, then most recent), then those cleared.",
 				Args: graphql.FieldConfigArgument{
 					"asKnownAt":      {Type: dateTime, Description: "Use only what the hub had received by this time (default: the child's asKnownAt, else everything)."},
-					"at":             {Type: dateTime, Description: "Evaluate the rules at this time (default: asKnownAt, else now). A review asks what would have shown on a past date."},
+					"at":             {Type: dateTime, Description: "Evaluate the rules at this time (default: asKnownAt, else now). With asKnownAt equal to at, the answer is what would have shown on that date; with at earlier than asKnownAt (or than now), events count from when they happened: hindsight."},
 					"includeCleared": {Type: graphql.Boolean, DefaultValue: true, Description: "Also list flags that were raised and have since cleared."},
 				},
 				Resolve: b.resolveRiskFlags,

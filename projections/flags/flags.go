@@ -68,6 +68,12 @@ func (f Flag) Active() bool { return f.ClearedAt == nil }
 type History struct {
 	Entries     []projections.Entry
 	DateOfBirth *time.Time
+	// Hindsight counts every entry as known from when it happened rather
+	// than from when the hub received it: for asking, with what is known
+	// now, what held on a past date. Without it (the default) a flag is
+	// raised no earlier than the hub had the evidence, which is what a
+	// practice review of "what would have shown" needs.
+	Hindsight bool
 }
 
 // Evaluate applies every enabled rule to h at time at and returns the flags
@@ -75,6 +81,16 @@ type History struct {
 // cleared. It also returns the next time after at when a flag could change
 // without any new event (a deadline passing, a window closing), or zero.
 func Evaluate(h History, at time.Time, cfg Config) ([]Flag, time.Time) {
+	if h.Hindsight {
+		entries := make([]projections.Entry, len(h.Entries))
+		copy(entries, h.Entries)
+		for i := range entries {
+			if entries[i].Received.After(entries[i].OccurredAt) {
+				entries[i].Received = entries[i].OccurredAt
+			}
+		}
+		h.Entries = entries
+	}
 	e := &evaluation{h: h, at: at, cal: &Calendar{}}
 	var out []Flag
 	for _, r := range cfg.rules() {

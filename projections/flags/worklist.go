@@ -18,14 +18,18 @@ type Source interface {
 var _ Source = (*projections.Model)(nil)
 
 // ForChild evaluates a child's flags at time at, from the history the hub
-// had received by asOf (nil: everything). ok is false for an unknown child.
-func ForChild(m Source, childID string, asOf *time.Time, at time.Time, cfg Config) ([]Flag, bool) {
+// had received by asOf (nil: everything). When at is before asOf (or asOf
+// is nil and hindsight is asked for), entries count from when they
+// happened: see History.Hindsight. ok is false for an unknown child.
+func ForChild(m Source, childID string, asOf *time.Time, at time.Time, hindsight bool, cfg Config) ([]Flag, bool) {
 	c, ok := m.ChildByID(childID, asOf)
 	if !ok {
 		return nil, false
 	}
 	entries, _ := m.Chronology(c.ID, asOf, false)
-	fs, _ := Evaluate(historyOf(c, entries), at, cfg)
+	h := historyOf(c, entries)
+	h.Hindsight = hindsight
+	fs, _ := Evaluate(h, at, cfg)
 	return fs, true
 }
 

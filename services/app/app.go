@@ -24,6 +24,7 @@ import (
 	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/projections/runner"
+	"github.com/chronicle-hub/chronicle/services/alerts"
 	"github.com/chronicle-hub/chronicle/services/embedded"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
@@ -61,6 +62,9 @@ type Config struct {
 	// Now is the clock for flags and alerts; nil means time.Now. Tests move
 	// it to make deadlines pass.
 	Now func() time.Time
+	// AlertInterval is how often the alerter checks for changes (default
+	// 2s); it sweeps only after a new event or when a deadline passes.
+	AlertInterval time.Duration
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -101,6 +105,7 @@ type App struct {
 	pub     *eventlog.Publisher
 	checker *quarantine.Checker
 	proj    *runner.Runner
+	alerter *alerts.Alerter
 	http    *http.Server
 	ln      net.Listener
 	ready   atomic.Bool
@@ -140,6 +145,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
 		},
 		Log: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	a.alerter, err = alerts.Start(ctx, a.js, a.proj.Model(), alerts.Config{
+		Rules: a.cfg.Rules, Now: a.cfg.Now, Interval: a.cfg.AlertInterval, Ready: a.proj.CaughtUp, Log: a.log,
 	})
 	if err != nil {
 		return err
@@ -262,6 +273,9 @@ func (a *App) JetStream() jetstream.JetStream { return a.js }
 // Projector is the runner keeping the read model up to date.
 func (a *App) Projector() *runner.Runner { return a.proj }
 
+// Alerter is the process's alert sweeper.
+func (a *App) Alerter() *alerts.Alerter { return a.alerter }
+
 // Publisher is the app's validating publisher.
 func (a *App) Publisher() *eventlog.Publisher { return a.pub }
 
@@ -275,6 +289,10 @@ func (a *App) Close() error {
 		errs = append(errs, a.http.Shutdown(ctx))
 		cancel()
 		a.http = nil
+	}
+	if a.alerter != nil {
+		a.alerter.Stop()
+		a.alerter = nil
 	}
 	if a.checker != nil {
 		a.checker.Stop()

@@ -21,6 +21,10 @@ const (
 	QuarantineStream = "CHRONICLE_QUARANTINE"
 	// QuarantinePrefix starts quarantine subjects: chronicle.quarantine.<agency>.
 	QuarantinePrefix = "chronicle.quarantine."
+	// AlertsStream holds risk flag alerts: chronicle.alerts.<code>.
+	AlertsStream = "CHRONICLE_ALERTS"
+	// AlertsPrefix starts alert subjects.
+	AlertsPrefix = "chronicle.alerts."
 )
 
 // StreamConfig holds the settings an operator may change. Zero values take
@@ -80,6 +84,16 @@ func Streams(c StreamConfig) []jetstream.StreamConfig {
 			Retention:   jetstream.LimitsPolicy,
 			Duplicates:  c.DuplicateWindow,
 			MaxMsgSize:  2 * MaxMessageSize,
+			Replicas:    c.Replicas,
+			DenyDelete:  true,
+		},
+		{
+			Name:        AlertsStream,
+			Description: "Chronicle: risk flags raised and cleared, once per change",
+			Subjects:    []string{AlertsPrefix + ">"},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  c.DuplicateWindow,
 			Replicas:    c.Replicas,
 			DenyDelete:  true,
 		},

@@ -1,0 +1,275 @@
+// Package alerts publishes an alert to JetStream whenever a risk flag is
+// raised or cleared, whether by a new event or by time passing (an overdue
+// return home interview needs no new event to become overdue). Each change
+// is alerted once, across restarts: the alerter rebuilds what it has already
+// said from the alerts stream itself, and every alert's Nats-Msg-Id is
+// derived from the change, so a repeat is a duplicate.
+package alerts
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chronicle-hub/chronicle/projections"
+	"github.com/chronicle-hub/chronicle/projections/flags"
+	"github.com/chronicle-hub/chronicle/services/eventlog"
+)
+
+// Alert is one change to a flag.
+type Alert struct {
+	ID          string     `json:"id"`
+	Kind        string     `json:"kind"` // raised or cleared
+	Code        string     `json:"code"`
+	Title       string     `json:"title"`
+	Severity    string     `json:"severity"`
+	ChildID     string     `json:"child_id"`
+	Reason      string     `json:"reason"`
+	Evidence    []string   `json:"evidence"`
+	RaisedAt    time.Time  `json:"raised_at"`
+	ClearedAt   *time.Time `json:"cleared_at,omitempty"`
+	ClearReason string     `json:"clear_reason,omitempty"`
+	FlagKey     string     `json:"flag_key"`
+	EvaluatedAt time.Time  `json:"evaluated_at"`
+}
+
+// Source is the read model with its position in the log.
+type Source interface {
+	flags.Source
+	LastSeq() uint64
+}
+
+// Config configures the alerter.
+type Config struct {
+	Rules flags.Config
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Interval is how often to check whether anything changed (a new event
+	// applied, or a deadline passed). Default 2 seconds; a sweep runs only
+	// when something could have changed.
+	Interval time.Duration
+	// Ready reports whether the read model has caught up with the log; no
+	// sweep runs before, or a half-built model would clear every flag.
+	Ready func() bool
+	Log   *slog.Logger
+}
+
+// said is the last alert about a flag.
+type said struct {
+	up       bool
+	raisedAt time.Time
+}
+
+// Alerter sweeps the read model and publishes changes.
+type Alerter struct {
+	js  jetstream.JetStream
+	src Source
+	cfg Config
+
+	mu      sync.Mutex
+	said    map[string]said // child|flag key -> the last alert about it
+	lastSeq uint64
+	next    time.Time
+	swept   bool
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// Start rebuilds what was already alerted from the stream, runs a first
+// sweep and keeps sweeping until Stop.
+func Start(ctx context.Context, js jetstream.JetStream, src Source, cfg Config) (*Alerter, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = 2 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Ready == nil {
+		cfg.Ready = func() bool { return true }
+	}
+	a := &Alerter{js: js, src: src, cfg: cfg, said: map[string]said{}, stop: make(chan struct{}), done: make(chan struct{})}
+	if err := a.load(ctx); err != nil {
+		return nil, err
+	}
+	go a.loop()
+	return a, nil
+}
+
+// load replays the alerts stream: the last alert per flag says whether it
+// is up.
+func (a *Alerter) load(ctx context.Context) error {
+	list, err := List(ctx, a.js)
+	if err != nil {
+		return err
+	}
+	for _, al := range list {
+		a.said[al.ChildID+"|"+al.FlagKey] = said{up: al.Kind == "raised", raisedAt: al.RaisedAt}
+	}
+	return nil
+}
+
+// List returns every alert in the stream, oldest first.
+func List(ctx context.Context, js jetstream.JetStream) ([]Alert, error) {
+	s, err := js.Stream(ctx, eventlog.AlertsStream)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	var out []Alert
+	for seq := uint64(1); ; seq++ {
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(eventlog.AlertsPrefix+">"))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("alerts: read %d: %w", seq, err)
+		}
+		var al Alert
+		if err := json.Unmarshal(m.Data, &al); err == nil {
+			out = append(out, al)
+		}
+		seq = m.Sequence
+	}
+}
+
+func (a *Alerter) loop() {
+	defer close(a.done)
+	t := time.NewTicker(a.cfg.Interval)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := a.SweepIfDue(ctx); err != nil {
+			a.cfg.Log.Error("alerts: sweep failed; will retry", "err", err)
+		}
+		cancel()
+		select {
+		case <-a.stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SweepIfDue sweeps when a new event has been applied or a flag's next
+// change time has come.
+func (a *Alerter) SweepIfDue(ctx context.Context) error {
+	if !a.cfg.Ready() {
+		return nil
+	}
+	a.mu.Lock()
+	due := !a.swept || a.src.LastSeq() != a.lastSeq || (!a.next.IsZero() && !a.cfg.Now().Before(a.next))
+	a.mu.Unlock()
+	if !due {
+		return nil
+	}
+	return a.Sweep(ctx)
+}
+
+// Sweep evaluates every child now and publishes what changed since the
+// last alert about each flag.
+func (a *Alerter) Sweep(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.cfg.Now()
+	seq := a.src.LastSeq()
+	seen := map[string]bool{}
+	var next time.Time
+	var errs []error
+	for _, c := range a.src.Children(projections.ChildFilter{}, nil) {
+		fs, ok, n := a.evaluate(c.ID, now)
+		if !ok {
+			continue
+		}
+		if !n.IsZero() && (next.IsZero() || n.Before(next)) {
+			next = n
+		}
+		for _, f := range fs {
+			key := c.ID + "|" + f.Key
+			seen[key] = true
+			up := a.said[key].up
+			switch {
+			case f.Active() && !up:
+				errs = append(errs, a.publish(ctx, key, alertOf("raised", c.ID, f, now)))
+			case !f.Active() && up:
+				errs = append(errs, a.publish(ctx, key, alertOf("cleared", c.ID, f, now)))
+			}
+		}
+	}
+	for key, last := range a.said {
+		if last.up && !seen[key] {
+			// The flag no longer exists at all: its evidence was retracted
+			// or corrected, or the record was merged into another child.
+			childID, flagKey, _ := strings.Cut(key, "|")
+			code, _, _ := strings.Cut(flagKey, ":")
+			cleared := now
+			errs = append(errs, a.publish(ctx, key, Alert{Kind: "cleared", Code: code, ChildID: childID, FlagKey: flagKey, RaisedAt: last.raisedAt, ClearedAt: &cleared,
+				ClearReason: "no longer holds on the current record (evidence corrected or retracted, or the record merged into another child)", EvaluatedAt: now}))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err // not marked swept: the next tick tries again
+	}
+	a.swept, a.lastSeq, a.next = true, seq, next
+	return nil
+}
+
+func (a *Alerter) evaluate(childID string, now time.Time) ([]flags.Flag, bool, time.Time) {
+	c, ok := a.src.ChildByID(childID, nil)
+	if !ok {
+		return nil, false, time.Time{}
+	}
+	entries, _ := a.src.Chronology(c.ID, nil, false)
+	h := flags.History{Entries: entries}
+	for _, d := range c.DatesOfBirth {
+		if t, err := time.Parse(time.DateOnly, d); err == nil {
+			h.DateOfBirth = &t
+			break
+		}
+	}
+	fs, next := flags.Evaluate(h, now, a.cfg.Rules)
+	return fs, true, next
+}
+
+func alertOf(kind, childID string, f flags.Flag, now time.Time) Alert {
+	return Alert{Kind: kind, Code: f.Code, Title: f.Title, Severity: f.Severity, ChildID: childID, Reason: f.Reason,
+		Evidence: f.Evidence, RaisedAt: f.RaisedAt, ClearedAt: f.ClearedAt, ClearReason: f.ClearReason, FlagKey: f.Key, EvaluatedAt: now}
+}
+
+// publish stores one alert with an id derived from the change, so the same
+// change published twice (a crash between publishing and remembering) is
+// stored once.
+func (a *Alerter) publish(ctx context.Context, key string, al Alert) error {
+	sum := sha256.Sum256([]byte(key + "|" + al.Kind + "|" + al.RaisedAt.UTC().Format(time.RFC3339Nano)))
+	al.ID = hex.EncodeToString(sum[:16])
+	data, err := json.Marshal(al)
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg(eventlog.AlertsPrefix + strings.ToLower(al.Code))
+	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, al.ID)
+	if _, err := a.js.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("alert %s %s: %w", al.Kind, key, err)
+	}
+	a.said[key] = said{up: al.Kind == "raised", raisedAt: al.RaisedAt}
+	a.cfg.Log.Info("alert", "kind", al.Kind, "code", al.Code, "child", al.ChildID)
+	return nil
+}
+
+// Stop ends the sweeps.
+func (a *Alerter) Stop() {
+	close(a.stop)
+	<-a.done
+}
