@@ -75,9 +75,9 @@ func TestEscalatingChildFlagsOverTime(t *testing.T) {
 		at   time.Time
 		want []string
 	}{
-		{d(2, 10, 12), []string{"MULTI_AGENCY_CONCERNS"}},                               // three agencies, no assessment yet
-		{d(3, 10, 12), nil},                                                              // assessment open; one episode
-		{d(3, 27, 12), []string{"MISSING_AND_EXPLOITATION", "RHI_OVERDUE"}},              // M2 returned 21 March, no interview
+		{d(2, 10, 12), []string{"MULTI_AGENCY_CONCERNS"}}, // three agencies, no assessment yet
+		{d(3, 10, 12), nil}, // assessment open; one episode
+		{d(3, 27, 12), []string{"MISSING_AND_EXPLOITATION", "RHI_OVERDUE"}}, // M2 returned 21 March, no interview
 		{d(4, 12, 12), []string{"MISSING_AND_EXPLOITATION", "REPEAT_MISSING", "RHI_OVERDUE"}},
 		{d(5, 10, 12), []string{"ICPC_OVERDUE", "MISSING_AND_EXPLOITATION", "REPEAT_MISSING", "RHI_OVERDUE"}}, // 15 working days from 15 April
 		{d(6, 1, 12), []string{"CP_PLAN_ACTIVE", "MISSING_AND_EXPLOITATION", "REPEAT_MISSING", "RHI_OVERDUE"}},
