@@ -41,6 +41,15 @@ type Model struct {
 	last    time.Time // receipt time of the last applied event
 
 	corrections, retractions int
+
+	// touched records which identity nodes each applied event changed, so
+	// that consumers (the alerter) can re-evaluate only those children.
+	touched []touch
+}
+
+type touch struct {
+	seq   uint64
+	nodes []int
 }
 
 // NewModel returns an empty model.
@@ -104,6 +113,7 @@ func (m *Model) apply(d Delivered) error {
 		target.Corrections = append(target.Corrections, a)
 		m.amended[d.Event.ID] = true
 		m.corrections++
+		m.touch(d.Seq, m.nodesOf(target))
 		return nil
 	case *events.RecordRetracted:
 		target, err := m.target(d, body.EventID)
@@ -114,6 +124,7 @@ func (m *Model) apply(d Delivered) error {
 		m.ident.retractEvent(target.Event.ID, d.Received)
 		m.amended[d.Event.ID] = true
 		m.retractions++
+		m.touch(d.Seq, m.nodesOf(target))
 		return nil
 	case *events.SubjectsLinked:
 		m.ident.decide(body.A, body.B, true, d, body.Reason)
@@ -122,7 +133,8 @@ func (m *Model) apply(d Delivered) error {
 	}
 	rec := &Record{Delivered: d}
 	m.records[d.Event.ID] = rec
-	for _, n := range m.ident.observe(d) {
+	nodes := m.ident.observe(d)
+	for _, n := range nodes {
 		m.index(n, rec)
 	}
 	if link, ok := d.Event.Body.(*events.SubjectsLinked); ok {
@@ -131,7 +143,64 @@ func (m *Model) apply(d Delivered) error {
 	if unlink, ok := d.Event.Body.(*events.SubjectsUnlinked); ok {
 		m.indexPair(unlink.A, unlink.B, rec)
 	}
+	m.touch(d.Seq, m.nodesOf(rec))
 	return nil
+}
+
+func (m *Model) touch(seq uint64, nodes []int) {
+	m.touched = append(m.touched, touch{seq: seq, nodes: nodes})
+}
+
+// nodesOf lists the identity nodes a record is indexed under.
+func (m *Model) nodesOf(rec *Record) []int {
+	var out []int
+	for _, s := range rec.Event.Subjects {
+		if !s.IsChild() {
+			continue
+		}
+		for _, k := range s.Keys() {
+			if n, ok := m.ident.index[k]; ok && !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	for _, k := range pairOfEvent(rec.Event) {
+		if n, ok := m.ident.index[k]; ok && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func pairOfEvent(e *events.Event) []events.Identifier {
+	switch b := e.Body.(type) {
+	case *events.SubjectsLinked:
+		return []events.Identifier{b.A, b.B}
+	case *events.SubjectsUnlinked:
+		return []events.Identifier{b.A, b.B}
+	}
+	return nil
+}
+
+// ChangedSince returns the ids (now) of the children whose chronology or
+// identity changed after stream sequence seq.
+func (m *Model) ChangedSince(seq uint64) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	i := sort.Search(len(m.touched), func(i int) bool { return m.touched[i].seq > seq })
+	v := m.ident.view(nil)
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range m.touched[i:] {
+		for _, n := range t.nodes {
+			if id := v.childID(n); !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // indexPair shows a link or unlink in the chronology of both identifiers.

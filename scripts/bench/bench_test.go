@@ -25,6 +25,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/projections"
+	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/scripts/demodata"
 	"github.com/chronicle-hub/chronicle/services/app"
@@ -253,4 +254,87 @@ func BenchmarkChronologyPage(b *testing.B) {
 	b.ReportMetric(float64(ourTotal.Microseconds())/float64(b.N)/1000, "page_ms")
 	b.ReportMetric(float64(rawTotal.Microseconds())/float64(b.N)/1000, "raw_1000_msgs_ms")
 	b.ReportMetric(rawTotal.Seconds()/ourTotal.Seconds(), "ratio")
+}
+
+// BenchmarkRuleEvaluation: every risk rule over every child of the demo
+// data set (a full sweep, as the alerter and the worklist do), against
+// draining the same events from JetStream.
+func BenchmarkRuleEvaluation(b *testing.B) {
+	evs, raw, _ := data(b)
+	_, js := server(b, false)
+	rawPublish(b, js, evs, raw)
+	res, err := runner.Replay(context.Background(), js, eventlog.EventsStream, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := res.Model
+	at := time.Now() // after the events' receipt, as the server evaluates
+	var rawTotal, ourTotal time.Duration
+	flagged := 0
+	for b.Loop() {
+		rawTotal += drain(b, js, len(evs))
+		start := time.Now()
+		list, _ := flags.Sweep(m, nil, at, flags.DefaultConfig())
+		ourTotal += time.Since(start)
+		flagged = len(list)
+	}
+	if flagged == 0 {
+		b.Fatal("no child flagged: the sweep evaluated nothing")
+	}
+	b.ReportMetric(float64(ourTotal.Milliseconds())/float64(b.N), "sweep_ms")
+	b.ReportMetric(float64(m.Stats().Children), "children")
+	b.ReportMetric(float64(flagged), "children_flagged")
+	report(b, len(evs)*b.N, rawTotal, ourTotal, "sweep")
+}
+
+// BenchmarkFlaggedChildren: the worklist query over HTTP on the demo data,
+// cold (after a new event, so the sweep runs) and warm (cached), against
+// reading 50 messages from JetStream.
+func BenchmarkFlaggedChildren(b *testing.B) {
+	ctx := context.Background()
+	a := app.New(app.Config{DataDir: b.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true})
+	if err := a.Run(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.LoadDemo(ctx, demodata.Config{Seed: 1}, io.Discard); err != nil {
+		b.Fatal(err)
+	}
+	q := `{"query":"{ flaggedChildren(first: 50) { totalCount nodes { highestSeverity child { id names } flags { code severity reason raisedAt } } } }"}`
+	url := "http://" + a.HTTPAddr() + "/graphql"
+	ask := func() time.Duration {
+		start := time.Now()
+		resp, err := http.Post(url, "application/json", strings.NewReader(q))
+		if err != nil {
+			b.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Contains(body, []byte("totalCount")) || bytes.Contains(body, []byte(`"totalCount":0`)) {
+			b.Fatalf("%d %s", resp.StatusCode, body[:min(300, len(body))])
+		}
+		return time.Since(start)
+	}
+	spec, _ := events.Lookup("education.concern")
+	var cold, warm, rawTotal time.Duration
+	for i := 0; b.Loop(); i++ {
+		e := spec.ExampleEvent() // a new event invalidates the cached worklist
+		e.SourceRef = fmt.Sprintf("bench-wl-%d", i)
+		e.ID = events.DeriveID(e)
+		data, _ := events.Encode(e)
+		if _, err := a.JetStream().PublishMsg(ctx, eventlog.Message(e, data)); err != nil {
+			b.Fatal(err)
+		}
+		if err := a.Projector().WaitForLatest(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cold += ask()
+		warm += ask()
+		rawTotal += drain(b, a.JetStream(), 50)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(cold.Microseconds())/n/1000, "cold_ms")
+	b.ReportMetric(float64(warm.Microseconds())/n/1000, "warm_ms")
+	b.ReportMetric(float64(rawTotal.Microseconds())/n/1000, "raw_50_msgs_ms")
+	b.ReportMetric(rawTotal.Seconds()/warm.Seconds(), "ratio_warm")
 }

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,7 @@ type Alert struct {
 type Source interface {
 	flags.Source
 	LastSeq() uint64
+	ChangedSince(seq uint64) []string
 }
 
 // Config configures the alerter.
@@ -58,6 +60,9 @@ type Config struct {
 	// applied, or a deadline passed). Default 2 seconds; a sweep runs only
 	// when something could have changed.
 	Interval time.Duration
+	// FullSweepEvery bounds how long a change the incremental sweeps cannot
+	// see (a record merged away) may go unalerted. Default 10 minutes.
+	FullSweepEvery time.Duration
 	// Ready reports whether the read model has caught up with the log; no
 	// sweep runs before, or a half-built model would clear every flag.
 	Ready func() bool
@@ -76,13 +81,15 @@ type Alerter struct {
 	src Source
 	cfg Config
 
-	mu      sync.Mutex
-	said    map[string]said // child|flag key -> the last alert about it
-	lastSeq uint64
-	next    time.Time
-	swept   bool
-	stop    chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	said     map[string]said // child|flag key -> the last alert about it
+	lastSeq  uint64
+	next     time.Time
+	swept    bool
+	lastFull time.Time
+	nextBy   map[string]time.Time // child -> when its flags could next change with no event
+	stop     chan struct{}
+	done     chan struct{}
 }
 
 // Start rebuilds what was already alerted from the stream, runs a first
@@ -97,10 +104,13 @@ func Start(ctx context.Context, js jetstream.JetStream, src Source, cfg Config) 
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.FullSweepEvery <= 0 {
+		cfg.FullSweepEvery = 10 * time.Minute
+	}
 	if cfg.Ready == nil {
 		cfg.Ready = func() bool { return true }
 	}
-	a := &Alerter{js: js, src: src, cfg: cfg, said: map[string]said{}, stop: make(chan struct{}), done: make(chan struct{})}
+	a := &Alerter{js: js, src: src, cfg: cfg, said: map[string]said{}, nextBy: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := a.load(ctx); err != nil {
 		return nil, err
 	}
@@ -162,56 +172,81 @@ func (a *Alerter) loop() {
 	}
 }
 
-// SweepIfDue sweeps when a new event has been applied or a flag's next
-// change time has come.
+// SweepIfDue re-evaluates what could have changed: the children touched by
+// events applied since the last sweep and those whose next deadline has
+// come; every FullSweepEvery, everyone.
 func (a *Alerter) SweepIfDue(ctx context.Context) error {
 	if !a.cfg.Ready() {
 		return nil
 	}
 	a.mu.Lock()
-	due := !a.swept || a.src.LastSeq() != a.lastSeq || (!a.next.IsZero() && !a.cfg.Now().Before(a.next))
+	now := a.cfg.Now()
+	full := !a.swept || now.Sub(a.lastFull) >= a.cfg.FullSweepEvery || now.Before(a.lastFull)
+	due := a.src.LastSeq() != a.lastSeq || (!a.next.IsZero() && !now.Before(a.next))
 	a.mu.Unlock()
-	if !due {
-		return nil
+	switch {
+	case full:
+		return a.Sweep(ctx)
+	case due:
+		return a.sweep(ctx, false)
 	}
-	return a.Sweep(ctx)
+	return nil
 }
 
 // Sweep evaluates every child now and publishes what changed since the
 // last alert about each flag.
-func (a *Alerter) Sweep(ctx context.Context) error {
+func (a *Alerter) Sweep(ctx context.Context) error { return a.sweep(ctx, true) }
+
+func (a *Alerter) sweep(ctx context.Context, full bool) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.cfg.Now()
 	seq := a.src.LastSeq()
+	var children []string
+	if full {
+		for _, c := range a.src.Children(projections.ChildFilter{}, nil) {
+			children = append(children, c.ID)
+		}
+	} else {
+		children = a.src.ChangedSince(a.lastSeq)
+		for id, n := range a.nextBy {
+			if !n.IsZero() && !now.Before(n) && !slices.Contains(children, id) {
+				children = append(children, id)
+			}
+		}
+	}
 	seen := map[string]bool{}
-	var next time.Time
+	evaluated := map[string]bool{}
 	var errs []error
-	for _, c := range a.src.Children(projections.ChildFilter{}, nil) {
-		fs, ok, n := a.evaluate(c.ID, now)
+	for _, id := range children {
+		fs, ok, n := a.evaluate(id, now)
 		if !ok {
 			continue
 		}
-		if !n.IsZero() && (next.IsZero() || n.Before(next)) {
-			next = n
+		evaluated[id] = true
+		if n.IsZero() {
+			delete(a.nextBy, id)
+		} else {
+			a.nextBy[id] = n
 		}
 		for _, f := range fs {
-			key := c.ID + "|" + f.Key
+			key := id + "|" + f.Key
 			seen[key] = true
 			up := a.said[key].up
 			switch {
 			case f.Active() && !up:
-				errs = append(errs, a.publish(ctx, key, alertOf("raised", c.ID, f, now)))
+				errs = append(errs, a.publish(ctx, key, alertOf("raised", id, f, now)))
 			case !f.Active() && up:
-				errs = append(errs, a.publish(ctx, key, alertOf("cleared", c.ID, f, now)))
+				errs = append(errs, a.publish(ctx, key, alertOf("cleared", id, f, now)))
 			}
 		}
 	}
 	for key, last := range a.said {
-		if last.up && !seen[key] {
+		childID, _, _ := strings.Cut(key, "|")
+		if last.up && !seen[key] && (full || evaluated[childID]) {
 			// The flag no longer exists at all: its evidence was retracted
 			// or corrected, or the record was merged into another child.
-			childID, flagKey, _ := strings.Cut(key, "|")
+			_, flagKey, _ := strings.Cut(key, "|")
 			code, _, _ := strings.Cut(flagKey, ":")
 			cleared := now
 			errs = append(errs, a.publish(ctx, key, Alert{Kind: "cleared", Code: code, ChildID: childID, FlagKey: flagKey, RaisedAt: last.raisedAt, ClearedAt: &cleared,
@@ -221,7 +256,16 @@ func (a *Alerter) Sweep(ctx context.Context) error {
 	if err := errors.Join(errs...); err != nil {
 		return err // not marked swept: the next tick tries again
 	}
-	a.swept, a.lastSeq, a.next = true, seq, next
+	a.swept, a.lastSeq = true, seq
+	if full {
+		a.lastFull = now
+	}
+	a.next = time.Time{}
+	for _, n := range a.nextBy {
+		if a.next.IsZero() || n.Before(a.next) {
+			a.next = n
+		}
+	}
 	return nil
 }
 

@@ -165,3 +165,15 @@ func TestReplayVerbAsKnownAt(t *testing.T) {
 		t.Fatalf("bad time accepted: %s", errOut)
 	}
 }
+
+// An invalid rules config stops start-up with a message naming the rule and
+// the field.
+func TestServeRefusesInvalidRulesConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rules.json")
+	os.WriteFile(path, []byte(`{"rules": {"REPEAT_MISSING": {"count": 0, "hours": 5}}}`), 0o644)
+	code, _, errOut := runCLI(t, "", "serve", "--data", dir, "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--rules", path)
+	if code != exitUsage || !strings.Contains(errOut, "REPEAT_MISSING.count") || !strings.Contains(errOut, "REPEAT_MISSING.hours") {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}

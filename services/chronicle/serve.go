@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 
+	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/scripts/demodata"
 	"github.com/chronicle-hub/chronicle/services/app"
 )
@@ -22,6 +24,7 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	fs.IntVar(&cfg.Streams.Replicas, "replicas", 1, "JetStream replicas for Chronicle's streams (3 on a three-node cluster)")
 	fs.DurationVar(&cfg.Streams.DuplicateWindow, "duplicate-window", 0, "how long re-sent event ids are recognised as duplicates by the server (default 24h)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	rulesFile := fs.String("rules", "", "JSON file of risk rule thresholds over the defaults (see README: risk flags)")
 	demo := fs.Bool("demo", false, "with an empty store, first load a synthetic data set (about 2,000 children, 50,000 events)")
 	demoChildren := fs.Int("demo-children", 2000, "children in the demo data set")
 	demoSeed := fs.Int64("demo-seed", 1, "seed of the demo data set")
@@ -34,6 +37,19 @@ func serve(ctx context.Context, args []string, std stdio) int {
 		return exitUsage
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: level}))
+	if *rulesFile != "" {
+		f, err := os.Open(*rulesFile)
+		if err != nil {
+			fmt.Fprintf(std.err, "serve: --rules: %v\n", err)
+			return exitUsage
+		}
+		cfg.Rules, err = flags.LoadConfig(f)
+		f.Close()
+		if err != nil {
+			fmt.Fprintf(std.err, "serve: %s: %v\n", *rulesFile, err)
+			return exitUsage
+		}
+	}
 
 	a := app.New(cfg)
 	if err := a.Run(ctx); err != nil {
