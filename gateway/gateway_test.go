@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,15 +12,18 @@ import (
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/app"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
+	"github.com/chronicle-hub/chronicle/services/ingest"
 )
 
 type hub struct {
-	t   *testing.T
-	app *app.App
-	dir string
+	t     *testing.T
+	app   *app.App
+	dir   string
+	token string // sent with every request unless a test says otherwise
 }
 
 func startHub(t *testing.T, dir string) *hub {
@@ -31,22 +33,36 @@ func startHub(t *testing.T, dir string) *hub {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	return &hub{t: t, app: a, dir: dir}
+	tok, err := a.IssueToken("mgr-1", "Morgan Manager (synthetic)", auth.Manager, "hub", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &hub{t: t, app: a, dir: dir, token: tok}
 }
 
-// publish posts events through the ingest API and waits until the
+// tokenFor issues a token for a role and agency.
+func (h *hub) tokenFor(role auth.Role, agency string) string {
+	h.t.Helper()
+	tok, err := h.app.IssueToken("u-"+string(role)+"-"+agency, "Synthetic "+string(role), role, agency, time.Hour)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+// publish validates and publishes events from any agencies through the
+// app's publisher (the HTTP ingest API takes one agency per token; its own
+// tests are in services/ingest and auth_test.go) and waits until the
 // projector has applied them.
 func (h *hub) publish(evs ...*events.Event) {
 	h.t.Helper()
 	body, _ := json.Marshal(evs)
-	resp, err := http.Post("http://"+h.app.HTTPAddr()+"/v1/events", "application/json", bytes.NewReader(body))
+	resp, err := ingest.PublishBody(context.Background(), h.app.Publisher(), body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	out, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		h.t.Fatalf("ingest: %d %s", resp.StatusCode, out)
+	if resp.Accepted+resp.Duplicates != len(evs) {
+		h.t.Fatalf("ingest: %+v", resp)
 	}
 	h.settle()
 }
@@ -86,8 +102,20 @@ func (h *hub) post(contentType, body, accept string) gqlResponse {
 	return h.do(req)
 }
 
+// authorise adds the hub's token and a purpose of access to a request
+// that has none.
+func (h *hub) authorise(req *http.Request) {
+	if req.Header.Get("Authorization") == "" && h.token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.token)
+	}
+	if req.Header.Get("Chronicle-Purpose") == "" {
+		req.Header.Set("Chronicle-Purpose", "mash_enquiry")
+	}
+}
+
 func (h *hub) do(req *http.Request) gqlResponse {
 	h.t.Helper()
+	h.authorise(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/graphql-go/graphql/language/source"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
 )
 
 // Media types of the GraphQL over HTTP specification.
@@ -35,17 +36,21 @@ const MaxGraphQLBody = 1 << 20
 // responses (application/json when that is all the client accepts), 4xx for
 // requests that cannot be parsed or validated, and GraphiQL for browsers.
 type GraphQL struct {
-	schema  graphql.Schema
-	rules   []graphql.ValidationRuleFn
-	log     *slog.Logger
-	timeout time.Duration
+	schema   graphql.Schema
+	rules    []graphql.ValidationRuleFn
+	log      *slog.Logger
+	timeout  time.Duration
+	verifier *auth.Verifier
+	auditor  Auditor
+	now      func() time.Time
 }
 
 // NewGraphQL returns the handler for schema with limits applied as a
-// validation rule.
-func NewGraphQL(schema graphql.Schema, limits Limits, log *slog.Logger) *GraphQL {
+// validation rule, callers verified by v, and every read recorded by a
+// before its answer is written.
+func NewGraphQL(schema graphql.Schema, limits Limits, v *auth.Verifier, a Auditor, log *slog.Logger) *GraphQL {
 	rules := append(append([]graphql.ValidationRuleFn{}, graphql.SpecifiedRules...), limits.rule)
-	return &GraphQL{schema: schema, rules: rules, log: log, timeout: 30 * time.Second}
+	return &GraphQL{schema: schema, rules: rules, log: log, timeout: 30 * time.Second, verifier: v, auditor: a, now: time.Now}
 }
 
 // request is a GraphQL-over-HTTP request's parameters.
@@ -82,6 +87,16 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.requestError(w, mediaJSON, http.StatusNotAcceptable, "NOT_ACCEPTABLE", "accept application/graphql-response+json or application/json")
 		return
 	}
+	caller, err := h.verifier.Verify(auth.BearerToken(r))
+	if err != nil {
+		if StatusOf(err) == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
+		}
+		h.requestError(w, media, StatusOf(err), CodeOf(err), err.Error())
+		return
+	}
+	ra := newRequestAudit(r, caller, h.now())
+	ctx = context.WithValue(auth.WithCaller(ctx, caller), auditKey{}, ra)
 	var req request
 	switch r.Method {
 	case http.MethodGet:
@@ -148,6 +163,15 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		h.requestError(w, media, http.StatusServiceUnavailable, "TIMEOUT", fmt.Sprintf("the request took longer than %v", h.timeout))
 		return
+	}
+	// Fail closed: the answer is released only once its access records are
+	// stored.
+	if recs := ra.list(); len(recs) > 0 {
+		if err := h.auditor.Record(ctx, recs); err != nil {
+			h.log.Error("audit failed; read refused", "request_id", RequestID(ctx), "err", err)
+			h.requestError(w, media, http.StatusServiceUnavailable, "AUDIT_UNAVAILABLE", "the access log cannot be written, so nothing can be read: try again shortly")
+			return
+		}
 	}
 	write(w, media, http.StatusOK, response{Data: res.Data, Errors: res.Errors})
 }

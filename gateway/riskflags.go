@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/graphql-go/graphql"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 )
@@ -20,10 +22,40 @@ type flagView struct {
 	asOf *time.Time
 }
 
+// redactFlag hides a flag resting on any entry the caller may not see: its
+// code, title and reason would say what the hidden entry was. The severity
+// and times stay, so the caller knows to ask.
+func (b *schemaBuilder) redactFlag(c auth.Caller, f flags.Flag, asOf *time.Time) (flags.Flag, bool) {
+	var hidden []string
+	for _, id := range f.Evidence {
+		if e, _, ok := b.src.Event(id, asOf); ok && !c.Sees(e.Sensitivity, e.Agency) {
+			hidden = append(hidden, e.Sensitivity+" from "+agencyName(e.Agency))
+		}
+	}
+	if len(hidden) == 0 {
+		return f, false
+	}
+	f.Code, f.Title = "REDACTED", "Flag based on entries hidden from your role"
+	f.Reason = fmt.Sprintf("Based on %d entries your role may not see (%s): ask the hub", len(hidden), strings.Join(uniq(hidden), "; "))
+	f.ClearReason = ""
+	return f, true
+}
+
+func uniq(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 type flaggedView struct {
 	projections.Child
-	views  []flagView
-	latest time.Time
+	views   []flagView
+	latest  time.Time
+	purpose purpose
 }
 
 type threshold struct {
@@ -69,32 +101,46 @@ func (b *schemaBuilder) resolveRiskFlags(p graphql.ResolveParams) (any, error) {
 		cutoff = *asOf
 	}
 	hindsight := at != nil && at.Before(cutoff)
-	fs, ok := flags.ForChild(b.reader, c.ID, asOf, when, hindsight, b.rules)
+	// Flags are computed on the whole history, so that a risk is never
+	// missed, and then redacted for what the caller may not see.
+	fs, ok := flags.ForChild(b.src, c.ID, asOf, when, hindsight, b.rules)
 	if !ok {
 		return nil, fail(p.Context, events.Errorf("riskFlags", events.KindNotFound, "no such child%s", asOfText(asOf)))
 	}
 	withCleared, _ := p.Args["includeCleared"].(bool)
+	caller := callerOf(p.Context)
 	var out []flagView
+	redacted := 0
 	for _, f := range fs {
 		if f.Active() || withCleared {
+			f, hid := b.redactFlag(caller, f, asOf)
+			if hid {
+				redacted++
+			}
 			out = append(out, flagView{Flag: f, asOf: asOf})
 		}
 	}
+	auditFrom(p.Context).note("read", c.ID, "", c.purpose, asOf, "risk_flags", map[string]int{"flags": len(out) - redacted, "redacted_flags": redacted})
 	return out, nil
 }
 
 func (b *schemaBuilder) resolveEvidence(p graphql.ResolveParams) (any, error) {
 	f := p.Source.(flagView)
+	caller := callerOf(p.Context)
 	var out []entryView
 	for _, id := range f.Evidence {
-		if e, children, ok := b.reader.Event(id, f.asOf); ok {
-			out = append(out, entryView{Entry: e, asOf: f.asOf, children: children})
+		if e, _, ok := b.src.Event(id, f.asOf); ok {
+			out = append(out, shown(caller, e, f.asOf, nil))
 		}
 	}
 	return out, nil
 }
 
 func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, error) {
+	caller, why, err := b.authorize(p, auth.ReadRecords)
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
 	codes, err := listArg(p.Args, "codes", func(s string) bool {
 		return slices.ContainsFunc(b.rules.Rules(), func(r flags.Rule) bool { return r.Code == s })
 	})
@@ -106,10 +152,19 @@ func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, er
 		return nil, fail(p.Context, err)
 	}
 	var items []any
-	for _, c := range b.worklist.get(b.reader, b.rules, b.now()) {
+	r := b.view(p.Context)
+	for _, c := range b.worklist.get(b.src, b.rules, b.now()) {
+		visible, ok := r.ChildByID(c.Child.ID, nil)
+		if !ok {
+			continue // nothing about this child is visible to the caller
+		}
 		var views []flagView
 		var latest time.Time
 		for _, f := range c.Flags {
+			// Filter after redaction, so a caller cannot learn a hidden
+			// flag's code by filtering on it: a redacted flag matches only
+			// a filter on REDACTED.
+			f, _ := b.redactFlag(caller, f, nil)
 			if (codes != nil && !slices.Contains(codes, f.Code)) || (severities != nil && !slices.Contains(severities, f.Severity)) {
 				continue
 			}
@@ -119,9 +174,10 @@ func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, er
 			}
 		}
 		if len(views) > 0 {
-			items = append(items, flaggedView{Child: c.Child, views: views, latest: latest})
+			items = append(items, flaggedView{Child: visible, views: views, latest: latest, purpose: why})
 		}
 	}
+	auditFrom(p.Context).note("worklist", "", "", why, nil, "flagged_children", map[string]int{"children": len(items)})
 	if codes != nil || severities != nil {
 		// Filtering can change a child's highest severity: sort again.
 		slices.SortStableFunc(items, func(a, b any) int {
@@ -145,7 +201,7 @@ type worklistCache struct {
 	list []flags.ChildFlags
 }
 
-func (w *worklistCache) get(r Reader, rules flags.Config, now time.Time) []flags.ChildFlags {
+func (w *worklistCache) get(r Source, rules flags.Config, now time.Time) []flags.ChildFlags {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	seq := r.LastSeq()

@@ -14,6 +14,7 @@ import (
 	"github.com/graphql-go/graphql"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 )
@@ -30,6 +31,15 @@ type Reader interface {
 	LastSeq() uint64
 }
 
+// Source is the read model the schema serves: a Reader, and the same seen
+// through one caller's visibility.
+type Source interface {
+	Reader
+	Through(projections.Visibility) projections.Lens
+}
+
+var _ Reader = projections.Lens{}
+
 // Recorder stores the hub's own events (links, unlinks) and returns once
 // the read model has applied them, so a mutation's answer shows its effect.
 type Recorder interface {
@@ -42,13 +52,15 @@ var _ Reader = (*projections.Model)(nil)
 // fields, so a whole answer describes one moment.
 type childView struct {
 	projections.Child
-	asOf *time.Time
+	asOf    *time.Time
+	purpose purpose
 }
 
 type entryView struct {
 	projections.Entry
 	asOf     *time.Time
 	children []string
+	hidden   bool
 }
 
 // connection is a Relay-style page.
@@ -56,6 +68,15 @@ type connection struct {
 	Edges      []edge
 	PageInfo   pageInfo
 	TotalCount int
+	Redactions []redaction
+}
+
+// redaction counts entries hidden from the caller, by agency and
+// sensitivity, so that redaction is visible: "2 restricted entries from
+// health".
+type redaction struct {
+	Agency, Sensitivity string
+	Count               int
 }
 
 type edge struct {
@@ -78,8 +99,9 @@ func (c connection) nodes() []any {
 
 // schemaBuilder holds what resolvers need.
 type schemaBuilder struct {
-	reader   Reader
+	src      Source
 	recorder Recorder
+	auditor  Auditor
 	limits   Limits
 	rules    flags.Config
 	now      func() time.Time
@@ -94,18 +116,20 @@ type Options struct {
 	Rules flags.Config
 	// Now is the clock flags are evaluated by; nil means time.Now.
 	Now func() time.Time
+	// Auditor answers the access log queries.
+	Auditor Auditor
 }
 
 // NewSchema builds Chronicle's GraphQL schema: queries over r, mutations
 // recorded through rec.
-func NewSchema(r Reader, rec Recorder, o Options) (graphql.Schema, error) {
+func NewSchema(src Source, rec Recorder, o Options) (graphql.Schema, error) {
 	if o.Limits == (Limits{}) {
 		o.Limits = DefaultLimits
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	b := &schemaBuilder{reader: r, recorder: rec, limits: o.Limits, rules: o.Rules, now: o.Now, worklist: &worklistCache{}}
+	b := &schemaBuilder{src: src, recorder: rec, auditor: o.Auditor, limits: o.Limits, rules: o.Rules, now: o.Now, worklist: &worklistCache{}}
 	return b.build()
 }
 
@@ -186,9 +210,14 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				"correctionReason": {Type: graphql.String, Description: "The latest correction's reason.", Resolve: entry(func(e entryView) any { return nullable(e.AmendReason) })},
 				"retracted":        {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether the entry was retracted (shown only when includeRetracted is true).", Resolve: entry(func(e entryView) any { return e.Retracted })},
 				"retractionReason": {Type: graphql.String, Resolve: entry(func(e entryView) any { return nullable(e.RetractReason) })},
+				"redacted": {Type: graphql.NewNonNull(graphql.Boolean), Description: "The entry is hidden from your role: only its date, agency and sensitivity show.",
+					Resolve: entry(func(e entryView) any { return e.hidden })},
 				"history": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))),
 					Description: "Every version of this entry known at the time asked for, original first.",
 					Resolve: entry(func(e entryView) any {
+						if e.hidden {
+							return []entryView{e}
+						}
 						var out []entryView
 						for _, v := range e.Record().Versions(e.asOf) {
 							out = append(out, entryView{Entry: v, asOf: e.asOf})
@@ -299,6 +328,19 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		},
 	})
 	asKnownAt := &graphql.ArgumentConfig{Type: dateTime, Description: "Answer with what the hub had received by this time (for practice reviews). Omit for the present."}
+	purposeValues := graphql.EnumValueConfigMap{}
+	for _, c := range Purposes.Codes {
+		purposeValues[strings.ToUpper(c.Code)] = &graphql.EnumValueConfig{Value: c.Code, Description: c.Meaning}
+	}
+	purposeInput := graphql.NewInputObject(graphql.InputObjectConfig{
+		Name:        "PurposeInput",
+		Description: "Why you are reading a child's record. Required for every read of a record (or send the Chronicle-Purpose header); it goes in the access log.",
+		Fields: graphql.InputObjectConfigFieldMap{
+			"reason": {Type: graphql.NewNonNull(graphql.NewEnum(graphql.EnumConfig{Name: "PurposeReason", Values: purposeValues}))},
+			"detail": {Type: graphql.String, Description: "A few words: the enquiry, meeting or review (at most 200 characters)."},
+		},
+	})
+	purposeArg := &graphql.ArgumentConfig{Type: purposeInput, Description: "Why you are reading (required here or as the Chronicle-Purpose header)."}
 	identifierRef := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "IdentifierRef",
 		Description: "An identifier named in an identity conflict.",
@@ -333,6 +375,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"first":     {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
 			"after":     {Type: graphql.String, Description: "Cursor: return items after this one."},
 			"asKnownAt": asKnownAt,
+			"purpose":   purposeArg,
 		}
 	}
 	conflictConnection := b.listConnection("IdentityConflict", conflictType, pageInfoType)
@@ -340,13 +383,41 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "FlaggedChild",
 		Description: "A child on the worklist with their active flags.",
 		Fields: graphql.Fields{
-			"child":           {Type: graphql.NewNonNull(childType), Resolve: field(func(c flaggedView) any { return childView{Child: c.Child} })},
+			"child":           {Type: graphql.NewNonNull(childType), Resolve: field(func(c flaggedView) any { return childView{Child: c.Child, purpose: c.purpose} })},
 			"flags":           {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))), Resolve: field(func(c flaggedView) any { return c.views })},
 			"highestSeverity": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c flaggedView) any { return c.views[0].Severity })},
 			"latestRaisedAt":  {Type: graphql.NewNonNull(dateTime), Resolve: field(func(c flaggedView) any { return c.latest })},
 		},
 	})
 	flaggedConnection := b.listConnection("FlaggedChild", flaggedType, pageInfoType)
+	countType := graphql.NewObject(graphql.ObjectConfig{
+		Name: "Count",
+		Fields: graphql.Fields{
+			"name":  {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c namedCount) any { return c.Name })},
+			"count": {Type: graphql.NewNonNull(graphql.Int), Resolve: field(func(c namedCount) any { return c.Count })},
+		},
+	})
+	accessType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "AccessRecord",
+		Description: "One read or change of a child's record: who, role, agency, purpose, which child, what was returned (counts, not content), when.",
+		Fields: graphql.Fields{
+			"at":            {Type: graphql.NewNonNull(dateTime), Resolve: field(func(r AccessRecord) any { return r.At })},
+			"requestId":     {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r AccessRecord) any { return r.RequestID })},
+			"subject":       {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r AccessRecord) any { return r.Subject })},
+			"name":          {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r AccessRecord) any { return r.Name })},
+			"role":          {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r AccessRecord) any { return r.Role })},
+			"agency":        {Type: graphql.String, Resolve: field(func(r AccessRecord) any { return nullable(r.Agency) })},
+			"purpose":       {Type: graphql.String, Resolve: field(func(r AccessRecord) any { return nullable(r.Purpose) })},
+			"purposeDetail": {Type: graphql.String, Resolve: field(func(r AccessRecord) any { return nullable(r.PurposeDetail) })},
+			"action":        {Type: graphql.NewNonNull(graphql.String), Description: "read, lookup, search, worklist, identity_review, link, unlink, correction, export.", Resolve: field(func(r AccessRecord) any { return r.Action })},
+			"childId":       {Type: graphql.ID, Resolve: field(func(r AccessRecord) any { return nullable(r.ChildID) })},
+			"eventId":       {Type: graphql.ID, Resolve: field(func(r AccessRecord) any { return nullable(r.EventID) })},
+			"parts":         {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Resolve: field(func(r AccessRecord) any { return nonNilStrings(r.Parts) })},
+			"returned":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(countType))), Resolve: field(func(r AccessRecord) any { return countsOf(r.Returned) })},
+			"asKnownAt":     {Type: dateTime, Resolve: field(func(r AccessRecord) any { return r.AsKnownAt })},
+		},
+	})
+	accessConnection := b.listConnection("AccessRecord", accessType, pageInfoType)
 	thresholdType := graphql.NewObject(graphql.ObjectConfig{
 		Name: "Threshold",
 		Fields: graphql.Fields{
@@ -378,13 +449,14 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					"identifier": {Type: identifierInput},
 					"id":         {Type: graphql.ID, Description: "Chronicle's child id."},
 					"asKnownAt":  asKnownAt,
+					"purpose":    purposeArg,
 				},
 				Resolve: b.resolveChild,
 			},
 			"event": {
 				Type:        entryType,
 				Description: "One event by id, as shown at the time asked for.",
-				Args:        graphql.FieldConfigArgument{"id": {Type: graphql.NewNonNull(graphql.ID)}, "asKnownAt": asKnownAt},
+				Args:        graphql.FieldConfigArgument{"id": {Type: graphql.NewNonNull(graphql.ID)}, "asKnownAt": asKnownAt, "purpose": purposeArg},
 				Resolve:     b.resolveEvent,
 			},
 			"children": {
@@ -395,6 +467,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					"first":     {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
 					"after":     {Type: graphql.String, Description: "Cursor: return children after this one."},
 					"asKnownAt": asKnownAt,
+					"purpose":   purposeArg,
 				},
 				Resolve: b.resolveChildren,
 			},
@@ -403,14 +476,19 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				Description: "Possible mismatches in identity, for practitioners to resolve.",
 				Args:        listArgs(),
 				Resolve: func(p graphql.ResolveParams) (any, error) {
+					_, why, err := b.authorize(p, auth.ResolveIdentity)
+					if err != nil {
+						return nil, fail(p.Context, err)
+					}
 					asOf, err := timeArg(p.Args, "asKnownAt")
 					if err != nil {
 						return nil, fail(p.Context, err)
 					}
 					var items []any
-					for _, c := range b.reader.Conflicts(asOf) {
-						items = append(items, conflictView{Conflict: c, asOf: asOf})
+					for _, c := range b.view(p.Context).Conflicts(asOf) {
+						items = append(items, conflictView{Conflict: c, asOf: asOf, purpose: why})
 					}
+					auditFrom(p.Context).note("identity_review", "", "", why, asOf, "conflicts", map[string]int{"conflicts": len(items)})
 					return b.page(p, items)
 				},
 			},
@@ -419,14 +497,19 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				Description: "Children who may be the same person by name and date of birth, never merged automatically.",
 				Args:        listArgs(),
 				Resolve: func(p graphql.ResolveParams) (any, error) {
+					_, why, err := b.authorize(p, auth.ResolveIdentity)
+					if err != nil {
+						return nil, fail(p.Context, err)
+					}
 					asOf, err := timeArg(p.Args, "asKnownAt")
 					if err != nil {
 						return nil, fail(p.Context, err)
 					}
 					var items []any
-					for _, m := range b.reader.PossibleMatches(asOf) {
-						items = append(items, matchView{PossibleMatch: m, asOf: asOf})
+					for _, m := range b.view(p.Context).PossibleMatches(asOf) {
+						items = append(items, matchView{PossibleMatch: m, asOf: asOf, purpose: why})
 					}
+					auditFrom(p.Context).note("identity_review", "", "", why, asOf, "possible_matches", map[string]int{"matches": len(items)})
 					return b.page(p, items)
 				},
 			},
@@ -438,8 +521,32 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					"severities": {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only flags of these severities."},
 					"first":      {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
 					"after":      {Type: graphql.String, Description: "Cursor: return children after this one."},
+					"purpose":    purposeArg,
 				},
 				Resolve: b.resolveFlaggedChildren,
+			},
+			"accessLog": {
+				Type:        graphql.NewNonNull(accessConnection),
+				Description: "Who read or changed a child's record, when and why (auditors only). The log is written by Chronicle and never editable through it.",
+				Args: graphql.FieldConfigArgument{
+					"childId": {Type: graphql.ID, Description: "Only this child's record."},
+					"from":    {Type: dateTime},
+					"to":      {Type: dateTime},
+					"first":   {Type: graphql.Int},
+					"after":   {Type: graphql.String},
+				},
+				Resolve: b.resolveAccessLog(false),
+			},
+			"myAccessLog": {
+				Type:        graphql.NewNonNull(accessConnection),
+				Description: "Your own reads and changes, as the access log holds them.",
+				Args: graphql.FieldConfigArgument{
+					"from":  {Type: dateTime},
+					"to":    {Type: dateTime},
+					"first": {Type: graphql.Int},
+					"after": {Type: graphql.String},
+				},
+				Resolve: b.resolveAccessLog(true),
 			},
 			"riskRules": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(ruleType))),
@@ -459,9 +566,10 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		},
 	})
 	linkArgs := graphql.FieldConfigArgument{
-		"a":      {Type: graphql.NewNonNull(identifierInput), Description: "An identifier of one record."},
-		"b":      {Type: graphql.NewNonNull(identifierInput), Description: "An identifier of the other record."},
-		"reason": {Type: graphql.NewNonNull(graphql.String), Description: "Why: recorded on the hub's event and shown in both chronologies."},
+		"a":       {Type: graphql.NewNonNull(identifierInput), Description: "An identifier of one record."},
+		"b":       {Type: graphql.NewNonNull(identifierInput), Description: "An identifier of the other record."},
+		"reason":  {Type: graphql.NewNonNull(graphql.String), Description: "Why: recorded on the hub's event and shown in both chronologies."},
+		"purpose": purposeArg,
 	}
 	mutation := graphql.NewObject(graphql.ObjectConfig{
 		Name: "Mutation",
@@ -485,29 +593,33 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 
 type conflictView struct {
 	projections.Conflict
-	asOf *time.Time
+	asOf    *time.Time
+	purpose purpose
 }
 
 type matchView struct {
 	projections.PossibleMatch
-	asOf *time.Time
+	asOf    *time.Time
+	purpose purpose
 }
 
 func (b *schemaBuilder) resolveConflictChild(p graphql.ResolveParams) (any, error) {
 	c := p.Source.(conflictView)
-	child, ok := b.reader.ChildByID(c.ChildID, c.asOf)
+	child, ok := b.view(p.Context).ChildByID(c.ChildID, c.asOf)
 	if !ok {
 		return nil, nil
 	}
-	return childView{Child: child, asOf: c.asOf}, nil
+	auditFrom(p.Context).note("read", child.ID, "", c.purpose, c.asOf, "identifiers", map[string]int{"identifiers": len(child.Identifiers)})
+	return childView{Child: child, asOf: c.asOf, purpose: c.purpose}, nil
 }
 
 func (b *schemaBuilder) resolveConflictEvents(p graphql.ResolveParams) (any, error) {
 	c := p.Source.(conflictView)
+	caller := callerOf(p.Context)
 	var out []entryView
 	for _, id := range c.Events {
-		if e, children, ok := b.reader.Event(id, c.asOf); ok {
-			out = append(out, entryView{Entry: e, asOf: c.asOf, children: children})
+		if e, children, ok := b.view(p.Context).Event(id, c.asOf); ok {
+			out = append(out, shown(caller, e, c.asOf, children))
 		}
 	}
 	return out, nil
@@ -517,8 +629,9 @@ func (b *schemaBuilder) resolveMatchChildren(p graphql.ResolveParams) (any, erro
 	m := p.Source.(matchView)
 	var out []childView
 	for _, id := range m.ChildIDs {
-		if c, ok := b.reader.ChildByID(id, m.asOf); ok {
-			out = append(out, childView{Child: c, asOf: m.asOf})
+		if c, ok := b.view(p.Context).ChildByID(id, m.asOf); ok {
+			auditFrom(p.Context).note("read", c.ID, "", m.purpose, m.asOf, "identifiers", map[string]int{"identifiers": len(c.Identifiers)})
+			out = append(out, childView{Child: c, asOf: m.asOf, purpose: m.purpose})
 		}
 	}
 	return out, nil
@@ -566,6 +679,10 @@ func (b *schemaBuilder) page(p graphql.ResolveParams, items []any) (any, error) 
 // resolveLink records a subjects.linked or subjects.unlinked event.
 func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
 	return func(p graphql.ResolveParams) (any, error) {
+		_, why, err := b.authorize(p, auth.LinkRecords)
+		if err != nil {
+			return nil, fail(p.Context, err)
+		}
 		a, _, err := identifierArg(p.Args["a"], "a")
 		if err != nil {
 			return nil, fail(p.Context, err)
@@ -575,8 +692,9 @@ func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
 			return nil, fail(p.Context, err)
 		}
 		reason, _ := p.Args["reason"].(string)
+		r := b.view(p.Context)
 		for _, k := range []events.Identifier{a, bID} {
-			if _, ok := b.reader.FindChild(k, nil); !ok {
+			if _, ok := r.FindChild(k, nil); !ok {
 				return nil, fail(p.Context, events.Errorf("link", events.KindNotFound, "no child holds %s", k))
 			}
 		}
@@ -587,11 +705,16 @@ func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
 		if err := b.recorder.Record(p.Context, e); err != nil {
 			return nil, fail(p.Context, err)
 		}
-		c, ok := b.reader.FindChild(a, nil)
+		c, ok := r.FindChild(a, nil)
 		if !ok {
 			return nil, fail(p.Context, events.Errorf("link", events.KindInternal, "child for %s vanished after recording", a))
 		}
-		return childView{Child: c}, nil
+		action := "unlink"
+		if link {
+			action = "link"
+		}
+		auditFrom(p.Context).note(action, c.ID, e.ID, why, nil, "identifiers", map[string]int{"identifiers": len(c.Identifiers)})
+		return childView{Child: c, purpose: why}, nil
 	}
 }
 
@@ -636,11 +759,34 @@ func hubLinkEvent(a, b events.Identifier, reason string, link bool) (*events.Eve
 	return e, nil
 }
 
+var redactionType = graphql.NewObject(graphql.ObjectConfig{
+	Name:        "Redaction",
+	Description: "Entries hidden from your role, counted so that nothing is hidden silently.",
+	Fields: graphql.Fields{
+		"agency":      {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r redaction) any { return r.Agency })},
+		"sensitivity": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r redaction) any { return r.Sensitivity })},
+		"count":       {Type: graphql.NewNonNull(graphql.Int), Resolve: field(func(r redaction) any { return r.Count })},
+		"description": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r redaction) any {
+			return fmt.Sprintf("%d %s %s from %s", r.Count, r.Sensitivity, map[bool]string{true: "entry", false: "entries"}[r.Count == 1], r.Agency)
+		})},
+	},
+})
+
 func (b *schemaBuilder) connectionType(name, desc string, node *graphql.Object, edgeType *graphql.Object, pi *graphql.Object) *graphql.Object {
 	return graphql.NewObject(graphql.ObjectConfig{
 		Name:        name + "Connection",
 		Description: desc,
 		Fields: graphql.Fields{
+			"redactions": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(redactionType))), Description: "Hidden entries in the whole filtered list, by agency and sensitivity.",
+				Resolve: field(func(c connection) any { return c.Redactions })},
+			"redactedCount": {Type: graphql.NewNonNull(graphql.Int), Description: "How many entries in the whole filtered list are hidden from your role (they appear as placeholders).",
+				Resolve: field(func(c connection) any {
+					n := 0
+					for _, r := range c.Redactions {
+						n += r.Count
+					}
+					return n
+				})},
 			"edges":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(edgeType))), Resolve: field(func(c connection) any { return c.Edges })},
 			"nodes":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(node))), Description: "The page's items, without cursors.", Resolve: field(func(c connection) any { return c.nodes() })},
 			"pageInfo":   {Type: graphql.NewNonNull(pi), Resolve: field(func(c connection) any { return c.PageInfo })},
@@ -650,6 +796,10 @@ func (b *schemaBuilder) connectionType(name, desc string, node *graphql.Object, 
 }
 
 func (b *schemaBuilder) resolveChild(p graphql.ResolveParams) (any, error) {
+	_, why, err := b.authorize(p, auth.ReadRecords)
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
 	asOf, err := timeArg(p.Args, "asKnownAt")
 	if err != nil {
 		return nil, fail(p.Context, err)
@@ -664,31 +814,52 @@ func (b *schemaBuilder) resolveChild(p graphql.ResolveParams) (any, error) {
 	}
 	var c projections.Child
 	var ok bool
+	r := b.view(p.Context)
 	if hasID {
-		c, ok = b.reader.ChildByID(id, asOf)
+		c, ok = r.ChildByID(id, asOf)
 	} else {
-		c, ok = b.reader.FindChild(k, asOf)
+		c, ok = r.FindChild(k, asOf)
 	}
+	ra := auditFrom(p.Context)
 	if !ok {
+		// The same answer whether the child does not exist or only hidden
+		// entries name them; the attempt is still on the record.
+		ra.note("lookup", "", "", why, asOf, "not_found", map[string]int{"children": 0})
 		return nil, fail(p.Context, events.Errorf("child", events.KindNotFound, "no child with that identifier%s", asOfText(asOf)))
 	}
-	return childView{Child: c, asOf: asOf}, nil
+	ra.note("read", c.ID, "", why, asOf, "identifiers", map[string]int{"identifiers": len(c.Identifiers)})
+	return childView{Child: c, asOf: asOf, purpose: why}, nil
 }
 
 func (b *schemaBuilder) resolveEvent(p graphql.ResolveParams) (any, error) {
+	caller, why, err := b.authorize(p, auth.ReadRecords)
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
 	asOf, err := timeArg(p.Args, "asKnownAt")
 	if err != nil {
 		return nil, fail(p.Context, err)
 	}
 	id, _ := p.Args["id"].(string)
-	e, children, ok := b.reader.Event(id, asOf)
+	e, children, ok := b.view(p.Context).Event(id, asOf)
 	if !ok {
+		auditFrom(p.Context).note("lookup", "", id, why, asOf, "not_found", nil)
 		return nil, fail(p.Context, events.Errorf("event", events.KindNotFound, "no event %q%s", id, asOfText(asOf)))
 	}
-	return entryView{Entry: e, asOf: asOf, children: children}, nil
+	v := shown(caller, e, asOf, children)
+	hidden := 0
+	if v.hidden {
+		hidden = 1
+	}
+	auditFrom(p.Context).note("read", strings.Join(children, ","), id, why, asOf, "event", map[string]int{"entries": 1 - hidden, "hidden": hidden})
+	return v, nil
 }
 
 func (b *schemaBuilder) resolveChildren(p graphql.ResolveParams) (any, error) {
+	_, why, err := b.authorize(p, auth.ReadRecords)
+	if err != nil {
+		return nil, fail(p.Context, err)
+	}
 	asOf, err := timeArg(p.Args, "asKnownAt")
 	if err != nil {
 		return nil, fail(p.Context, err)
@@ -714,7 +885,8 @@ func (b *schemaBuilder) resolveChildren(p graphql.ResolveParams) (any, error) {
 			}
 		}
 	}
-	all := b.reader.Children(f, asOf)
+	all := b.view(p.Context).Children(f, asOf)
+	auditFrom(p.Context).note("search", "", "", why, asOf, "children", map[string]int{"children": len(all)})
 	start := 0
 	if after, ok := p.Args["after"].(string); ok {
 		parts, err := decodeCursor("after", "c", after, 1)
@@ -726,7 +898,7 @@ func (b *schemaBuilder) resolveChildren(p graphql.ResolveParams) (any, error) {
 	page := all[start:min(len(all), start+first)]
 	conn := connection{TotalCount: len(all)}
 	for _, c := range page {
-		conn.Edges = append(conn.Edges, edge{Cursor: encodeCursor("c", c.ID), Node: childView{Child: c, asOf: asOf}})
+		conn.Edges = append(conn.Edges, edge{Cursor: encodeCursor("c", c.ID), Node: childView{Child: c, asOf: asOf, purpose: why}})
 	}
 	conn.PageInfo = pageInfoFor(conn.Edges, start > 0, start+len(page) < len(all))
 	return conn, nil
@@ -758,14 +930,23 @@ func (b *schemaBuilder) resolveChronology(p graphql.ResolveParams) (any, error) 
 		return nil, fail(p.Context, err)
 	}
 	withRetracted, _ := p.Args["includeRetracted"].(bool)
-	all, _ := b.reader.Chronology(c.ID, c.asOf, withRetracted)
-	entries := all[:0:0]
+	caller := callerOf(p.Context)
+	all, _ := b.view(p.Context).Chronology(c.ID, c.asOf, withRetracted)
+	// Hidden entries show as placeholders: their date and agency filter as
+	// usual, but their type is unknown to the caller, so a type filter never
+	// matches them (it would otherwise count them).
+	views := make([]entryView, 0, len(all))
 	for _, e := range all {
+		v := shown(caller, e, c.asOf, nil)
 		if (from != nil && e.OccurredAt.Before(*from)) || (to != nil && e.OccurredAt.After(*to)) ||
-			(agencies != nil && !slices.Contains(agencies, e.Agency)) || (types != nil && !slices.Contains(types, string(e.Type))) {
+			(agencies != nil && !slices.Contains(agencies, e.Agency)) || (types != nil && (v.hidden || !slices.Contains(types, string(e.Type)))) {
 			continue
 		}
-		entries = append(entries, e)
+		views = append(views, v)
+	}
+	entries := make([]projections.Entry, len(views))
+	for i := range views {
+		entries[i] = views[i].Entry
 	}
 	start := 0
 	if after, ok := p.Args["after"].(string); ok {
@@ -778,12 +959,17 @@ func (b *schemaBuilder) resolveChronology(p graphql.ResolveParams) (any, error) 
 			return n > nanos || (n == nanos && entries[i].Seq > seq)
 		})
 	}
-	page := entries[start:min(len(entries), start+first)]
-	conn := connection{TotalCount: len(entries), Edges: make([]edge, len(page))}
-	for i, e := range page {
-		conn.Edges[i] = edge{Cursor: entryCursor(e.OccurredAt.UnixNano(), e.Seq), Node: entryView{Entry: e, asOf: c.asOf}}
+	page := views[start:min(len(views), start+first)]
+	conn := connection{TotalCount: len(views), Edges: make([]edge, len(page)), Redactions: redactions(views)}
+	hidden := 0
+	for i, v := range page {
+		conn.Edges[i] = edge{Cursor: entryCursor(v.OccurredAt.UnixNano(), v.Seq), Node: v}
+		if v.hidden {
+			hidden++
+		}
 	}
-	conn.PageInfo = pageInfoFor(conn.Edges, start > 0, start+len(page) < len(entries))
+	conn.PageInfo = pageInfoFor(conn.Edges, start > 0, start+len(page) < len(views))
+	auditFrom(p.Context).note("read", c.ID, "", c.purpose, c.asOf, "chronology", map[string]int{"entries": len(page) - hidden, "hidden": hidden})
 	return conn, nil
 }
 

@@ -174,7 +174,9 @@ type step struct {
 
 // PossibleMatches lists pairs of different children who share a date of
 // birth and a name (full name, or surname and first initial), as of asOf.
-func (m *Model) PossibleMatches(asOf *time.Time) []PossibleMatch {
+func (m *Model) PossibleMatches(asOf *time.Time) []PossibleMatch { return m.possibleMatches(asOf, nil) }
+
+func (m *Model) possibleMatches(asOf *time.Time, vis Visibility) []PossibleMatch {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	v := m.ident.view(asOf)
@@ -185,7 +187,7 @@ func (m *Model) PossibleMatches(asOf *time.Time) []PossibleMatch {
 		if !v.known(root) {
 			continue
 		}
-		c := m.child(v, root)
+		c := m.child(v, root, vis)
 		seen := map[key]bool{}
 		for _, dob := range c.DatesOfBirth {
 			for _, name := range c.Names {

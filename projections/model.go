@@ -335,7 +335,7 @@ func (m *Model) Digest() string {
 	h := sha256.New()
 	v := m.ident.view(nil)
 	for _, root := range v.p.roots() {
-		c := m.child(v, root)
+		c := m.child(v, root, nil)
 		fmt.Fprintf(h, "child %s\n", c.ID)
 		for _, id := range c.Identifiers {
 			fmt.Fprintf(h, " id %s %s\n", id.Identifier, id.EventID)
@@ -371,6 +371,10 @@ type KnownIdentifier struct {
 // FindChild returns the child an identifier belongs to as of asOf (nil:
 // now).
 func (m *Model) FindChild(k events.Identifier, asOf *time.Time) (Child, bool) {
+	return m.findChild(k, asOf, nil)
+}
+
+func (m *Model) findChild(k events.Identifier, asOf *time.Time, vis Visibility) (Child, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	n, ok := m.ident.index[k]
@@ -378,16 +382,20 @@ func (m *Model) FindChild(k events.Identifier, asOf *time.Time) (Child, bool) {
 		return Child{}, false
 	}
 	v := m.ident.view(asOf)
-	if !v.known(n) {
+	if !v.known(n) || !m.nodeVisible(n, asOf, vis) {
 		return Child{}, false
 	}
-	return m.child(v, v.root(n)), true
+	return m.child(v, v.root(n), vis), true
 }
 
 // ChildByID returns the child with id, following merges: an id that was
 // merged into another child answers with the survivor (AskedID keeps the id
 // asked for).
 func (m *Model) ChildByID(id string, asOf *time.Time) (Child, bool) {
+	return m.childByID(id, asOf, nil)
+}
+
+func (m *Model) childByID(id string, asOf *time.Time, vis Visibility) (Child, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	n, ok := m.ident.personal[id]
@@ -398,22 +406,28 @@ func (m *Model) ChildByID(id string, asOf *time.Time) (Child, bool) {
 	if !v.known(n) {
 		return Child{}, false
 	}
-	c := m.child(v, v.root(n))
+	c := m.child(v, v.root(n), vis)
+	if len(c.Identifiers) == 0 {
+		return Child{}, false // nothing about this child is visible
+	}
 	c.AskedID = id
 	return c, true
 }
 
-func (m *Model) child(v view, root int) Child {
+func (m *Model) child(v view, root int, vis Visibility) Child {
 	c := Child{ID: m.ident.nodes[root].personal, Unborn: true}
 	names, dobs := map[string]bool{}, map[string]bool{}
 	for _, n := range v.members(root) {
 		nd := m.ident.nodes[n]
+		if !m.nodeVisible(n, v.asOf, vis) {
+			continue
+		}
 		c.Identifiers = append(c.Identifiers, KnownIdentifier{Identifier: nd.id, EventID: nd.firstEvent, Seq: nd.firstSeq, Received: nd.firstReceived})
 		if nd.id.Scheme != events.SchemeUnbornOf {
 			c.Unborn = false
 		}
 		for _, h := range nd.hints {
-			if v.asOf != nil && h.received.After(*v.asOf) {
+			if (v.asOf != nil && h.received.After(*v.asOf)) || !m.eventVisible(h.eventID, v.asOf, vis) {
 				continue
 			}
 			if h.name != "" && !names[h.name] {
@@ -519,12 +533,16 @@ type ChildFilter struct {
 
 // Children returns the children matching f as of asOf, ordered by id.
 func (m *Model) Children(f ChildFilter, asOf *time.Time) []Child {
+	return m.children(f, asOf, nil)
+}
+
+func (m *Model) children(f ChildFilter, asOf *time.Time, vis Visibility) []Child {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	v := m.ident.view(asOf)
 	var roots []int
 	if f.Identifier != nil {
-		if n, ok := m.ident.index[*f.Identifier]; ok && v.known(n) {
+		if n, ok := m.ident.index[*f.Identifier]; ok && v.known(n) && m.nodeVisible(n, asOf, vis) {
 			roots = []int{v.root(n)}
 		}
 	} else {
@@ -537,7 +555,10 @@ func (m *Model) Children(f ChildFilter, asOf *time.Time) []Child {
 	name := strings.ToLower(strings.TrimSpace(f.Name))
 	var out []Child
 	for _, r := range roots {
-		c := m.child(v, r)
+		c := m.child(v, r, vis)
+		if len(c.Identifiers) == 0 {
+			continue
+		}
 		if name != "" && !slices.ContainsFunc(c.Names, func(s string) bool { return strings.Contains(strings.ToLower(s), name) }) {
 			continue
 		}
@@ -549,3 +570,112 @@ func (m *Model) Children(f ChildFilter, asOf *time.Time) []Child {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// Visibility decides whether a caller may see an entry; nil sees all.
+type Visibility func(Entry) bool
+
+// eventVisible reports whether the record of an event, as shown at asOf,
+// is visible.
+func (m *Model) eventVisible(id string, asOf *time.Time, vis Visibility) bool {
+	if vis == nil {
+		return true
+	}
+	rec, ok := m.records[id]
+	if !ok {
+		return false
+	}
+	e, ok := rec.At(asOf)
+	return ok && vis(e)
+}
+
+// nodeVisible reports whether any visible entry carries identifier n: an
+// identifier known only from entries the caller may not see is not shown,
+// and does not find the child.
+func (m *Model) nodeVisible(n int, asOf *time.Time, vis Visibility) bool {
+	if vis == nil {
+		return true
+	}
+	if n >= len(m.byNode) {
+		return false
+	}
+	for _, rec := range m.byNode[n] {
+		if e, ok := rec.At(asOf); ok && vis(e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Lens is the model as one caller may see it: identifiers, names and dates
+// of birth that only hidden entries carry are left out, and do not find
+// anyone. Chronology and Event return every entry; the gateway shows hidden
+// ones as placeholders.
+type Lens struct {
+	m   *Model
+	vis Visibility
+}
+
+// Through returns the model as seen through vis.
+func (m *Model) Through(vis Visibility) Lens { return Lens{m: m, vis: vis} }
+
+// FindChild is Model.FindChild through the lens.
+func (l Lens) FindChild(k events.Identifier, asOf *time.Time) (Child, bool) {
+	return l.m.findChild(k, asOf, l.vis)
+}
+
+// ChildByID is Model.ChildByID through the lens.
+func (l Lens) ChildByID(id string, asOf *time.Time) (Child, bool) {
+	return l.m.childByID(id, asOf, l.vis)
+}
+
+// Children is Model.Children through the lens.
+func (l Lens) Children(f ChildFilter, asOf *time.Time) []Child { return l.m.children(f, asOf, l.vis) }
+
+// Chronology is Model.Chronology: all entries, for the gateway to redact.
+func (l Lens) Chronology(id string, asOf *time.Time, withRetracted bool) ([]Entry, bool) {
+	if _, ok := l.ChildByID(id, asOf); !ok {
+		return nil, false
+	}
+	return l.m.Chronology(id, asOf, withRetracted)
+}
+
+// Event is Model.Event: the entry, for the gateway to redact.
+func (l Lens) Event(id string, asOf *time.Time) (Entry, []string, bool) { return l.m.Event(id, asOf) }
+
+// Conflicts lists the conflicts whose evidence the caller may see in full.
+func (l Lens) Conflicts(asOf *time.Time) []Conflict {
+	all := l.m.Conflicts(asOf)
+	if l.vis == nil {
+		return all
+	}
+	l.m.mu.RLock()
+	defer l.m.mu.RUnlock()
+	var out []Conflict
+	for _, c := range all {
+		ok := true
+		for _, id := range c.Events {
+			if !l.m.eventVisible(id, asOf, l.vis) {
+				ok = false
+				break
+			}
+		}
+		for _, k := range c.Identifiers {
+			if n, found := l.m.ident.index[k]; !found || !l.m.nodeVisible(n, asOf, l.vis) {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// PossibleMatches is Model.PossibleMatches on visible names and dates of
+// birth only.
+func (l Lens) PossibleMatches(asOf *time.Time) []PossibleMatch {
+	return l.m.possibleMatches(asOf, l.vis)
+}
+
+// LastSeq is the model's position.
+func (l Lens) LastSeq() uint64 { return l.m.LastSeq() }

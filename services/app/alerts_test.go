@@ -1,10 +1,8 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/services/alerts"
 	"github.com/chronicle-hub/chronicle/services/app"
+	"github.com/chronicle-hub/chronicle/services/ingest"
 	"github.com/chronicle-hub/chronicle/services/jstest"
 )
 
@@ -75,14 +74,10 @@ func TestOverdueInterviewAlertsOnceAcrossRestart(t *testing.T) {
 		e.Payload, e.Body = raw, body
 		e.ID = events.DeriveID(e)
 		data, _ := json.Marshal([]*events.Event{e})
-		resp, err := http.Post("http://"+a.HTTPAddr()+"/v1/events", "application/json", bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("ingest %s: %v", typ, err)
+		resp, err := ingest.PublishBody(context.Background(), a.Publisher(), data)
+		if err != nil || resp.Accepted != 1 {
+			t.Fatalf("ingest %s: %v %+v", typ, err, resp)
 		}
-		if resp.StatusCode != 200 {
-			t.Fatalf("ingest %s: %s", typ, resp.Status)
-		}
-		resp.Body.Close()
 	}
 	post(a, "missing.reported", "police", "r1", returnedAt.Add(-20*time.Hour), &events.MissingReported{EpisodeRef: "MP/1", Category: "missing"})
 	post(a, "missing.returned", "police", "r2", returnedAt, &events.MissingReturned{EpisodeRef: "MP/1"})
@@ -149,11 +144,9 @@ func TestDeadlinePassedWhileDownIsAlertedOnStart(t *testing.T) {
 	e.OccurredAt, e.RecordedAt = returnedAt, returnedAt
 	e.ID = events.DeriveID(e)
 	data, _ := json.Marshal(e)
-	resp, err := http.Post("http://"+a.HTTPAddr()+"/v1/events", "application/json", bytes.NewReader(data))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("ingest: %v", err)
+	if r, err := ingest.PublishBody(context.Background(), a.Publisher(), data); err != nil || r.Accepted != 1 {
+		t.Fatalf("ingest: %v %+v", err, r)
 	}
-	resp.Body.Close()
 	ctx := context.Background()
 	if err := a.Projector().WaitForLatest(ctx); err != nil {
 		t.Fatal(err)

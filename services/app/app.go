@@ -7,12 +7,14 @@ package app
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,9 +24,11 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/alerts"
+	"github.com/chronicle-hub/chronicle/services/audit"
 	"github.com/chronicle-hub/chronicle/services/embedded"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
@@ -65,6 +69,15 @@ type Config struct {
 	// AlertInterval is how often the alerter checks for changes (default
 	// 2s); it sweeps only after a new event or when a deadline passes.
 	AlertInterval time.Duration
+	// OIDCJWKSURL, when set, verifies bearer tokens against an OpenID
+	// Connect issuer's key set instead of the local signing key; OIDCIssuer
+	// and OIDCAudience are then required claims.
+	OIDCJWKSURL, OIDCIssuer, OIDCAudience string
+	// TLSCert and TLSKey serve HTTPS.
+	TLSCert, TLSKey string
+	// NATSUsersFile gives the embedded server per-agency users (see
+	// embedded.LoadUsers); without it the client port needs no credentials.
+	NATSUsersFile string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -99,16 +112,19 @@ type App struct {
 	cfg Config
 	log *slog.Logger
 
-	ns      *server.Server
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	pub     *eventlog.Publisher
-	checker *quarantine.Checker
-	proj    *runner.Runner
-	alerter *alerts.Alerter
-	http    *http.Server
-	ln      net.Listener
-	ready   atomic.Bool
+	ns       *server.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	pub      *eventlog.Publisher
+	checker  *quarantine.Checker
+	proj     *runner.Runner
+	alerter  *alerts.Alerter
+	key      ed25519.PrivateKey
+	verifier *auth.Verifier
+	audit    *audit.Log
+	http     *http.Server
+	ln       net.Listener
+	ready    atomic.Bool
 }
 
 // New returns an App that Run will start.
@@ -129,6 +145,19 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if err := eventlog.EnsureStreams(ctx, a.js, a.cfg.Streams); err != nil {
+		return err
+	}
+	if a.key, err = loadOrCreateKey(KeyPath(a.cfg.DataDir)); err != nil {
+		return err
+	}
+	if a.cfg.OIDCJWKSURL != "" {
+		if a.verifier, err = auth.NewOIDCVerifier(ctx, a.cfg.OIDCJWKSURL, a.cfg.OIDCIssuer, a.cfg.OIDCAudience, a.cfg.Now); err != nil {
+			return err
+		}
+	} else {
+		a.verifier = auth.NewLocalVerifier(a.key.Public().(ed25519.PublicKey), a.cfg.Now)
+	}
+	if a.audit, err = audit.Open(ctx, a.js); err != nil {
 		return err
 	}
 	if a.pub, err = eventlog.NewPublisher(a.nc, nil); err != nil {
@@ -209,12 +238,12 @@ func (a *App) serveHTTP() error {
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("/v1/events", ingest.NewHandler(a.pub, a.log))
-	schema, err := gateway.NewSchema(a.proj.Model(), recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now})
+	mux.Handle("/v1/events", gateway.Authenticated(a.verifier, auth.Publish, a.log, ingest.NewHandler(a.pub, a.log)))
+	schema, err := gateway.NewSchema(a.proj.Model(), recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.audit})
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
-	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.log))
+	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.audit, a.log))
 	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
@@ -229,7 +258,13 @@ func (a *App) serveHTTP() error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	go func() {
-		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if a.cfg.TLSCert != "" {
+			err = a.http.ServeTLS(ln, a.cfg.TLSCert, a.cfg.TLSKey)
+		} else {
+			err = a.http.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "err", err)
 		}
 	}()
@@ -298,6 +333,10 @@ func (a *App) Close() error {
 		a.checker.Stop()
 		a.checker = nil
 	}
+	if a.audit != nil {
+		a.audit.Close()
+		a.audit = nil
+	}
 	if a.proj != nil {
 		errs = append(errs, a.proj.Stop())
 		a.proj = nil
@@ -327,7 +366,36 @@ func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 	if err := a.proj.WaitForLatest(wait); err != nil {
 		return events.E("ingest", events.KindUnavailable, fmt.Errorf("the read model is behind the log; try again: %w", err))
 	}
-	return a.proj.Model().CheckAmendment(e)
+	if err := a.proj.Model().CheckAmendment(e); err != nil {
+		return err
+	}
+	// Every correction and retraction is on the access log before it is
+	// stored; if the log cannot be written, the amendment is refused.
+	var target string
+	switch b := e.Body.(type) {
+	case *events.RecordCorrected:
+		target = b.EventID
+	case *events.RecordRetracted:
+		target = b.EventID
+	}
+	_, children, _ := a.proj.Model().Event(target, nil)
+	rec := gateway.AccessRecord{At: a.cfg.Now(), RequestID: gateway.RequestID(ctx), Action: strings.TrimPrefix(string(e.Type), "record."), EventID: target,
+		ChildID: strings.Join(children, ","), Returned: map[string]int{}}
+	if c, ok := auth.CallerFrom(ctx); ok {
+		rec.Subject, rec.Name, rec.Role, rec.Agency = c.Subject, c.Name, string(c.Role), c.Agency
+	} else {
+		rec.Subject, rec.Role, rec.Agency = "nats:"+e.Agency, "publisher", e.Agency
+	}
+	if err := a.audit.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
+		return events.E("ingest", events.KindUnavailable, err)
+	}
+	return nil
+}
+
+// IssueToken signs a token with this process's local key: for the demo's
+// ready-made tokens and for tests.
+func (a *App) IssueToken(subject, name string, role auth.Role, agency string, ttl time.Duration) (string, error) {
+	return auth.Issue(a.key, subject, name, role, agency, a.cfg.Now(), ttl)
 }
 
 // recorder publishes the hub's own events for GraphQL mutations.

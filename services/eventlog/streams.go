@@ -25,6 +25,11 @@ const (
 	AlertsStream = "CHRONICLE_ALERTS"
 	// AlertsPrefix starts alert subjects.
 	AlertsPrefix = "chronicle.alerts."
+	// AuditStream is the access log: every read and change of a child's
+	// record. Nothing in Chronicle can delete or purge it.
+	AuditStream = "CHRONICLE_AUDIT"
+	// AuditPrefix starts audit subjects: chronicle.audit.<action>.
+	AuditPrefix = "chronicle.audit."
 )
 
 // StreamConfig holds the settings an operator may change. Zero values take
@@ -86,6 +91,17 @@ func Streams(c StreamConfig) []jetstream.StreamConfig {
 			MaxMsgSize:  2 * MaxMessageSize,
 			Replicas:    c.Replicas,
 			DenyDelete:  true,
+		},
+		{
+			Name:        AuditStream,
+			Description: "Chronicle: access log of every read and change of a child's record",
+			Subjects:    []string{AuditPrefix + ">"},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  c.DuplicateWindow,
+			Replicas:    c.Replicas,
+			DenyDelete:  true,
+			DenyPurge:   true,
 		},
 		{
 			Name:        AlertsStream,

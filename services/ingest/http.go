@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
 
@@ -75,7 +77,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteError(w, r, h.log, err)
 		return
 	}
-	resp := publishItems(r.Context(), h.pub, items)
+	agency := ""
+	if c, ok := auth.CallerFrom(r.Context()); ok {
+		agency = c.Agency
+	}
+	resp, err := publishChecked(r.Context(), h.pub, items, agency)
+	if err != nil {
+		gateway.WriteError(w, r, h.log, err)
+		return
+	}
 	gateway.WriteJSON(w, resp.Status(), resp)
 }
 
@@ -168,24 +178,53 @@ func PublishBody(ctx context.Context, pub *eventlog.Publisher, body []byte) (*Re
 }
 
 func publishItems(ctx context.Context, pub *eventlog.Publisher, items []item) *Response {
-	resp := &Response{Results: make([]eventlog.Result, 0, len(items))}
-	batch := pub.NewBatch(0, resp.add)
+	resp, _ := publishChecked(ctx, pub, items, "")
+	return resp
+}
+
+// publishChecked prepares every item, refuses the whole request with a
+// KindForbidden error if any event names an agency other than agency (when
+// given: the agency a caller's token is for), and otherwise publishes.
+func publishChecked(ctx context.Context, pub *eventlog.Publisher, items []item, agency string) (*Response, error) {
+	type prepared struct {
+		e    *events.Event
+		data []byte
+		err  error
+	}
+	ready := make([]prepared, len(items))
+	var foreign []string
 	for i, it := range items {
 		if it.err != nil {
-			_ = batch.Reject(ctx, i, nil, it.err)
+			ready[i].err = it.err
 			continue
 		}
-		e, data, err := pub.Prepare(ctx, it.raw)
-		if err != nil {
-			_ = batch.Reject(ctx, i, e, err)
+		if agency != "" {
+			// The agency check comes before any other, so that nothing about
+			// another agency's records (such as whether an event exists) is
+			// looked up on a request that will be refused.
+			if e, _ := events.Decode(it.raw); e != nil && e.Agency != agency {
+				foreign = append(foreign, fmt.Sprintf("#%d names %q", i, e.Agency))
+				continue
+			}
+		}
+		ready[i].e, ready[i].data, ready[i].err = pub.Prepare(ctx, it.raw)
+	}
+	if len(foreign) > 0 {
+		return nil, events.Errorf("ingest", events.KindForbidden, "your token publishes for %q only; refused, nothing stored: %s", agency, strings.Join(foreign, ", "))
+	}
+	resp := &Response{Results: make([]eventlog.Result, 0, len(items))}
+	batch := pub.NewBatch(0, resp.add)
+	for i, p := range ready {
+		if p.err != nil {
+			_ = batch.Reject(ctx, i, p.e, p.err)
 			continue
 		}
-		if err := batch.Add(ctx, i, e, data); err != nil {
+		if err := batch.Add(ctx, i, p.e, p.data); err != nil {
 			break // the caller went away
 		}
 	}
 	batch.Close()
-	return resp
+	return resp, nil
 }
 
 func (resp *Response) add(r eventlog.Result) {

@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/graphql-go/graphql"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/projections"
+)
+
+// callerOf returns the verified caller; the handler guarantees one.
+func callerOf(ctx context.Context) auth.Caller {
+	c, _ := auth.CallerFrom(ctx)
+	return c
+}
+
+// view is the read model as the caller may see it.
+func (b *schemaBuilder) view(ctx context.Context) Reader {
+	c := callerOf(ctx)
+	return b.src.Through(func(e projections.Entry) bool { return c.Sees(e.Sensitivity, e.Agency) })
+}
+
+// authorize checks that the caller may do a and, for reads of children's
+// records, that they gave a purpose of access (argument or header).
+func (b *schemaBuilder) authorize(p graphql.ResolveParams, a auth.Action) (auth.Caller, purpose, error) {
+	c := callerOf(p.Context)
+	if err := c.Require(a); err != nil {
+		return c, purpose{}, err
+	}
+	var why purpose
+	if raw, ok := p.Args["purpose"].(map[string]any); ok {
+		why.reason, _ = raw["reason"].(string)
+		why.detail, _ = raw["detail"].(string)
+	} else if ra := auditFrom(p.Context); ra != nil {
+		why = ra.header
+	}
+	switch {
+	case why.reason == "":
+		return c, why, events.Errorf("purpose", events.KindForbidden,
+			"a purpose of access is required to read a child's record: pass purpose: {reason: MASH_ENQUIRY, detail: \"...\"} or the %s header", HeaderPurpose)
+	case !Purposes.Has(why.reason):
+		return c, why, events.Errorf("purpose", events.KindInvalid, "%q is not a purpose of access (want one of %s)", why.reason, strings.Join(Purposes.Values(), ", "))
+	case len(why.detail) > 200:
+		return c, why, events.Errorf("purpose.detail", events.KindInvalid, "is %d characters; the limit is 200", len(why.detail))
+	}
+	return c, why, nil
+}
+
+// shown returns the entry as the caller may see it: itself, or a
+// placeholder with only the date, agency and sensitivity.
+func shown(c auth.Caller, e projections.Entry, asOf *time.Time, children []string) entryView {
+	if c.Sees(e.Sensitivity, e.Agency) {
+		return entryView{Entry: e, asOf: asOf, children: children}
+	}
+	p := projections.Entry{
+		EventID: e.EventID, Seq: e.Seq, Received: e.Received, Type: "redacted", Agency: e.Agency,
+		Summary:     fmt.Sprintf("%s entry from %s: hidden from your role", capital(e.Sensitivity), agencyName(e.Agency)),
+		Sensitivity: e.Sensitivity, Reliability: "redacted", OccurredAt: e.OccurredAt, RecordedAt: e.OccurredAt, Version: 1,
+	}
+	return entryView{Entry: p, asOf: asOf, hidden: true}
+}
+
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func agencyName(code string) string { return strings.ReplaceAll(code, "_", " ") }
+
+// redactions counts the hidden entries of a list by agency and sensitivity.
+func redactions(views []entryView) []redaction {
+	var out []redaction
+	for _, v := range views {
+		if !v.hidden {
+			continue
+		}
+		found := false
+		for i := range out {
+			if out[i].Agency == v.Agency && out[i].Sensitivity == v.Sensitivity {
+				out[i].Count++
+				found = true
+			}
+		}
+		if !found {
+			out = append(out, redaction{Agency: v.Agency, Sensitivity: v.Sensitivity, Count: 1})
+		}
+	}
+	return out
+}
+
+type namedCount struct {
+	Name  string
+	Count int
+}
+
+func countsOf(m map[string]int) []namedCount {
+	out := make([]namedCount, 0, len(m))
+	for k, v := range m {
+		out = append(out, namedCount{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// resolveAccessLog answers accessLog (auditors) and myAccessLog (anyone,
+// their own records only).
+func (b *schemaBuilder) resolveAccessLog(mine bool) graphql.FieldResolveFn {
+	return func(p graphql.ResolveParams) (any, error) {
+		c := callerOf(p.Context)
+		f := AccessFilter{}
+		if mine {
+			f.Subject = c.Subject
+		} else {
+			if err := c.Require(auth.ReadAccessLog); err != nil {
+				return nil, fail(p.Context, err)
+			}
+			f.ChildID, _ = p.Args["childId"].(string)
+		}
+		var err error
+		if f.From, err = timeArg(p.Args, "from"); err != nil {
+			return nil, fail(p.Context, err)
+		}
+		if f.To, err = timeArg(p.Args, "to"); err != nil {
+			return nil, fail(p.Context, err)
+		}
+		if b.auditor == nil {
+			return nil, fail(p.Context, events.Errorf("accessLog", events.KindUnavailable, "the access log is not available"))
+		}
+		var items []any
+		for _, r := range b.auditor.Query(f) {
+			items = append(items, r)
+		}
+		return b.page(p, items)
+	}
+}

@@ -1,0 +1,249 @@
+// Package auth says who a caller is and what they may see: it verifies
+// bearer tokens (JWTs, with golang-jwt/jwt) from Chronicle's own signing key
+// or an OpenID Connect issuer's key set, and holds the role rules that
+// decide which entries each caller sees and which operations they may use.
+package auth
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/chronicle-hub/chronicle/events"
+)
+
+// Role is what a caller does in the hub.
+type Role string
+
+// The roles. What each may do is in the tables below.
+const (
+	// Hub: a MASH practitioner; standard and restricted entries of every
+	// agency, not sealed ones.
+	Hub Role = "hub"
+	// Practitioner: agency-scoped; standard entries of every agency,
+	// restricted entries of their own agency only.
+	Practitioner Role = "practitioner"
+	// Manager: as hub, plus sealed entries.
+	Manager Role = "manager"
+	// Analyst: statistics and pseudonymised exports only; no names,
+	// identifiers or free text.
+	Analyst Role = "analyst"
+	// Auditor: the access log only.
+	Auditor Role = "auditor"
+	// Publisher: ingest for one agency only.
+	Publisher Role = "publisher"
+)
+
+// Roles lists every role.
+var Roles = []Role{Hub, Practitioner, Manager, Analyst, Auditor, Publisher}
+
+// Action is something a caller may be allowed to do.
+type Action string
+
+// The actions the API checks.
+const (
+	ReadRecords     Action = "read child records"
+	LinkRecords     Action = "link and unlink records"
+	ResolveIdentity Action = "review identity conflicts and possible matches"
+	ReadStatistics  Action = "read statistics"
+	Export          Action = "export pseudonymised data"
+	ReadAccessLog   Action = "read the access log"
+	Publish         Action = "publish events"
+	ReadCatalogue   Action = "read the catalogue and rules"
+)
+
+// allowed is the permission table.
+var allowed = map[Role][]Action{
+	Hub:          {ReadRecords, LinkRecords, ResolveIdentity, ReadCatalogue, Publish},
+	Practitioner: {ReadRecords, ReadCatalogue},
+	Manager:      {ReadRecords, LinkRecords, ResolveIdentity, ReadStatistics, Export, ReadCatalogue, Publish},
+	Analyst:      {ReadStatistics, Export, ReadCatalogue},
+	Auditor:      {ReadAccessLog, ReadCatalogue},
+	Publisher:    {Publish, ReadCatalogue},
+}
+
+// Caller is a verified caller.
+type Caller struct {
+	Subject string
+	Name    string
+	Role    Role
+	Agency  string
+}
+
+// Can reports whether the caller may do a.
+func (c Caller) Can(a Action) bool { return slices.Contains(allowed[c.Role], a) }
+
+// Require returns a KindForbidden error naming what the role may not do.
+func (c Caller) Require(a Action) error {
+	if c.Can(a) {
+		return nil
+	}
+	return events.Errorf("auth", events.KindForbidden, "role %q may not %s", c.Role, a)
+}
+
+// Sees reports whether the caller may see an entry of this sensitivity from
+// this agency. Everyone who may read records sees standard entries;
+// restricted ones need the hub or manager role, or a practitioner of the
+// same agency; sealed ones need a manager.
+func (c Caller) Sees(sensitivity, agency string) bool {
+	if !c.Can(ReadRecords) {
+		return false
+	}
+	switch sensitivity {
+	case "standard":
+		return true
+	case "restricted":
+		return c.Role == Hub || c.Role == Manager || (c.Role == Practitioner && c.Agency == agency)
+	case "sealed":
+		return c.Role == Manager
+	}
+	return false
+}
+
+// Claims are Chronicle's token claims.
+type Claims struct {
+	Name   string `json:"name"`
+	Role   Role   `json:"role"`
+	Agency string `json:"agency,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Audience is the audience Chronicle's own tokens carry and require.
+const Audience = "chronicle"
+
+// LocalIssuer is the issuer of tokens signed with the local key.
+const LocalIssuer = "chronicle-local"
+
+// Issue signs a token with the local key.
+func Issue(key ed25519.PrivateKey, subject, name string, role Role, agency string, now time.Time, ttl time.Duration) (string, error) {
+	c := Claims{Name: name, Role: role, Agency: agency, RegisteredClaims: jwt.RegisteredClaims{
+		Subject: subject, Issuer: LocalIssuer, Audience: jwt.ClaimStrings{Audience},
+		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-time.Minute)), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}}
+	if err := checkClaims(c); err != nil {
+		return "", err
+	}
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(key)
+	if err != nil {
+		return "", fmt.Errorf("sign token: %w", err)
+	}
+	return tok, nil
+}
+
+// checkClaims validates the Chronicle-specific claims.
+func checkClaims(c Claims) error {
+	switch {
+	case c.Subject == "":
+		return events.Errorf("auth", events.KindUnauthenticated, "token has no subject (sub)")
+	case !slices.Contains(Roles, c.Role):
+		return events.Errorf("auth", events.KindForbidden, "unknown role %q (want one of hub, practitioner, manager, analyst, auditor, publisher)", c.Role)
+	case (c.Role == Practitioner || c.Role == Publisher) && !events.Agencies.Has(c.Agency):
+		return events.Errorf("auth", events.KindForbidden, "role %q needs a known agency claim, not %q", c.Role, c.Agency)
+	case c.Agency != "" && !events.Agencies.Has(c.Agency):
+		return events.Errorf("auth", events.KindForbidden, "unknown agency %q", c.Agency)
+	}
+	return nil
+}
+
+// Verifier checks bearer tokens.
+type Verifier struct {
+	keys     jwt.Keyfunc
+	methods  []string
+	issuer   string
+	audience string
+	now      func() time.Time
+}
+
+// NewLocalVerifier verifies tokens signed with the local key (EdDSA only).
+func NewLocalVerifier(pub ed25519.PublicKey, now func() time.Time) *Verifier {
+	return &Verifier{keys: func(*jwt.Token) (any, error) { return pub, nil }, methods: []string{"EdDSA"}, issuer: LocalIssuer, audience: Audience, now: now}
+}
+
+// NewOIDCVerifier verifies tokens from an OpenID Connect issuer, fetching
+// and refreshing its JSON Web Key Set from jwksURL. The issuer's tokens must
+// carry the role and agency claims.
+func NewOIDCVerifier(ctx context.Context, jwksURL, issuer, audience string, now func() time.Time) (*Verifier, error) {
+	k, err := keyfunc.NewDefaultCtx(ctx, []string{jwksURL})
+	if err != nil {
+		return nil, fmt.Errorf("oidc keys from %s: %w", jwksURL, err)
+	}
+	return &Verifier{keys: k.Keyfunc, methods: []string{"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"}, issuer: issuer, audience: audience, now: now}, nil
+}
+
+// Verify checks a token and returns the caller. Errors are
+// KindUnauthenticated (no, malformed, forged, expired or not yet valid
+// token, wrong issuer or audience) or KindForbidden (unknown role), with a
+// message that says which.
+func (v *Verifier) Verify(token string) (Caller, error) {
+	if token == "" {
+		return Caller{}, events.Errorf("auth", events.KindUnauthenticated, "no bearer token: send Authorization: Bearer <token>")
+	}
+	var c Claims
+	opts := []jwt.ParserOption{jwt.WithValidMethods(v.methods), jwt.WithExpirationRequired(), jwt.WithTimeFunc(v.now), jwt.WithLeeway(30 * time.Second)}
+	if v.issuer != "" {
+		opts = append(opts, jwt.WithIssuer(v.issuer))
+	}
+	if v.audience != "" {
+		opts = append(opts, jwt.WithAudience(v.audience))
+	}
+	_, err := jwt.ParseWithClaims(token, &c, v.keys, opts...)
+	if err != nil {
+		return Caller{}, events.E("auth", events.KindUnauthenticated, errors.New(tokenProblem(err)))
+	}
+	if err := checkClaims(c); err != nil {
+		return Caller{}, err
+	}
+	return Caller{Subject: c.Subject, Name: c.Name, Role: c.Role, Agency: c.Agency}, nil
+}
+
+func tokenProblem(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token has expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "token is not valid yet"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "token signature does not verify"
+	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrSignatureInvalid):
+		return "token signature cannot be verified (alg none and unexpected algorithms are refused)"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "token lacks a required claim (exp)"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "token issuer is not trusted"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "token audience is not chronicle"
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "token is malformed"
+	}
+	return "token is not valid: " + err.Error()
+}
+
+type callerKey struct{}
+
+// WithCaller stores the caller in ctx.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller stored by the middleware.
+func CallerFrom(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// BearerToken extracts the token from an Authorization header.
+func BearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}

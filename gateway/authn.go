@@ -1,0 +1,28 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/chronicle-hub/chronicle/gateway/auth"
+)
+
+// Authenticated lets through only requests with a valid bearer token whose
+// role may do a, with the caller in the request context. Others get 401
+// (no or bad token, with WWW-Authenticate) or 403 (role not allowed).
+func Authenticated(v *auth.Verifier, a auth.Action, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := v.Verify(auth.BearerToken(r))
+		if err == nil {
+			err = c.Require(a)
+		}
+		if err != nil {
+			if StatusOf(err) == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
+			}
+			WriteError(w, r, log, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), c)))
+	})
+}

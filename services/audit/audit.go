@@ -1,0 +1,133 @@
+// Package audit keeps Chronicle's access log on its own JetStream stream:
+// every read of a child's record, every link, unlink, correction and export.
+// A record is stored before the answer it describes is released; reading
+// the log back is served from an index built from the stream.
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/services/eventlog"
+)
+
+// Log is the access log.
+type Log struct {
+	js jetstream.JetStream
+	cc jetstream.ConsumeContext
+
+	mu    sync.RWMutex
+	bySeq map[uint64]gateway.AccessRecord
+	seqs  []uint64
+}
+
+var _ gateway.Auditor = (*Log)(nil)
+
+// Open starts indexing the audit stream from its beginning.
+func Open(ctx context.Context, js jetstream.JetStream) (*Log, error) {
+	l := &Log{js: js, bySeq: map[uint64]gateway.AccessRecord{}}
+	cons, err := js.OrderedConsumer(ctx, eventlog.AuditStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("audit index: %w", err)
+	}
+	l.cc, err = cons.Consume(func(m jetstream.Msg) {
+		meta, err := m.Metadata()
+		if err != nil {
+			return
+		}
+		var r gateway.AccessRecord
+		if json.Unmarshal(m.Data(), &r) == nil {
+			l.add(meta.Sequence.Stream, r)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit index: %w", err)
+	}
+	return l, nil
+}
+
+func (l *Log) add(seq uint64, r gateway.AccessRecord) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.bySeq[seq]; ok {
+		return
+	}
+	l.bySeq[seq] = r
+	i := sort.Search(len(l.seqs), func(i int) bool { return l.seqs[i] > seq })
+	l.seqs = append(l.seqs, 0)
+	copy(l.seqs[i+1:], l.seqs[i:])
+	l.seqs[i] = seq
+}
+
+// Record stores every record, waiting for the stream's acknowledgement of
+// each; an error means the read must not be answered.
+func (l *Log) Record(ctx context.Context, recs []gateway.AccessRecord) error {
+	for i, r := range recs {
+		data, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		m := nats.NewMsg(eventlog.AuditPrefix + r.Action)
+		m.Data = data
+		if r.RequestID != "" {
+			m.Header.Set(jetstream.MsgIDHeader, r.RequestID+"-"+strconv.Itoa(i)+"-"+r.At.Format(time.RFC3339Nano))
+		}
+		ack, err := l.js.PublishMsg(ctx, m, jetstream.WithExpectStream(eventlog.AuditStream))
+		if err != nil {
+			return fmt.Errorf("audit: store access record: %w", err)
+		}
+		l.add(ack.Sequence, r) // read your own writes
+	}
+	return nil
+}
+
+// Query returns matching records, oldest first.
+func (l *Log) Query(f gateway.AccessFilter) []gateway.AccessRecord {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var out []gateway.AccessRecord
+	for _, seq := range l.seqs {
+		r := l.bySeq[seq]
+		if f.ChildID != "" && !containsChild(r.ChildID, f.ChildID) {
+			continue
+		}
+		if f.Subject != "" && r.Subject != f.Subject {
+			continue
+		}
+		if (f.From != nil && r.At.Before(*f.From)) || (f.To != nil && r.At.After(*f.To)) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// containsChild matches a record's child id, which for an event read may
+// list several children separated by commas.
+func containsChild(field, id string) bool {
+	for start := 0; start <= len(field); {
+		end := start
+		for end < len(field) && field[end] != ',' {
+			end++
+		}
+		if field[start:end] == id {
+			return true
+		}
+		start = end + 1
+	}
+	return false
+}
+
+// Close stops indexing.
+func (l *Log) Close() {
+	l.cc.Stop()
+}
