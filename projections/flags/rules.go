@@ -347,13 +347,15 @@ func injuryUnderOne(e *evaluation, th Thresholds) []occurrence {
 			continue
 		}
 		one := []projections.Entry{en}
-		until := en.OccurredAt.AddDate(0, 0, th.ActiveDays)
+		// The flag runs from when the hub knew: an injury reported late is
+		// still flagged when it arrives.
+		until := later(en.OccurredAt, en.Received).AddDate(0, 0, th.ActiveDays)
 		for _, r := range e.runs(pointsOf(one, func(t time.Time) time.Time { return t.AddDate(0, 0, th.ActiveDays) }),
 			func(t time.Time) (bool, []projections.Entry) { return knownBy(en, t) && t.Before(until), one }) {
 			out = append(out, occurrence{
 				anchor: en.EventID, start: r.start, end: r.end, evidence: ids(one),
 				reason:      fmt.Sprintf("injury at %s old: %s on %s", age(dob, en.OccurredAt), strings.ToLower(typeTitle(en.Type)), day(en.OccurredAt)),
-				clearReason: fmt.Sprintf("%d days after the injury", th.ActiveDays),
+				clearReason: fmt.Sprintf("%d days after the injury was known", th.ActiveDays),
 			})
 		}
 	}

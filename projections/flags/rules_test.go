@@ -219,6 +219,8 @@ func TestRules(t *testing.T) {
 			}},
 		{"injury at 13 months", []ev{{typ: "health.injury", agency: "health", occurred: time.Date(2025, 2, 3, 10, 0, 0, 0, time.UTC), body: &events.Injury{Description: "bruise"}, subject: &baby}},
 			time.Date(2025, 2, 4, 0, 0, 0, 0, time.UTC), "INJURY_UNDER_ONE", false, nil},
+		{"injury reported a year late still raises the flag", []ev{{typ: "health.injury", agency: "health", occurred: time.Date(2024, 6, 3, 10, 0, 0, 0, time.UTC), received: time.Date(2025, 6, 3, 10, 0, 0, 0, time.UTC), body: &events.Injury{Description: "bruise"}, subject: &baby}},
+			time.Date(2025, 6, 4, 0, 0, 0, 0, time.UTC), "INJURY_UNDER_ONE", true, nil},
 		{"attendance without injury", []ev{{typ: "health.ed_attendance", agency: "health", occurred: time.Date(2024, 6, 3, 10, 0, 0, 0, time.UTC), body: &events.EDAttendance{Reason: "fever"}, subject: &baby}},
 			time.Date(2024, 6, 4, 0, 0, 0, 0, time.UTC), "INJURY_UNDER_ONE", false, nil},
 

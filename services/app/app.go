@@ -8,6 +8,8 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -211,13 +213,27 @@ func (a *App) connect() error {
 			return fmt.Errorf("connect to %s: %w", a.cfg.NATSURL, err)
 		}
 	} else {
-		a.ns, err = embedded.Start(embedded.Config{
+		ec := embedded.Config{
 			StoreDir:   filepath.Join(a.cfg.DataDir, "jetstream"),
 			Listen:     a.cfg.NATSListen,
 			SyncAlways: !a.cfg.NoSyncAlways,
 			ServerName: "chronicle",
 			Logger:     a.log,
-		})
+		}
+		if a.cfg.NATSUsersFile != "" {
+			if ec.Users, err = embedded.LoadUsers(a.cfg.NATSUsersFile); err != nil {
+				return err
+			}
+			// Chronicle's own in-process account gets a fresh password on
+			// every start: it is never written down.
+			var b [24]byte
+			if _, err := rand.Read(b[:]); err != nil {
+				return err
+			}
+			ec.Internal = embedded.User{User: "chronicle-internal", Password: hex.EncodeToString(b[:])}
+			opts = append(opts, nats.UserInfo(ec.Internal.User, ec.Internal.Password))
+		}
+		a.ns, err = embedded.Start(ec)
 		if err != nil {
 			return err
 		}

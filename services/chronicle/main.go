@@ -4,6 +4,7 @@
 //	chronicle publish  validate and publish events from a file or stdin
 //	chronicle import   bulk-import NDJSON or CSV history, with progress and a rejects file
 //	chronicle replay   rebuild the read models as known at a time (practice reviews)
+//	chronicle token    issue a bearer token signed with the local key
 //	chronicle demo-data write the synthetic data set as NDJSON
 //
 // Every flag can also be set from the environment as CHRONICLE_<FLAG>, with
@@ -53,6 +54,7 @@ func verbs() []verb {
 		{"publish", "validate and publish events (a JSON event, a JSON array or NDJSON) from FILE or stdin", publish},
 		{"import", "bulk-import an NDJSON or CSV FILE of history, with progress and a rejects file", importFile},
 		{"replay", "rebuild the read models from the stream as known at a time, and summarise them", replay},
+		{"token", "issue a bearer token signed with the data directory's key", token},
 		{"demo-data", "write the synthetic demo data set as NDJSON", demoData},
 	}
 }

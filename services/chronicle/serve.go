@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/scripts/demodata"
@@ -25,6 +26,12 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	fs.DurationVar(&cfg.Streams.DuplicateWindow, "duplicate-window", 0, "how long re-sent event ids are recognised as duplicates by the server (default 24h)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	rulesFile := fs.String("rules", "", "JSON file of risk rule thresholds over the defaults (see README: risk flags)")
+	fs.StringVar(&cfg.NATSUsersFile, "nats-users", "", "JSON file of agency NATS accounts for the embedded server; each may publish only under its own agency")
+	fs.StringVar(&cfg.OIDCJWKSURL, "oidc-jwks-url", "", "verify bearer tokens against this OpenID Connect JWKS URL instead of the local key")
+	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "required issuer (iss) of OIDC tokens")
+	fs.StringVar(&cfg.OIDCAudience, "oidc-audience", "chronicle", "required audience (aud) of OIDC tokens")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")
 	demo := fs.Bool("demo", false, "with an empty store, first load a synthetic data set (about 2,000 children, 50,000 events)")
 	demoChildren := fs.Int("demo-children", 2000, "children in the demo data set")
 	demoSeed := fs.Int64("demo-seed", 1, "seed of the demo data set")
@@ -65,6 +72,18 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	}
 	fmt.Fprintf(std.out, "\nChronicle is running.\n  GraphiQL: http://%s/graphql (open in a browser)\n  ingest:   POST http://%s/v1/events\n  health:   http://%s/readyz\n  NATS:     %s\n",
 		a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.NATSClientURL())
+	if *demo {
+		fmt.Fprintln(std.out, "\nReady-made tokens (12 hours). In GraphiQL open Headers and paste, for example:")
+		fmt.Fprintln(std.out, `  {"Authorization": "Bearer <token>", "Chronicle-Purpose": "mash_enquiry"}`)
+		for _, d := range demoTokens {
+			tok, err := a.IssueToken(d.sub, d.name, d.role, d.agency, 12*time.Hour)
+			if err != nil {
+				cfg.Logger.Error("demo token", "err", err)
+				continue
+			}
+			fmt.Fprintf(std.out, "\n  %s (%s%s):\n  %s\n", d.role, d.name, map[bool]string{true: ", " + d.agency, false: ""}[d.agency != ""], tok)
+		}
+	}
 	if nhs, ok := a.ExampleChild(); ok {
 		fmt.Fprintf(std.out, "\nTry this query in GraphiQL (a child with a long multi-agency history):\n\n%s\n", exampleQuery(nhs))
 	}

@@ -3,15 +3,20 @@
 package embedded
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/chronicle-hub/chronicle/events"
 )
 
 // Config says where the embedded server keeps its data and listens.
@@ -30,8 +35,77 @@ type Config struct {
 	SyncAlways bool
 	// ServerName names the server in logs and cluster views.
 	ServerName string
+	// Users are agency accounts for the client port. When there are any,
+	// every client must authenticate, and each agency may publish only
+	// under chronicle.events.<its agency>.>. Chronicle's own connection
+	// uses the internal user (Internal).
+	Users []User
+	// Internal is Chronicle's own account when Users are set.
+	Internal User
 	// Logger receives the server's log lines; nil discards them.
 	Logger *slog.Logger
+}
+
+// User is one NATS account for an agency system.
+type User struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	Agency   string `json:"agency"`
+}
+
+// LoadUsers reads a users file: {"users": [{"user": "police-niche",
+// "password": "...", "agency": "police"}]}. Every problem is reported.
+func LoadUsers(path string) ([]User, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("nats users: %w", err)
+	}
+	var f struct {
+		Users []User `json:"users"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("nats users %s: %w", path, err)
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for i, u := range f.Users {
+		switch {
+		case u.User == "":
+			errs = append(errs, fmt.Errorf("nats users %s: users[%d].user: is required", path, i))
+		case seen[u.User]:
+			errs = append(errs, fmt.Errorf("nats users %s: users[%d].user: %q repeats", path, i, u.User))
+		}
+		seen[u.User] = true
+		if len(u.Password) < 12 {
+			errs = append(errs, fmt.Errorf("nats users %s: users[%d].password: must be at least 12 characters", path, i))
+		}
+		if !events.Agencies.Has(u.Agency) {
+			errs = append(errs, fmt.Errorf("nats users %s: users[%d].agency: %q is not a known agency", path, i, u.Agency))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return f.Users, nil
+}
+
+// serverUsers turns agency accounts into server users with publish
+// permissions bound to the agency's own subject token. Acknowledgements
+// come back on _INBOX, which is all they may subscribe to.
+func serverUsers(cfg Config) []*server.User {
+	out := []*server.User{{Username: cfg.Internal.User, Password: cfg.Internal.Password}}
+	for _, u := range cfg.Users {
+		out = append(out, &server.User{
+			Username: u.User, Password: u.Password,
+			Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: []string{events.SubjectPrefix + u.Agency + ".>"}},
+				Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+			},
+		})
+	}
+	return out
 }
 
 // Start runs a JetStream-enabled nats-server and waits until it accepts
@@ -63,6 +137,12 @@ func Start(cfg Config) (*server.Server, error) {
 	}
 	if cfg.StoreDir == "" {
 		return nil, errors.New("embedded nats: a store directory is required")
+	}
+	if len(cfg.Users) > 0 {
+		if cfg.Internal.User == "" || cfg.Internal.Password == "" {
+			return nil, errors.New("embedded nats: agency users need an internal user for Chronicle itself")
+		}
+		opts.Users = serverUsers(cfg)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

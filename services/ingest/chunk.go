@@ -65,6 +65,11 @@ func (c *chunker) flush() error {
 	}
 	wg.Wait()
 	for _, r := range c.rows {
+		// Once cancelled, publish nothing more: the batch would still send
+		// an event whose Add then fails, storing it without reporting it.
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
 		if err := c.publish(r); err != nil {
 			return err
 		}

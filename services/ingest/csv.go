@@ -21,9 +21,9 @@ import (
 //	                     expected_delivery_date, role, mother.<identifier>
 //	subject2.<field> ... further subjects, up to subject20
 //	payload              the whole payload as a JSON object, or
-//	payload.<field>      one payload field; numbers, true/false (or yes/no) and
-//	                     lists separated by ";" are converted by the type's
-//	                     payload struct
+//	payload.<field>      one payload field; numbers, true/false (or yes/no),
+//	                     dates and lists separated by ";" are converted by the
+//	                     type's payload struct
 //
 // Columns whose name starts with "_" are ignored (the rejects file adds
 // _line and _reasons, so it can be fixed and imported again). Times without
@@ -112,6 +112,13 @@ func (m *csvMapper) row(record []string) ([]byte, error) {
 	env := map[string]any{}
 	payload := map[string]any{}
 	var subjects []map[string]any
+	// Cells past the header have no column: most often an unquoted comma
+	// split a field, and dropping them would store the field cut short.
+	if len(record) > len(m.columns) {
+		if extra := record[len(m.columns):]; strings.TrimSpace(strings.Join(extra, "")) != "" {
+			p.Add("", "the row has %d cells, the header %d: %q has no column (a comma that should have been quoted?)", len(record), len(m.columns), extra)
+		}
+	}
 	for i, c := range m.columns {
 		if c.skip || i >= len(record) {
 			continue
@@ -258,6 +265,8 @@ func convertCell(t reflect.Type, v string) (any, error) {
 			return nil, fmt.Errorf("is not valid JSON")
 		}
 		return json.RawMessage(v), nil
+	case t == reflect.TypeOf(events.Date("")):
+		return parseCSVDate(v)
 	case t == reflect.TypeOf(events.Identifier{}):
 		scheme, value, ok := strings.Cut(v, ":")
 		if !ok {

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
@@ -69,7 +70,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
-		gateway.WriteError(w, r, h.log, events.Errorf("ingest", events.KindTooLarge, "request body is over %d bytes: split it, or use chronicle import", MaxBody))
+		// Only the limit is "too large": a body cut short (the client went
+		// away, a broken chunked encoding) is a bad request.
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			err = events.Errorf("ingest", events.KindTooLarge, "request body is over %d bytes: split it, or use chronicle import", MaxBody)
+		} else {
+			err = events.Errorf("ingest", events.KindInvalid, "could not read the request body: %v", err)
+		}
+		gateway.WriteError(w, r, h.log, err)
 		return
 	}
 	items, err := splitBody(mt, body)
@@ -117,18 +126,20 @@ func splitBody(mediaType string, body []byte) ([]item, error) {
 		return items, nil
 	}
 	trimmed := bytes.TrimSpace(body)
+	// Offsets in parse errors count from the body as sent.
+	lead := len(body) - len(bytes.TrimLeftFunc(body, unicode.IsSpace))
 	switch {
 	case len(trimmed) == 0:
 		return nil, events.Errorf("ingest", events.KindInvalid, "the body is empty: send one event or an array of events")
 	case trimmed[0] == '{':
 		if !json.Valid(trimmed) {
-			return nil, malformed(trimmed)
+			return nil, malformed(trimmed, lead)
 		}
 		return []item{{raw: trimmed}}, nil
 	case trimmed[0] == '[':
 		var raws []json.RawMessage
 		if err := json.Unmarshal(trimmed, &raws); err != nil {
-			return nil, malformed(trimmed)
+			return nil, malformed(trimmed, lead)
 		}
 		if len(raws) == 0 {
 			return nil, events.Errorf("ingest", events.KindInvalid, "the array holds no events")
@@ -144,13 +155,14 @@ func splitBody(mediaType string, body []byte) ([]item, error) {
 	return nil, events.Errorf("ingest", events.KindInvalid, "the body must be a JSON object (one event) or array (several events), not %q...", firstBytes(trimmed))
 }
 
-// malformed describes where JSON parsing failed.
-func malformed(body []byte) error {
+// malformed describes where JSON parsing failed; lead is the white space
+// trimmed from the front of the body, added back to the offset.
+func malformed(body []byte, lead int) error {
 	var v any
 	err := json.Unmarshal(body, &v)
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		return events.Errorf("ingest", events.KindInvalid, "malformed JSON at byte %d: %v", syn.Offset, err)
+		return events.Errorf("ingest", events.KindInvalid, "malformed JSON at byte %d: %v", syn.Offset+int64(lead), err)
 	}
 	return events.Errorf("ingest", events.KindInvalid, "malformed JSON: %v", err)
 }

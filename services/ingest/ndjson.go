@@ -17,13 +17,21 @@ const maxLine = events.MaxEventSize + 1024
 // errLineTooLong marks a line over maxLine; the caller rejects that record.
 var errLineTooLong = fmt.Errorf("line is longer than %d bytes", maxLine)
 
+// utf8BOM starts files saved by some Windows tools; it is not part of the
+// first event (the CSV header drops it too).
+var utf8BOM = []byte("\ufeff")
+
 // readNDJSON calls fn for every non-blank line of r with its 1-based line
 // number. A line over maxLine is passed with errLineTooLong and its bytes
-// discarded. fn's error stops the read.
+// discarded. A byte order mark before the first line is dropped. fn's error
+// stops the read.
 func readNDJSON(r io.Reader, fn func(line int, raw []byte, err error) error) error {
 	br := bufio.NewReaderSize(r, 1<<16)
 	for line := 1; ; line++ {
 		raw, tooLong, err := readLine(br)
+		if line == 1 {
+			raw = bytes.TrimPrefix(raw, utf8BOM)
+		}
 		if len(bytes.TrimSpace(raw)) > 0 || tooLong {
 			var lineErr error
 			if tooLong {

@@ -1,0 +1,409 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/services/app"
+)
+
+// raw sends a request and returns status and body, with exactly the
+// headers given.
+func (h *hub) raw(method, path, contentType, body string, headers map[string]string) (int, string) {
+	h.t.Helper()
+	req, _ := http.NewRequest(method, "http://"+h.app.HTTPAddr()+path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func signed(t *testing.T, key ed25519.PrivateKey, c auth.Claims) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func claims(role auth.Role, agency string, iat, exp time.Time) auth.Claims {
+	return auth.Claims{Name: "Synthetic", Role: role, Agency: agency, RegisteredClaims: jwt.RegisteredClaims{
+		Subject: "s-1", Issuer: auth.LocalIssuer, Audience: jwt.ClaimStrings{auth.Audience},
+		IssuedAt: jwt.NewNumericDate(iat), NotBefore: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(exp)}}
+}
+
+func TestRefusedRequests(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	h.publish(ev("education.concern", "education", "e1", at(1, 5), events.Identifiers{NHSNumber: "9990000018"}))
+	key, err := app.LoadSigningKey(h.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	now := time.Now()
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString(mustJSON(claims(auth.Manager, "hub", now, now.Add(time.Hour)))) + "."
+	hs256, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(auth.Manager, "hub", now, now.Add(time.Hour))).SignedString([]byte("guessable"))
+	manager := h.tokenFor(auth.Manager, "hub")
+	query := `{"query":"{ child(identifier:{scheme:NHS_NUMBER,value:\"9990000018\"}) { id names chronology { totalCount } } }"}`
+	bearer := func(tok string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + tok, "Chronicle-Purpose": "mash_enquiry"}
+	}
+	healthEvent, _ := events.Encode(ev("health.concern", "health", "x1", at(2, 1), events.Identifiers{NHSNumber: "9990000018"}))
+	deep := `{"query":"{ child(id: \"x\") { chronology { edges { node {` + strings.Repeat(" history {", 12) + " id" + strings.Repeat(" }", 12) + ` } } } } }"}`
+	aliases := `{"query":"{ ` + strings.Repeat(`a%d: agencies { code } `, 1) + `}"}`
+	var al strings.Builder
+	for i := range 40 {
+		al.WriteString(" a" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + ": agencies { code }")
+	}
+	aliases = `{"query":"{` + al.String() + ` }"}`
+
+	tests := []struct {
+		name     string
+		method   string
+		path     string
+		ctype    string
+		body     string
+		headers  map[string]string
+		status   int
+		contains string
+	}{
+		{"no token", "POST", "/graphql", "application/json", query, nil, 401, "no bearer token"},
+		{"bad signature", "POST", "/graphql", "application/json", query, bearer(signed(t, otherKey, claims(auth.Manager, "hub", now, now.Add(time.Hour)))), 401, "signature"},
+		{"alg none", "POST", "/graphql", "application/json", query, bearer(none), 401, "token"},
+		{"HS256 with a guessed secret", "POST", "/graphql", "application/json", query, bearer(hs256), 401, "token"},
+		{"expired", "POST", "/graphql", "application/json", query, bearer(signed(t, key, claims(auth.Manager, "hub", now.Add(-2*time.Hour), now.Add(-time.Hour)))), 401, "expired"},
+		{"not yet valid", "POST", "/graphql", "application/json", query, bearer(signed(t, key, claims(auth.Manager, "hub", now.Add(time.Hour), now.Add(2*time.Hour)))), 401, "not valid yet"},
+		{"unknown role", "POST", "/graphql", "application/json", query, bearer(signed(t, key, claims("janitor", "hub", now, now.Add(time.Hour)))), 403, "unknown role"},
+		{"garbage token", "POST", "/graphql", "application/json", query, bearer("not.a.token"), 401, "malformed"},
+		{"wrong role: analyst reads a child", "POST", "/graphql", "application/json", query, bearer(h.tokenFor(auth.Analyst, "")), 200, "FORBIDDEN"},
+		{"wrong role: auditor reads a child", "POST", "/graphql", "application/json", query, bearer(h.tokenFor(auth.Auditor, "")), 200, "FORBIDDEN"},
+		{"wrong role: publisher reads a child", "POST", "/graphql", "application/json", query, bearer(h.tokenFor(auth.Publisher, "police")), 200, "FORBIDDEN"},
+		{"missing purpose", "POST", "/graphql", "application/json", query, map[string]string{"Authorization": "Bearer " + manager}, 200, "purpose of access is required"},
+		{"unknown purpose", "POST", "/graphql", "application/json", query, map[string]string{"Authorization": "Bearer " + manager, "Chronicle-Purpose": "curiosity"}, 200, "not a purpose of access"},
+		{"cross-agency publish over HTTP", "POST", "/v1/events", "application/json", string(healthEvent), map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Publisher, "police")}, 403, `publishes for \"police\" only`},
+		{"reader role publishing", "POST", "/v1/events", "application/json", string(healthEvent), map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Practitioner, "health")}, 403, "may not publish"},
+		{"ingest without a token", "POST", "/v1/events", "application/json", string(healthEvent), nil, 401, "no bearer token"},
+		{"depth bomb", "POST", "/graphql", "application/json", deep, bearer(manager), 400, "levels deep"},
+		{"alias bomb", "POST", "/graphql", "application/json", aliases, bearer(manager), 400, "aliases"},
+		{"oversized body", "POST", "/graphql", "application/json", `{"query":"` + strings.Repeat("x", 2<<20) + `"}`, bearer(manager), 413, "over"},
+		{"batch", "POST", "/graphql", "application/json", `[` + query + `,` + query + `]`, bearer(manager), 400, "batched"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, body := h.raw(tt.method, tt.path, tt.ctype, tt.body, tt.headers)
+			if status != tt.status || !strings.Contains(body, tt.contains) {
+				t.Fatalf("status %d (want %d), body %s", status, tt.status, body[:min(len(body), 400)])
+			}
+			if strings.Contains(body, "Sam Synthetic") || strings.Contains(body, `"totalCount"`) {
+				t.Fatalf("refused request returned data: %s", body)
+			}
+		})
+	}
+	// And the same request with a good token and purpose works.
+	if status, body := h.raw("POST", "/graphql", "application/json", query, bearer(manager)); status != 200 || !strings.Contains(body, "Sam Synthetic") {
+		t.Fatalf("accepted request: %d %s", status, body)
+	}
+	// A publisher publishing for their own agency is accepted.
+	schoolEvent, _ := events.Encode(ev("education.concern", "education", "ok1", at(2, 2), events.Identifiers{NHSNumber: "9990000018"}))
+	if status, body := h.raw("POST", "/v1/events", "application/json", string(schoolEvent), map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Publisher, "education")}); status != 200 {
+		t.Fatalf("own-agency publish: %d %s", status, body)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// The hidden content of this scenario; none of it may appear in any
+// response to a caller who may not see it.
+var secrets = []string{"femur", "Quixotic", "Sealedname", "LA-SEALED-9", "health.injury", "INJURY_UNDER_ONE", "injury at"}
+
+func leakScenario(h *hub) (restricted, sealed *events.Event) {
+	baby := events.Identifiers{NHSNumber: "9990000018", UPN: "B801200005001"}
+	school := ev("education.concern", "education", "ed-1", at(3, 1), baby)
+	school.Subjects[0].DateOfBirth = "2023-09-01"
+	school.ID = events.DeriveID(school)
+	restricted = withBody(ev("health.injury", "health", "hl-1", at(3, 4), events.Identifiers{NHSNumber: "9990000018"}),
+		&events.Injury{Description: "Spiral fracture of the left femur"})
+	restricted.Subjects[0].DateOfBirth = "2023-09-01"
+	restricted.Summary, restricted.Sensitivity = "Injury: left femur fracture", "restricted"
+	restricted.ID = events.DeriveID(restricted)
+	sealed = ev("contact.received", "social_care", "sc-1", at(3, 6), events.Identifiers{NHSNumber: "9990000018", LAPersonID: "LA-SEALED-9"})
+	sealed.Subjects[0].Name, sealed.Summary, sealed.Sensitivity = "Jordan Sealedname", "Sealed: adoption placement at Quixotic House", "sealed"
+	sealed.Subjects[0].DateOfBirth = "2023-09-01"
+	sealed.ID = events.DeriveID(sealed)
+	h.publish(school, restricted, sealed)
+	return restricted, sealed
+}
+
+func (h *hub) as(token string, q string, vars map[string]any) (gqlResponse, string) {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": q, "variables": vars})
+	status, raw := h.raw("POST", "/graphql", "application/json", string(body), map[string]string{"Authorization": "Bearer " + token, "Chronicle-Purpose": "mash_enquiry"})
+	var r gqlResponse
+	r.status = status
+	json.Unmarshal([]byte(raw), &r)
+	return r, raw
+}
+
+func noSecrets(t *testing.T, what, body string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(body, s) {
+			t.Errorf("%s leaks %q: %s", what, s, body)
+		}
+	}
+}
+
+// Redaction is visible, and nothing hidden leaks through any path: the
+// chronology, totalCount and type filters, search, identity listings,
+// lookups and their errors, flag reasons and evidence, event by id, and
+// cursors.
+func TestNothingHiddenLeaks(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	restricted, _ := leakScenario(h)
+	school := h.tokenFor(auth.Practitioner, "education")
+	manager := h.tokenFor(auth.Manager, "hub")
+
+	chron := `{ child(identifier: {scheme: UPN, value: "B801200005001"}) { id names datesOfBirth identifiers { scheme value }
+	  chronology { totalCount redactedCount redactions { description } edges { cursor node { id type agency summary sensitivity redacted details { value } history { summary } } } }
+	  riskFlags { code title reason severity evidence { id type summary redacted } } } }`
+
+	// The manager sees everything: the secrets are really in the data.
+	_, all := h.as(manager, chron, nil)
+	for _, s := range []string{"femur", "Quixotic", "Sealedname", "LA-SEALED-9", "INJURY_UNDER_ONE"} {
+		if !strings.Contains(all, s) {
+			t.Fatalf("manager does not see %q: the scenario is wrong: %s", s, all)
+		}
+	}
+
+	r, body := h.as(school, chron, nil)
+	noSecrets(t, "chronology", body)
+	if n := get(r.Data, "child", "chronology", "totalCount"); n != 3.0 {
+		t.Errorf("totalCount %v: placeholders count, so it matches what is shown", n)
+	}
+	if n := get(r.Data, "child", "chronology", "redactedCount"); n != 2.0 {
+		t.Errorf("redactedCount %v", n)
+	}
+	if !strings.Contains(body, "1 restricted entry from health") || !strings.Contains(body, "1 sealed entry from social_care") {
+		t.Errorf("redaction is not visible: %s", body)
+	}
+	if get(r.Data, "child", "riskFlags", 0, "code") != "REDACTED" || get(r.Data, "child", "riskFlags", 0, "severity") != "high" {
+		t.Errorf("flag on hidden evidence: %v", get(r.Data, "child", "riskFlags"))
+	}
+	for _, e := range get(r.Data, "child", "chronology", "edges").([]any) {
+		raw, _ := base64.RawURLEncoding.DecodeString(e.(map[string]any)["cursor"].(string))
+		if parts := strings.Split(string(raw), ":"); len(parts) != 3 || parts[0] != "e" {
+			t.Errorf("cursor holds more than a time and a sequence: %q", raw)
+		}
+	}
+
+	// A type filter does not count hidden entries of that type.
+	r, body = h.as(school, `{ child(identifier: {scheme: UPN, value: "B801200005001"}) { chronology(types: ["health.injury"]) { totalCount } } }`, nil)
+	noSecrets(t, "type filter", strings.ReplaceAll(body, "health.injury", ""))
+	if n := get(r.Data, "child", "chronology", "totalCount"); n != 0.0 {
+		t.Errorf("type filter counted %v hidden entries", n)
+	}
+
+	// Search by a name or identifier only hidden entries carry finds nothing.
+	for _, f := range []string{`{name: "Sealedname"}`, `{identifier: {scheme: LA_PERSON_ID, value: "LA-SEALED-9"}}`} {
+		r, body = h.as(school, `{ children(filter: `+f+`) { totalCount nodes { id names } } }`, nil)
+		noSecrets(t, "search "+f, strings.ReplaceAll(strings.ReplaceAll(body, "Sealedname", "?"), "LA-SEALED-9", "?"))
+		if n := get(r.Data, "children", "totalCount"); n != 0.0 {
+			t.Errorf("search %s found %v children", f, n)
+		}
+	}
+
+	// Looking a child up by a hidden identifier answers exactly as for one
+	// that does not exist.
+	hiddenLookup, hb := h.as(school, `{ child(identifier: {scheme: LA_PERSON_ID, value: "LA-SEALED-9"}) { id } }`, nil)
+	unknownLookup, _ := h.as(school, `{ child(identifier: {scheme: LA_PERSON_ID, value: "LA-NOBODY"}) { id } }`, nil)
+	if len(hiddenLookup.Errors) == 0 || hiddenLookup.Errors[0].Message != unknownLookup.Errors[0].Message || hiddenLookup.Errors[0].Extensions["code"] != "NOT_FOUND" {
+		t.Errorf("hidden identifier lookup differs from unknown: %+v vs %+v", hiddenLookup.Errors, unknownLookup.Errors)
+	}
+	noSecrets(t, "lookup error", strings.ReplaceAll(hb, "LA-SEALED-9", "?"))
+
+	// Event by id: a placeholder.
+	r, body = h.as(school, `query($id: ID!) { event(id: $id) { id type summary redacted details { value } history { summary } } }`, map[string]any{"id": restricted.ID})
+	noSecrets(t, "event by id", body)
+	if get(r.Data, "event", "redacted") != true {
+		t.Errorf("event: %v", r.Data)
+	}
+
+	// The worklist: the child appears, with the flag redacted; filtering on
+	// the hidden code finds nothing.
+	_, body = h.as(school, `{ flaggedChildren { totalCount nodes { child { names identifiers { value } } flags { code reason } } } }`, nil)
+	noSecrets(t, "worklist", body)
+	r, _ = h.as(school, `{ flaggedChildren(codes: ["INJURY_UNDER_ONE"]) { totalCount } }`, nil)
+	if n := get(r.Data, "flaggedChildren", "totalCount"); n != 0.0 {
+		t.Errorf("filtering on a hidden flag's code found %v", n)
+	}
+
+	// A health practitioner sees the restricted health entry but not the
+	// sealed one.
+	_, body = h.as(h.tokenFor(auth.Practitioner, "health"), chron, nil)
+	if !strings.Contains(body, "femur") || strings.Contains(body, "Quixotic") || strings.Contains(body, "LA-SEALED-9") {
+		t.Errorf("health practitioner: %s", body)
+	}
+}
+
+// Every kind of read of a child's record, and every link, unlink and
+// correction, produces exactly one access record with the right fields.
+func TestEveryReadIsAuditedOnce(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	restricted, _ := leakScenario(h)
+	practitioner := h.tokenFor(auth.Practitioner, "health")
+	auditor := h.tokenFor(auth.Auditor, "")
+	childID := ""
+	{
+		r, _ := h.as(practitioner, `{ child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) { id } }`, nil)
+		childID = get(r.Data, "child", "id").(string)
+	}
+	countLog := func() []map[string]any {
+		r, body := h.as(auditor, `{ accessLog(first: 1000) { totalCount nodes { action subject role agency purpose childId eventId parts requestId returned { name count } } } }`, nil)
+		if len(r.Errors) > 0 {
+			t.Fatalf("access log: %s", body)
+		}
+		var out []map[string]any
+		for _, n := range get(r.Data, "accessLog", "nodes").([]any) {
+			out = append(out, n.(map[string]any))
+		}
+		return out
+	}
+	reads := []struct {
+		name, query string
+		vars        map[string]any
+		action      string
+		part        string
+	}{
+		{"chronology", `{ child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) { chronology { totalCount } } }`, nil, "read", "chronology"},
+		{"flags", `{ child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) { riskFlags { code } } }`, nil, "read", "risk_flags"},
+		{"identities", `{ child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) { identifiers { value } } }`, nil, "read", "identifiers"},
+		{"event by id", `query($id: ID!) { event(id: $id) { summary } }`, map[string]any{"id": restricted.ID}, "read", "event"},
+		{"search", `{ children(filter: {name: "Sam"}) { totalCount } }`, nil, "search", "children"},
+		{"worklist", `{ flaggedChildren { totalCount } }`, nil, "worklist", "flagged_children"},
+	}
+	for _, rd := range reads {
+		t.Run(rd.name, func(t *testing.T) {
+			before := len(countLog())
+			r, body := h.as(practitioner, rd.query, rd.vars)
+			if len(r.Errors) > 0 {
+				t.Fatalf("read failed: %s", body)
+			}
+			log := countLog()
+			if len(log) != before+1 {
+				t.Fatalf("%d access records for one read, want 1", len(log)-before)
+			}
+			rec := log[len(log)-1]
+			if rec["action"] != rd.action || rec["subject"] != "u-practitioner-health" || rec["role"] != "practitioner" || rec["agency"] != "health" ||
+				rec["purpose"] != "mash_enquiry" || rec["requestId"] == "" {
+				t.Fatalf("record: %v", rec)
+			}
+			if parts := rec["parts"].([]any); len(parts) == 0 || !strings.Contains(strings.Join(toStrings(parts), ","), rd.part) {
+				t.Fatalf("parts %v, want %s", parts, rd.part)
+			}
+			if rd.action == "read" && !strings.Contains(rec["childId"].(string), childID) {
+				t.Fatalf("child id %v, want %s", rec["childId"], childID)
+			}
+			if strings.Contains(mustString(rec), "femur") {
+				t.Fatal("the access log holds content")
+			}
+		})
+	}
+
+	// Link, unlink and a correction each make exactly one record.
+	manager := h.tokenFor(auth.Manager, "hub")
+	before := len(countLog())
+	link := `mutation($a: IdentifierInput!, $b: IdentifierInput!) { linkChildren(a: $a, b: $b, reason: "same child") { id } }`
+	h.publish(ev("police.notification", "police", "p-9", at(4, 1), events.Identifiers{PolicePersonID: "PP-77"}))
+	vars := map[string]any{"a": map[string]any{"scheme": "POLICE_PERSON_ID", "value": "PP-77"}, "b": map[string]any{"scheme": "NHS_NUMBER", "value": "9990000018"}}
+	if r, body := h.as(manager, link, vars); len(r.Errors) > 0 {
+		t.Fatal(body)
+	}
+	if r, body := h.as(manager, strings.Replace(link, "linkChildren", "unlinkChildren", 1), vars); len(r.Errors) > 0 {
+		t.Fatal(body)
+	}
+	corr := withBody(ev("record.corrected", "health", "fix-1", at(5, 1), events.Identifiers{NHSNumber: "9990000018"}),
+		&events.RecordCorrected{EventID: restricted.ID, Reason: "wrong side", Summary: "Injury: right femur fracture"})
+	data, _ := events.Encode(corr)
+	if status, body := h.raw("POST", "/v1/events", "application/json", string(data), map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Publisher, "health")}); status != 200 {
+		t.Fatalf("correction: %d %s", status, body)
+	}
+	log := countLog()
+	var actions []string
+	for _, rec := range log[before:] {
+		actions = append(actions, rec["action"].(string))
+	}
+	if strings.Join(actions, ",") != "link,unlink,corrected" {
+		t.Fatalf("actions %v, want link, unlink, corrected", actions)
+	}
+	if log[len(log)-1]["subject"] != "u-publisher-health" || log[len(log)-1]["eventId"] != restricted.ID {
+		t.Fatalf("correction record: %v", log[len(log)-1])
+	}
+
+	// myAccessLog shows only the caller's own records.
+	r, _ := h.as(practitioner, `{ myAccessLog(first: 1000) { nodes { subject } } }`, nil)
+	for _, n := range get(r.Data, "myAccessLog", "nodes").([]any) {
+		if n.(map[string]any)["subject"] != "u-practitioner-health" {
+			t.Fatalf("myAccessLog shows another's record: %v", n)
+		}
+	}
+	// The access log is for auditors only.
+	if r, _ := h.as(practitioner, `{ accessLog { totalCount } }`, nil); len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "FORBIDDEN" {
+		t.Fatalf("a practitioner read the access log: %+v", r)
+	}
+}
+
+// If the access record cannot be stored, the read fails: fail closed.
+func TestReadFailsWhenAuditUnavailable(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	leakScenario(h)
+	if err := h.app.JetStream().DeleteStream(context.Background(), "CHRONICLE_AUDIT"); err != nil {
+		t.Fatal(err)
+	}
+	r, body := h.as(h.tokenFor(auth.Manager, "hub"), `{ child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) { names chronology { totalCount } } }`, nil)
+	if r.status != 503 || len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "AUDIT_UNAVAILABLE" {
+		t.Fatalf("status %d: %s", r.status, body)
+	}
+	if strings.Contains(body, "Sam Synthetic") || strings.Contains(body, "totalCount") {
+		t.Fatalf("data released without an access record: %s", body)
+	}
+}
+
+func toStrings(l []any) []string {
+	out := make([]string, len(l))
+	for i, v := range l {
+		out[i], _ = v.(string)
+	}
+	return out
+}
+
+func mustString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(bytes.TrimSpace(b))
+}
