@@ -407,3 +407,42 @@ func mustString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(bytes.TrimSpace(b))
 }
+
+// An analyst gets statistics and a pseudonymised export, and nothing that
+// names a child; the export is on the access log.
+func TestAnalystGetsCountsAndPseudonymsOnly(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	leakScenario(h)
+	analyst := h.tokenFor(auth.Analyst, "")
+	r, body := h.as(analyst, `{ statistics(period: MONTH) { period agency type count } }`, nil)
+	if len(r.Errors) > 0 || !strings.Contains(body, `"period":"2024-03"`) {
+		t.Fatalf("statistics: %s", body)
+	}
+	status, export := h.raw("GET", "/v1/export", "", "", map[string]string{"Authorization": "Bearer " + analyst, "Chronicle-Purpose": "quality_assurance"})
+	if status != 200 || strings.Count(export, "\n") != 2 { // the sealed entry is never exported
+		t.Fatalf("export: %d %s", status, export)
+	}
+	for _, s := range []string{"9990000018", "B801200005001", "Sam Synthetic", "femur", "Quixotic", "LA-SEALED", "Disclosed", "Synthetic"} {
+		if strings.Contains(export, s) {
+			t.Errorf("export holds %q: %s", s, export)
+		}
+	}
+	if !strings.Contains(export, `"children":["P`) {
+		t.Errorf("no pseudonyms: %s", export)
+	}
+	if status, _ := h.raw("GET", "/v1/export", "", "", map[string]string{"Authorization": "Bearer " + analyst}); status != 403 {
+		t.Errorf("export without a purpose: %d", status)
+	}
+	if status, _ := h.raw("GET", "/v1/export", "", "", map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Practitioner, "health"), "Chronicle-Purpose": "quality_assurance"}); status != 403 {
+		t.Errorf("practitioner export: %d", status)
+	}
+	log, body := h.as(h.tokenFor(auth.Auditor, ""), `{ accessLog { nodes { action role returned { name count } } } }`, nil)
+	if !strings.Contains(body, `"action":"export"`) || len(log.Errors) > 0 {
+		t.Fatalf("export not on the access log: %s", body)
+	}
+	// And an analyst cannot read a child.
+	r, _ = h.as(analyst, `{ children { totalCount } }`, nil)
+	if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "FORBIDDEN" {
+		t.Fatalf("analyst listed children: %+v", r)
+	}
+}

@@ -548,6 +548,27 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				},
 				Resolve: b.resolveAccessLog(true),
 			},
+			"statistics": {
+				Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.NewObject(graphql.ObjectConfig{
+					Name:        "StatisticsRow",
+					Description: "How many events of a type an agency shared in a period.",
+					Fields: graphql.Fields{
+						"period": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r statRow) any { return r.Period })},
+						"agency": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r statRow) any { return r.Agency })},
+						"type":   {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r statRow) any { return r.Type })},
+						"count":  {Type: graphql.NewNonNull(graphql.Int), Resolve: field(func(r statRow) any { return r.Count })},
+					},
+				})))),
+				Description: "Counts per period, agency and event type, for analysts and managers: no child data.",
+				Args: graphql.FieldConfigArgument{
+					"from":      {Type: dateTime},
+					"to":        {Type: dateTime},
+					"asKnownAt": asKnownAt,
+					"period": {Type: graphql.NewEnum(graphql.EnumConfig{Name: "Period", Values: graphql.EnumValueConfigMap{
+						"MONTH": {Value: "month"}, "QUARTER": {Value: "quarter"}, "YEAR": {Value: "year"}}}), DefaultValue: "quarter"},
+				},
+				Resolve: b.resolveStatistics,
+			},
 			"riskRules": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(ruleType))),
 				Description: "The risk rules in force, with thresholds and rationale.",

@@ -679,3 +679,33 @@ func (l Lens) PossibleMatches(asOf *time.Time) []PossibleMatch {
 
 // LastSeq is the model's position.
 func (l Lens) LastSeq() uint64 { return l.m.LastSeq() }
+
+// Entries returns every entry as shown at asOf (nil: now), retracted ones
+// left out, in stream order, with the ids of the children each concerns.
+// Statistics and exports are built from it.
+func (m *Model) Entries(asOf *time.Time) ([]Entry, [][]string) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	v := m.ident.view(asOf)
+	var out []Entry
+	var children [][]string
+	for _, d := range m.applied {
+		rec, ok := m.records[d.Event.ID]
+		if !ok {
+			continue
+		}
+		e, ok := rec.At(asOf)
+		if !ok || e.Retracted {
+			continue
+		}
+		var ids []string
+		for _, n := range m.nodesOf(rec) {
+			if id := v.childID(n); !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+		out = append(out, e)
+		children = append(children, ids)
+	}
+	return out, children
+}

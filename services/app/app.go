@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -261,6 +262,9 @@ func (a *App) serveHTTP() error {
 	}
 	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.audit, a.log))
 	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
+	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
+	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log,
+		gateway.NewExporter(a.proj.Model(), exportKey[:], a.audit, a.log, a.cfg.Now)))
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("http listen %s: %w", a.cfg.HTTPAddr, err)

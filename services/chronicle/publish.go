@@ -18,15 +18,25 @@ import (
 
 // natsFlags are the connection flags shared by publish and import.
 type natsFlags struct {
-	url string
+	url, user, password string
 }
 
 func (n *natsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&n.url, "nats-url", nats.DefaultURL, "NATS server to publish to (chronicle serve's embedded server listens on "+nats.DefaultURL+")")
+	fs.StringVar(&n.user, "nats-user", "", "NATS user (an agency account from serve --nats-users)")
+	fs.StringVar(&n.password, "nats-password", "", "NATS password (better set as CHRONICLE_NATS_PASSWORD)")
+}
+
+func (n *natsFlags) options(name string) []nats.Option {
+	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second)}
+	if n.user != "" {
+		opts = append(opts, nats.UserInfo(n.user, n.password))
+	}
+	return opts
 }
 
 func (n *natsFlags) publisher() (*eventlog.Publisher, func(), error) {
-	nc, err := nats.Connect(n.url, nats.Name("chronicle-cli"), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(n.url, n.options("chronicle-cli")...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is chronicle serve running?)", n.url, err)
 	}

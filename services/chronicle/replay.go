@@ -57,7 +57,7 @@ func replay(ctx context.Context, args []string, std stdio) int {
 		}
 		at = &t
 	}
-	nc, err := nats.Connect(conn.url, nats.Name("chronicle-replay"), nats.Timeout(5*time.Second))
+	nc, err := nats.Connect(conn.url, conn.options("chronicle-replay")...)
 	if err != nil {
 		fmt.Fprintf(std.err, "replay: connect to NATS at %s: %v (is chronicle serve running?)\n", conn.url, err)
 		return exitUsage
