@@ -118,6 +118,9 @@ func (a *requestAudit) note(action, childID, eventID string, p purpose, asOf *ti
 }
 
 func (a *requestAudit) list() []AccessRecord {
+	if a == nil {
+		return nil
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]AccessRecord, 0, len(a.order))

@@ -446,3 +446,17 @@ func TestAnalystGetsCountsAndPseudonymsOnly(t *testing.T) {
 		t.Fatalf("analyst listed children: %+v", r)
 	}
 }
+
+// The schema is public so that GraphiQL's documentation works before a
+// token is pasted; a query that mixes in data still needs one.
+func TestIntrospectionNeedsNoToken(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	status, body := h.raw("POST", "/graphql", "application/json", `{"query":"{ __schema { queryType { name } } }"}`, nil)
+	if status != 200 || !strings.Contains(body, `"Query"`) {
+		t.Fatalf("introspection: %d %s", status, body)
+	}
+	status, _ = h.raw("POST", "/graphql", "application/json", `{"query":"{ __typename agencies { code } }"}`, nil)
+	if status != 401 {
+		t.Fatalf("mixed query without a token: %d", status)
+	}
+}

@@ -42,7 +42,8 @@ const graphiqlPage = `<!doctype html>
 const fetcher = GraphiQL.createFetcher({ url: window.location.origin + '/graphql' });
 const example = '# Chronicle: one child, every agency, in time order.\n# Paste a token into Headers below: {"Authorization": "Bearer <token>"}\n\nquery Child {\n  child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) {\n    id\n    names\n    identifiers { scheme value }\n    chronology(first: 20) {\n      totalCount\n      edges { node { occurredAt agency type summary reliability } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n}\n';
 ReactDOM.createRoot(document.getElementById('graphiql')).render(
-  React.createElement(GraphiQL, { fetcher, defaultQuery: example, shouldPersistHeaders: true, isHeadersEditorEnabled: true }));
+  React.createElement(GraphiQL, { fetcher, defaultQuery: example, shouldPersistHeaders: true, isHeadersEditorEnabled: true,
+    defaultHeaders: '{\n  "Authorization": "Bearer <paste a token from chronicle serve --demo or chronicle token>",\n  "Chronicle-Purpose": "mash_enquiry"\n}' }));
 </script>
 </body>
 </html>

@@ -87,16 +87,6 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.requestError(w, mediaJSON, http.StatusNotAcceptable, "NOT_ACCEPTABLE", "accept application/graphql-response+json or application/json")
 		return
 	}
-	caller, err := h.verifier.Verify(auth.BearerToken(r))
-	if err != nil {
-		if StatusOf(err) == http.StatusUnauthorized {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
-		}
-		h.requestError(w, media, StatusOf(err), CodeOf(err), err.Error())
-		return
-	}
-	ra := newRequestAudit(r, caller, h.now())
-	ctx = context.WithValue(auth.WithCaller(ctx, caller), auditKey{}, ra)
 	var req request
 	switch r.Method {
 	case http.MethodGet:
@@ -153,6 +143,21 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.requestError(w, media, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", op.Operation+" operations must be sent with POST")
 		return
 	}
+	// The schema itself is public, so GraphiQL's documentation works before
+	// a token is pasted; everything else needs a verified caller.
+	var ra *requestAudit
+	if !introspectionOnly(op) {
+		caller, err := h.verifier.Verify(auth.BearerToken(r))
+		if err != nil {
+			if StatusOf(err) == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
+			}
+			h.requestError(w, media, StatusOf(err), CodeOf(err), err.Error())
+			return
+		}
+		ra = newRequestAudit(r, caller, h.now())
+		ctx = context.WithValue(auth.WithCaller(ctx, caller), auditKey{}, ra)
+	}
 	if v := graphql.ValidateDocument(&h.schema, doc, h.rules); !v.IsValid {
 		h.documentError(w, media, v.Errors)
 		return
@@ -174,6 +179,21 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	write(w, media, http.StatusOK, response{Data: res.Data, Errors: res.Errors})
+}
+
+// introspectionOnly reports whether every top-level field of a query is
+// __schema, __type or __typename.
+func introspectionOnly(op *ast.OperationDefinition) bool {
+	if op.Operation != ast.OperationTypeQuery || op.SelectionSet == nil || len(op.SelectionSet.Selections) == 0 {
+		return false
+	}
+	for _, sel := range op.SelectionSet.Selections {
+		f, ok := sel.(*ast.Field)
+		if !ok || f.Name == nil || !strings.HasPrefix(f.Name.Value, "__") {
+			return false
+		}
+	}
+	return true
 }
 
 // operation picks the operation to run, as the executor will.
