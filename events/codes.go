@@ -53,7 +53,7 @@ func (l *CodeList) check(p *ProblemSet, field, v string, required bool) {
 	case v == "" && required:
 		p.Add(field, "is required (one of %s)", l.summary())
 	case v != "" && !l.Has(v):
-		p.Add(field, "%q is not a known %s (want one of %s)", v, l.Name, l.summary())
+		p.Add(field, "%s is not a known %s (want one of %s)", quote(v), l.Name, l.summary())
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -46,9 +47,19 @@ func Decode(data []byte) (*Event, error) {
 	if len(data) > MaxEventSize {
 		return nil, &FieldError{Problem: fmt.Sprintf("event is %d bytes; the limit is %d", len(data), MaxEventSize)}
 	}
-	var w wireEvent
+	var (
+		w wireEvent
+		p ProblemSet
+	)
 	if err := strictUnmarshal(data, &w); err != nil {
-		return nil, jsonProblem("", err)
+		if !fieldLevel(err) || jsonValueKind(bytes.TrimSpace(data)) != "object" {
+			return nil, jsonProblem("", err)
+		}
+		// The document parses but some fields do not fit: decode it again
+		// field by field so that every such field is reported, with its
+		// index, and Validate can still report everything else.
+		w = wireEvent{}
+		decodeThorough(&p, "", data, reflect.ValueOf(&w).Elem())
 	}
 	e := &Event{
 		ID: w.ID, Type: w.Type, SchemaVersion: w.SchemaVersion, Agency: w.Agency,
@@ -56,7 +67,6 @@ func Decode(data []byte) (*Event, error) {
 		Sensitivity: w.Sensitivity, Reliability: w.Reliability, Summary: w.Summary,
 		Payload: w.Payload,
 	}
-	var p ProblemSet
 	e.OccurredAt = parseTime(&p, "occurred_at", w.OccurredAt)
 	e.RecordedAt = parseTime(&p, "recorded_at", w.RecordedAt)
 	if err := decodeBody(e); err != nil {
@@ -81,10 +91,25 @@ func decodeBody(e *Event) error {
 		raw = []byte("{}")
 	}
 	if err := strictUnmarshal(raw, body); err != nil {
-		return jsonProblem("payload", err)
+		if !fieldLevel(err) {
+			return jsonProblem("payload", err)
+		}
+		var p ProblemSet
+		body = spec.New()
+		decodeThorough(&p, "payload", raw, reflect.ValueOf(body))
+		e.Body = body // so that Validate reports the payload's other problems too
+		return p.Err()
 	}
 	e.Body = body
 	return nil
+}
+
+// fieldLevel reports whether a strict decoding error is about one field (a
+// value of the wrong type, an unknown name) in a document that otherwise
+// parses, as opposed to malformed JSON.
+func fieldLevel(err error) bool {
+	var typ *json.UnmarshalTypeError
+	return errors.As(err, &typ) || strings.HasPrefix(err.Error(), "json: unknown field ")
 }
 
 // Check decodes and validates one encoded event and returns every problem
@@ -96,7 +121,30 @@ func Check(data []byte, now time.Time) (*Event, error) {
 	if e == nil {
 		return nil, err
 	}
-	return e, errors.Join(err, Validate(e, now))
+	return e, errors.Join(err, withoutDecoded(Validate(e, now), Problems(err)))
+}
+
+// withoutDecoded drops the validation problems at or under a field that
+// already failed to decode: a field of the wrong JSON type is left empty, and
+// "is required" on top of "must be a JSON string" would only confuse.
+func withoutDecoded(err error, decoded []FieldError) error {
+	if len(decoded) == 0 {
+		return err
+	}
+	var p ProblemSet
+	for _, f := range Problems(err) {
+		covered := false
+		for _, d := range decoded {
+			if d.Field != "" && (f.Field == d.Field || strings.HasPrefix(f.Field, d.Field+".") || strings.HasPrefix(f.Field, d.Field+"[")) {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			p.Add(f.Field, "%s", f.Problem)
+		}
+	}
+	return p.Err()
 }
 
 // Encode renders an event as its canonical JSON.
@@ -202,7 +250,7 @@ func parseTime(p *ProblemSet, field, s string) time.Time {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		p.Add(field, "%q is not an RFC 3339 time with a zone (for example 2024-03-02T14:05:00Z)", s)
+		p.Add(field, "%s is not an RFC 3339 time with a zone (for example 2024-03-02T14:05:00Z)", quote(s))
 		return time.Time{}
 	}
 	return t
@@ -274,13 +322,14 @@ func CheckDelivered(subject string, data []byte, received time.Time) (*Event, er
 		return nil, err
 	}
 	agency, typ, ok := SplitSubject(subject)
-	switch {
-	case !ok:
-		err = errors.Join(err, &FieldError{Problem: fmt.Sprintf("subject %q is not chronicle.events.<agency>.<type>", subject)})
-	case agency != e.Agency:
-		err = errors.Join(err, &FieldError{Field: "agency", Problem: fmt.Sprintf("%q does not match the subject's agency %q", e.Agency, agency)})
-	case typ != e.Type:
-		err = errors.Join(err, &FieldError{Field: "type", Problem: fmt.Sprintf("%q does not match the subject's type %q", e.Type, typ)})
+	if !ok {
+		return e, errors.Join(err, &FieldError{Problem: fmt.Sprintf("subject %s is not chronicle.events.<agency>.<type>", quote(subject))})
+	}
+	if agency != e.Agency {
+		err = errors.Join(err, &FieldError{Field: "agency", Problem: fmt.Sprintf("%s does not match the subject's agency %s", quote(e.Agency), quote(agency))})
+	}
+	if typ != e.Type {
+		err = errors.Join(err, &FieldError{Field: "type", Problem: fmt.Sprintf("%s does not match the subject's type %s", quote(string(e.Type)), quote(string(typ)))})
 	}
 	return e, err
 }
@@ -290,7 +339,7 @@ func CheckDelivered(subject string, data []byte, received time.Time) (*Event, er
 func DecodePayload(t Type, raw json.RawMessage) (Payload, error) {
 	spec, ok := Lookup(t)
 	if !ok {
-		return nil, &FieldError{Field: "type", Problem: fmt.Sprintf("%q is not a known event type", t)}
+		return nil, &FieldError{Field: "type", Problem: fmt.Sprintf("%s is not a known event type", quote(string(t)))}
 	}
 	body := spec.New()
 	if err := strictUnmarshal(raw, body); err != nil {

@@ -165,3 +165,18 @@ func joinPath(prefix, field string) string {
 		return prefix + "." + field
 	}
 }
+
+// maxQuoted is how much of an offending value a problem repeats. Enough to
+// recognise it; not so much that a hostile 60 KB value makes a 60 KB reason
+// (which would not fit the quarantine record that carries it).
+const maxQuoted = 40
+
+// quote renders a value for a problem message like %q, cut to maxQuoted
+// characters with a note of its full length.
+func quote(s string) string {
+	r := []rune(s)
+	if len(r) <= maxQuoted {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q… (%d characters)", string(r[:maxQuoted]), len(r))
+}

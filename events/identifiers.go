@@ -123,7 +123,7 @@ func ValidateIdentifier(id Identifier) error {
 	case "":
 		return fmt.Errorf("scheme is required")
 	default:
-		return fmt.Errorf("unknown scheme %q (want one of %s)", id.Scheme, joinQuoted(Schemes))
+		return fmt.Errorf("unknown scheme %s (want one of %s)", quote(string(id.Scheme)), joinQuoted(Schemes))
 	}
 }
 

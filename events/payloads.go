@@ -285,7 +285,7 @@ func checkLA(p *ProblemSet, field, la string) {
 	case la == "":
 		p.Add(field, "is required (three-digit DfE LA number)")
 	case len(la) != 3 || !allDigits(la):
-		p.Add(field, "%q is not a three-digit DfE LA number", la)
+		p.Add(field, "%s is not a three-digit DfE LA number", quote(la))
 	}
 }
 

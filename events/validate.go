@@ -25,7 +25,8 @@ const (
 	MaxSubjects = 20
 )
 
-// earliest is the oldest occurred_at accepted: older dates are typing errors.
+// earliest is the oldest occurred_at or recorded_at accepted: older dates
+// are typing errors (or a system's zero value).
 var earliest = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // adultRoles are how an adult subject is connected to the child.
@@ -54,7 +55,7 @@ func Validate(e *Event, now time.Time) error {
 	case e.Type == "":
 		p.Add("type", "is required (see docs/events.md for the catalogue)")
 	case !known:
-		p.Add("type", "%q is not a known event type (see docs/events.md for the catalogue)", e.Type)
+		p.Add("type", "%s is not a known event type (see docs/events.md for the catalogue)", quote(string(e.Type)))
 	case e.SchemaVersion < 0:
 		p.Add("schema_version", "must not be negative")
 	case e.SchemaVersion > spec.Version:
@@ -63,7 +64,7 @@ func Validate(e *Event, now time.Time) error {
 
 	Agencies.check(&p, "agency", e.Agency, true)
 	if known && Agencies.Has(e.Agency) && !spec.Allows(e.Agency) {
-		p.Add("agency", "%q may not publish %s (only %s)", e.Agency, e.Type, strings.Join(spec.Agencies, ", "))
+		p.Add("agency", "%s may not publish %s (only %s)", quote(e.Agency), e.Type, strings.Join(spec.Agencies, ", "))
 	}
 	checkText(&p, "source_system", e.SourceSystem, MaxShortText, false, true)
 	checkText(&p, "source_ref", e.SourceRef, MaxShortText, false, true)
@@ -88,16 +89,18 @@ func Validate(e *Event, now time.Time) error {
 
 func validateTimes(p *ProblemSet, e *Event, now time.Time) {
 	limit := now.Add(ClockSkew)
-	if !e.OccurredAt.IsZero() {
+	for _, t := range []struct {
+		field string
+		at    time.Time
+	}{{"occurred_at", e.OccurredAt}, {"recorded_at", e.RecordedAt}} {
 		switch {
-		case e.OccurredAt.Before(earliest):
-			p.Add("occurred_at", "%s is before 1900", e.OccurredAt.Format(time.RFC3339))
-		case e.OccurredAt.After(limit):
-			p.Add("occurred_at", "%s is in the future", e.OccurredAt.Format(time.RFC3339))
+		case t.at.IsZero():
+			p.Add(t.field, "is required (RFC 3339, for example 2024-03-02T14:05:00Z)")
+		case t.at.Before(earliest):
+			p.Add(t.field, "%s is before 1900", t.at.Format(time.RFC3339))
+		case t.at.After(limit):
+			p.Add(t.field, "%s is in the future", t.at.Format(time.RFC3339))
 		}
-	}
-	if !e.RecordedAt.IsZero() && e.RecordedAt.After(limit) {
-		p.Add("recorded_at", "%s is in the future", e.RecordedAt.Format(time.RFC3339))
 	}
 	if !e.OccurredAt.IsZero() && !e.RecordedAt.IsZero() && e.OccurredAt.After(e.RecordedAt) {
 		p.Add("occurred_at", "%s is after recorded_at (%s): an agency cannot record something before it happened",
@@ -186,7 +189,7 @@ func checkDate(p *ProblemSet, field string, d Date) time.Time {
 	}
 	t, ok := d.Time()
 	if !ok {
-		p.Add(field, "%q is not a date like 2015-06-30", string(d))
+		p.Add(field, "%s is not a date like 2015-06-30", quote(string(d)))
 	}
 	return t
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -179,6 +180,80 @@ func TestValidationReportsEveryProblem(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "subjects[0].identifiers.nhs_number: check digit does not match") {
 		t.Errorf("error text does not read as the issue describes: %v", err)
+	}
+}
+
+// A value of the wrong JSON type does not hide the other problems, and its
+// path keeps the array index.
+func TestTypeErrorsDoNotHideOtherProblems(t *testing.T) {
+	data := mutate(t, "education.exclusion", func(m map[string]any) {
+		m["sensitivity"] = "secret"
+		m["schema_version"] = "one"
+		subject0(m)["date_of_birth"] = 5
+		subject0(m)["identifiers"] = map[string]any{"nhs_number": "9990000017"}
+		payload(m)["days"] = "three"
+		payload(m)["kind"] = "expelled"
+		payload(m)["colour"] = "red"
+	})
+	_, err := Check(data, now)
+	want := map[string]string{
+		"sensitivity":                        "is not a known",
+		"schema_version":                     "must be a JSON number, not string",
+		"subjects[0].date_of_birth":          "must be a JSON string, not number",
+		"subjects[0].identifiers.nhs_number": "check digit does not match",
+		"payload.days":                       "must be a JSON number, not string",
+		"payload.kind":                       "is not a known",
+		"payload.colour":                     "unknown field",
+	}
+	got := map[string][]string{}
+	for _, p := range Problems(err) {
+		got[p.Field] = append(got[p.Field], p.Problem)
+	}
+	for field, problem := range want {
+		if len(got[field]) == 0 || !strings.Contains(strings.Join(got[field], "|"), problem) {
+			t.Errorf("%s: want a problem containing %q, got %q", field, problem, got[field])
+		}
+	}
+	// A field that failed to decode is not also reported as missing.
+	if len(got["payload.days"]) != 1 || len(got["subjects[0].date_of_birth"]) != 1 {
+		t.Errorf("a decoding problem was repeated by validation: %v", got)
+	}
+}
+
+// Times are required in Go-built events too, and the year 1 is not a date an
+// agency recorded anything on.
+func TestZeroAndAncientTimesAreRejected(t *testing.T) {
+	spec, _ := Lookup("contact.received")
+	e := spec.ExampleEvent()
+	e.OccurredAt, e.RecordedAt = time.Time{}, time.Time{}
+	fields := map[string]bool{}
+	for _, p := range Problems(Validate(e, now)) {
+		fields[p.Field] = true
+	}
+	if !fields["occurred_at"] || !fields["recorded_at"] {
+		t.Fatalf("zero times accepted: %v", Problems(Validate(e, now)))
+	}
+	data := mutate(t, "contact.received", func(m map[string]any) {
+		m["occurred_at"], m["recorded_at"] = "0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"
+	})
+	_, err := Check(data, now)
+	fields = map[string]bool{}
+	for _, p := range Problems(err) {
+		fields[p.Field] = true
+	}
+	if !fields["occurred_at"] || !fields["recorded_at"] {
+		t.Fatalf("year-1 times accepted: %v", err)
+	}
+}
+
+// A problem quotes only the start of a long bad value, so that a hostile
+// value cannot make the reason enormous.
+func TestProblemsQuoteLongValuesBriefly(t *testing.T) {
+	long := strings.Repeat("Z", 5000)
+	data := mutate(t, "contact.received", func(m map[string]any) { m["sensitivity"] = long })
+	_, err := Check(data, now)
+	if err == nil || len(err.Error()) > 1000 || !strings.Contains(err.Error(), "(5000 characters)") {
+		t.Fatalf("got %d bytes: %.300s", len(fmt.Sprint(err)), err)
 	}
 }
 

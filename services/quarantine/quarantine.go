@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -114,17 +115,47 @@ func Put(ctx context.Context, js jetstream.JetStream, subject string, seq uint64
 	return nil
 }
 
-// Reason renders every problem on one header-safe line.
+// MaxReason caps the reason header, in bytes. Problems quote at most a short
+// prefix of an offending value, but an event can have hundreds of problems;
+// the record must still fit the quarantine stream beside the original bytes,
+// or it could never be stored and the checker would retry it for ever.
+const MaxReason = 8 << 10
+
+// Reason renders every problem on one header-safe line of at most MaxReason
+// bytes; when they do not all fit it ends by saying how many were left out.
 func Reason(err error) string {
 	probs := events.Problems(err)
 	if len(probs) == 0 {
-		return oneLine(err.Error())
+		return truncate(oneLine(err.Error()), MaxReason)
 	}
-	parts := make([]string, len(probs))
+	var b strings.Builder
 	for i, p := range probs {
-		parts[i] = oneLine(p.Error())
+		part := oneLine(p.Error())
+		if i > 0 {
+			part = "; " + part
+		}
+		more := fmt.Sprintf("; and %d more problems", len(probs)-i)
+		if b.Len()+len(part)+len(more) > MaxReason {
+			if i == 0 {
+				return truncate(part, MaxReason-len(more)) + more
+			}
+			b.WriteString(more)
+			break
+		}
+		b.WriteString(part)
 	}
-	return strings.Join(parts, "; ")
+	return b.String()
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func oneLine(s string) string {

@@ -3,10 +3,13 @@ package quarantine_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -39,6 +42,11 @@ func TestGarbageStraightToTheSubjectIsQuarantined(t *testing.T) {
 	_, good2 := validEvent(t, "contact.received", "good-2")
 	spoof, _ := validEvent(t, "police.notification", "spoof")
 	spoofData, _ := events.Encode(spoof) // a police event published under the health token
+	// A hostile event whose bad values are huge: every problem quoting its
+	// value in full would make a reason bigger than the quarantine stream
+	// takes, and the record could never be stored.
+	huge := strings.Repeat("\x7f", 20000)
+	hostile := []byte(`{"id":"` + huge + `","type":"health.concern","agency":"` + huge + `","sensitivity":"` + huge + `"}`)
 
 	sends := []struct {
 		name    string
@@ -53,6 +61,7 @@ func TestGarbageStraightToTheSubjectIsQuarantined(t *testing.T) {
 		{"json but invalid", "chronicle.events.health.health.concern", []byte(`{"type":"health.concern","agency":"health"}`), true, "id: is required"},
 		{"spoofed agency", events.SubjectFor("health", "police.notification"), spoofData, true, `agency: "police" does not match the subject's agency "health"`},
 		{"not an event subject shape", "chronicle.events.nosuchagency", []byte(`{}`), true, "is not chronicle.events.<agency>.<type>"},
+		{"huge hostile values", "chronicle.events.health.health.concern", hostile, true, "(20000 characters)"},
 		{"valid after", events.SubjectFor("social_care", "contact.received"), good2, false, ""},
 	}
 	for _, s := range sends {
@@ -166,6 +175,26 @@ func mustStream(t *testing.T, js jetstream.JetStream, name string) jetstream.Str
 		t.Fatal(err)
 	}
 	return s
+}
+
+// However many problems there are, the reason fits its cap and says how many
+// were left out.
+func TestReasonIsCapped(t *testing.T) {
+	var errs []error
+	for i := range 2000 {
+		errs = append(errs, &events.FieldError{Field: fmt.Sprintf("payload.items[%d]", i), Problem: "must be a JSON string, not number"})
+	}
+	got := quarantine.Reason(errors.Join(errs...))
+	if len(got) > quarantine.MaxReason {
+		t.Fatalf("reason is %d bytes, cap %d", len(got), quarantine.MaxReason)
+	}
+	if !strings.HasPrefix(got, "payload.items[0]: ") || !strings.Contains(got, "more problems") {
+		t.Fatalf("reason does not start with the first problem and count the rest: %.200q", got)
+	}
+	one := quarantine.Reason(&events.FieldError{Field: "summary", Problem: strings.Repeat("é", quarantine.MaxReason)})
+	if len(one) > quarantine.MaxReason+len("…") || !utf8.ValidString(one) {
+		t.Fatalf("one long problem: %d bytes, valid UTF-8 %v", len(one), utf8.ValidString(one))
+	}
 }
 
 // Reason stays on one line whatever the problem text holds.
