@@ -24,14 +24,24 @@ type flagView struct {
 
 // redactFlag hides a flag resting on any entry the caller may not see: its
 // code, title and reason would say what the hidden entry was. The severity
-// and times stay, so the caller knows to ask.
+// and times stay, so the caller knows to ask. A visible flag cleared by a
+// hidden entry (a restricted interview, a sealed conference) keeps its clear
+// time, which the entry's placeholder shows anyway, but not its clear reason.
 func (b *schemaBuilder) redactFlag(c auth.Caller, f flags.Flag, asOf *time.Time) (flags.Flag, bool) {
-	var hidden []string
-	for _, id := range f.Evidence {
-		if e, _, ok := b.src.Event(id, asOf); ok && !c.Sees(e.Sensitivity, e.Agency) {
-			hidden = append(hidden, e.Sensitivity+" from "+agencyName(e.Agency))
+	hiddenOf := func(ids []string) []string {
+		var hidden []string
+		for _, id := range ids {
+			if e, _, ok := b.src.Event(id, asOf); ok && !c.Sees(e.Sensitivity, e.Agency) {
+				hidden = append(hidden, e.Sensitivity+" from "+agencyName(e.Agency))
+			}
 		}
+		return hidden
 	}
+	if h := hiddenOf(f.ClearedBy); len(h) > 0 {
+		f.ClearReason = fmt.Sprintf("cleared by an entry your role may not see (%s): ask the hub", strings.Join(uniq(h), "; "))
+		f.ClearedBy = nil
+	}
+	hidden := hiddenOf(f.Evidence)
 	if len(hidden) == 0 {
 		return f, false
 	}

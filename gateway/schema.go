@@ -25,6 +25,7 @@ type Reader interface {
 	ChildByID(id string, asOf *time.Time) (projections.Child, bool)
 	Chronology(id string, asOf *time.Time, withRetracted bool) ([]projections.Entry, bool)
 	Event(id string, asOf *time.Time) (projections.Entry, []string, bool)
+	Versions(id string, asOf *time.Time) []projections.Entry
 	Children(f projections.ChildFilter, asOf *time.Time) []projections.Child
 	Conflicts(asOf *time.Time) []projections.Conflict
 	PossibleMatches(asOf *time.Time) []projections.PossibleMatch
@@ -213,17 +214,20 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				"redacted": {Type: graphql.NewNonNull(graphql.Boolean), Description: "The entry is hidden from your role: only its date, agency and sensitivity show.",
 					Resolve: entry(func(e entryView) any { return e.hidden })},
 				"history": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))),
-					Description: "Every version of this entry known at the time asked for, original first.",
-					Resolve: entry(func(e entryView) any {
+					Description: "Every version of this entry known at the time asked for, original first. " +
+						"A version your role may not see (an earlier sealed version, say) is a redacted placeholder.",
+					Resolve: func(p graphql.ResolveParams) (any, error) {
+						e := p.Source.(entryView)
 						if e.hidden {
-							return []entryView{e}
+							return []entryView{e}, nil
 						}
+						c := callerOf(p.Context)
 						var out []entryView
-						for _, v := range e.Record().Versions(e.asOf) {
-							out = append(out, entryView{Entry: v, asOf: e.asOf})
+						for _, v := range b.src.Versions(e.EventID, e.asOf) {
+							out = append(out, shown(c, v, e.asOf, nil))
 						}
-						return out
-					})},
+						return out, nil
+					}},
 				"children": {Type: graphql.NewList(graphql.NewNonNull(graphql.ID)), Description: "Ids of the children this event concerns (on event(id) only).",
 					Resolve: entry(func(e entryView) any { return e.children })},
 			}

@@ -23,6 +23,11 @@ var (
 	// ErrForeignTarget: a correction or retraction comes from an agency other
 	// than the original's (or the hub).
 	ErrForeignTarget = errors.New("projections: only the original agency or the hub may amend an event")
+	// ErrIdentityTarget: a correction or retraction names a subjects.linked
+	// or subjects.unlinked event. A link is a practitioner's decision, and it
+	// is undone by the opposite decision (unlinkChildren), which keeps both
+	// on the record, not by amending the first.
+	ErrIdentityTarget = errors.New("projections: a link or unlink is undone by the opposite decision, not amended")
 )
 
 // Model is the hub's read model: identity and chronology together, fed by
@@ -227,6 +232,14 @@ func (m *Model) target(d Delivered, id string) (*Record, error) {
 	if !ok {
 		return nil, events.E("apply "+string(d.Event.Type), events.KindInvalid,
 			errors.Join(ErrUnknownTarget, &events.FieldError{Field: "payload.event_id", Problem: fmt.Sprintf("%s is not an event the hub has received", id)}))
+	}
+	if t := rec.Event.Type; t == "subjects.linked" || t == "subjects.unlinked" {
+		undo := "subjects.unlinked (unlinkChildren)"
+		if t == "subjects.unlinked" {
+			undo = "subjects.linked (linkChildren)"
+		}
+		return nil, events.E("apply "+string(d.Event.Type), events.KindInvalid,
+			errors.Join(ErrIdentityTarget, &events.FieldError{Field: "payload.event_id", Problem: fmt.Sprintf("%s is a %s event: publish %s with a reason instead", id, t, undo)}))
 	}
 	if d.Event.Agency != rec.Event.Agency && d.Event.Agency != "hub" {
 		return nil, events.E("apply "+string(d.Event.Type), events.KindInvalid,
@@ -521,6 +534,19 @@ func (m *Model) Event(id string, asOf *time.Time) (Entry, []string, bool) {
 	return e, children, true
 }
 
+// Versions returns every version of an event's entry known at asOf (nil:
+// now), original first. It reads under the model's lock: corrections are
+// appended to a record while the model applies the log.
+func (m *Model) Versions(id string, asOf *time.Time) []Entry {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	rec, ok := m.records[id]
+	if !ok {
+		return nil
+	}
+	return rec.Versions(asOf)
+}
+
 // ChildFilter selects children for Children. Empty fields match all.
 type ChildFilter struct {
 	// Identifier matches a child holding it (exactly).
@@ -641,6 +667,10 @@ func (l Lens) Chronology(id string, asOf *time.Time, withRetracted bool) ([]Entr
 
 // Event is Model.Event: the entry, for the gateway to redact.
 func (l Lens) Event(id string, asOf *time.Time) (Entry, []string, bool) { return l.m.Event(id, asOf) }
+
+// Versions is Model.Versions: every version, for the gateway to redact one
+// by one (a version's sensitivity may differ from the current one's).
+func (l Lens) Versions(id string, asOf *time.Time) []Entry { return l.m.Versions(id, asOf) }
 
 // Conflicts lists the conflicts whose evidence the caller may see in full.
 func (l Lens) Conflicts(asOf *time.Time) []Conflict {

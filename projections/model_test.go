@@ -152,7 +152,9 @@ func TestAmendmentsOfUnknownOrForeignEventsAreRejected(t *testing.T) {
 	f := newFeed(t)
 	m := NewModel()
 	orig := f.event("education.concern", "education", day(13), child(events.Identifiers{NHSNumber: "9990000018"}), nil)
-	mustApply(t, m, orig)
+	a, b := events.Identifier{Scheme: events.SchemeNHSNumber, Value: "9990000018"}, events.Identifier{Scheme: events.SchemeUPN, Value: "B801200005001"}
+	link := f.event("subjects.linked", "hub", day(13), child(events.Identifiers{NHSNumber: "9990000018"}), &events.SubjectsLinked{A: a, B: b, Reason: "same child"})
+	mustApply(t, m, orig, link)
 	tests := []struct {
 		name string
 		d    Delivered
@@ -162,6 +164,12 @@ func TestAmendmentsOfUnknownOrForeignEventsAreRejected(t *testing.T) {
 			&events.RecordRetracted{EventID: "0190f3c4-0000-7000-8000-000000000009", Reason: "x"}), ErrUnknownTarget},
 		{"foreign", f.event("record.corrected", "police", day(14), child(events.Identifiers{NHSNumber: "9990000018"}),
 			&events.RecordCorrected{EventID: orig.Event.ID, Reason: "x", Summary: "y"}), ErrForeignTarget},
+		// Retracting a link would show it retracted while the records stay
+		// joined: a link is undone by an unlink.
+		{"retract a link", f.event("record.retracted", "hub", day(14), child(events.Identifiers{NHSNumber: "9990000018"}),
+			&events.RecordRetracted{EventID: link.Event.ID, Reason: "linked in error"}), ErrIdentityTarget},
+		{"correct a link", f.event("record.corrected", "hub", day(14), child(events.Identifiers{NHSNumber: "9990000018"}),
+			&events.RecordCorrected{EventID: link.Event.ID, Reason: "x", Summary: "y"}), ErrIdentityTarget},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

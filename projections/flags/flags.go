@@ -54,6 +54,11 @@ type Flag struct {
 	// evaluation time; ClearReason says why.
 	ClearedAt   *time.Time
 	ClearReason string
+	// ClearedBy are the entries that became known at the moment the flag
+	// cleared: the interview, conference or plan end that cleared it. The
+	// clear reason speaks of them, so a caller who may not see one of them
+	// must not see the reason either.
+	ClearedBy []string
 	// Key identifies the occurrence across evaluations (code and the event
 	// it starts from), so that an alert is sent once per raise and clear.
 	Key string
@@ -108,7 +113,7 @@ func Evaluate(h History, at time.Time, cfg Config) ([]Flag, time.Time) {
 			case occ.end.IsZero():
 			case !occ.end.After(at):
 				end := occ.end
-				f.ClearedAt, f.ClearReason = &end, occ.clearReason
+				f.ClearedAt, f.ClearReason, f.ClearedBy = &end, occ.clearReason, knownAt(h.Entries, end)
 			default:
 				e.next(occ.end)
 			}
@@ -223,6 +228,17 @@ func (e *evaluation) runs(points []time.Time, holds condition) []run {
 
 // knownBy reports whether the hub had an entry by t: received, and
 // happened.
+// knownAt returns the ids of the entries that became known exactly at t.
+func knownAt(entries []projections.Entry, t time.Time) []string {
+	var out []string
+	for _, en := range entries {
+		if later(en.OccurredAt, en.Received).Equal(t) {
+			out = append(out, en.EventID)
+		}
+	}
+	return out
+}
+
 func knownBy(en projections.Entry, t time.Time) bool {
 	return !en.Received.After(t) && !en.OccurredAt.After(t)
 }
@@ -264,8 +280,9 @@ func ids(entries []projections.Entry) []string {
 	return out
 }
 
-// day writes a date the way a practitioner reads it: "2 March 2024".
-func day(t time.Time) string { return t.UTC().Format("2 January 2006") }
+// day writes a date the way a practitioner reads it: "2 March 2024", the
+// date in England, as the calendar counts it.
+func day(t time.Time) string { return t.In(london).Format("2 January 2006") }
 
 func plural(n int, one, many string) string {
 	if n == 1 {

@@ -93,11 +93,27 @@ func TestHandlerAgencyBoundCaller(t *testing.T) {
 			wantStatus: http.StatusForbidden, wantMention: []string{`#2 names "social_care"`},
 		},
 		{
-			name: "a caller without an agency publishes for any", caller: auth.Caller{Subject: "mash-1", Role: auth.Hub}, contentType: jsonType,
+			// Otherwise a hub or manager token without an agency claim
+			// could publish as police.
+			name: "a caller without an agency may not publish", caller: auth.Caller{Subject: "mash-1", Role: auth.Hub}, contentType: jsonType,
 			body: func(tb testing.TB) []byte {
 				return array(tb, encode(tb, eventFor(tb, "police", "AG-10")), encode(tb, eventFor(tb, "health", "AG-11")))
 			},
-			wantStatus: http.StatusOK, wantStored: []string{"AG-10", "AG-11"},
+			wantStatus: http.StatusForbidden, wantMention: []string{"names no agency", "must carry the agency"},
+		},
+		{
+			name: "a caller with an unknown agency may not publish", caller: auth.Caller{Subject: "svc-x", Role: auth.Publisher, Agency: "mi5"}, contentType: jsonType,
+			body: func(tb testing.TB) []byte {
+				return encode(tb, eventFor(tb, "police", "AG-12"))
+			},
+			wantStatus: http.StatusForbidden, wantMention: []string{`"mi5"`},
+		},
+		{
+			name: "the hub publishes its own events", caller: auth.Caller{Subject: "mash-1", Role: auth.Hub, Agency: "hub"}, contentType: jsonType,
+			body: func(tb testing.TB) []byte {
+				return encode(tb, eventFor(tb, "hub", "AG-13"))
+			},
+			wantStatus: http.StatusOK, wantStored: []string{"AG-13"},
 		},
 	}
 	for _, tt := range tests {

@@ -86,8 +86,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteError(w, r, h.log, err)
 		return
 	}
+	// A verified caller publishes for its own agency only. A token without
+	// one could otherwise publish as anyone, so it may not publish at all.
+	// (Without a caller the handler is in-process, as in PublishBody.)
 	agency := ""
 	if c, ok := auth.CallerFrom(r.Context()); ok {
+		if !events.Agencies.Has(c.Agency) {
+			gateway.WriteError(w, r, h.log, events.Errorf("ingest", events.KindForbidden,
+				"your token names no agency Chronicle knows (%q): a token that publishes must carry the agency it publishes for", c.Agency))
+			return
+		}
 		agency = c.Agency
 	}
 	resp, err := publishChecked(r.Context(), h.pub, items, agency)
