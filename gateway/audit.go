@@ -102,9 +102,8 @@ func (a *requestAudit) note(action, childID, eventID string, p purpose, asOf *ti
 	key := action + "|" + childID + "|" + eventID
 	rec, ok := a.records[key]
 	if !ok {
-		rec = &AccessRecord{At: a.now, RequestID: a.rid, Subject: a.caller.Subject, Name: a.caller.Name, Role: string(a.caller.Role),
-			Agency: a.caller.Agency, Purpose: p.reason, PurposeDetail: p.detail, Action: action, ChildID: childID, EventID: eventID,
-			Returned: map[string]int{}, AsKnownAt: asOf}
+		r := a.record(action, childID, eventID, p, asOf)
+		rec = &r
 		a.records[key] = rec
 		a.order = append(a.order, key)
 	}
@@ -115,6 +114,13 @@ func (a *requestAudit) note(action, childID, eventID string, p purpose, asOf *ti
 	for k, v := range counts {
 		rec.Returned[k] += v
 	}
+}
+
+// record starts an access record for this request's caller.
+func (a *requestAudit) record(action, childID, eventID string, p purpose, asOf *time.Time) AccessRecord {
+	return AccessRecord{At: a.now, RequestID: a.rid, Subject: a.caller.Subject, Name: a.caller.Name, Role: string(a.caller.Role),
+		Agency: a.caller.Agency, Purpose: p.reason, PurposeDetail: p.detail, Action: action, ChildID: childID, EventID: eventID,
+		Returned: map[string]int{}, AsKnownAt: asOf}
 }
 
 func (a *requestAudit) list() []AccessRecord {

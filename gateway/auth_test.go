@@ -336,6 +336,27 @@ func TestEveryReadIsAuditedOnce(t *testing.T) {
 		})
 	}
 
+	// A search and the worklist are audited as such, and every child whose
+	// details they show is on the log under that child too, so that the
+	// log answers "who saw this child" whichever way the child was reached.
+	for _, q := range []struct{ name, query, action string }{
+		{"search", `{ children(filter: {name: "Sam"}) { nodes { id names identifiers { value } } } }`, "search"},
+		{"worklist", `{ flaggedChildren { nodes { child { id names } flags { code } } } }`, "worklist"},
+	} {
+		before := len(countLog())
+		r, body := h.as(practitioner, q.query, nil)
+		if len(r.Errors) > 0 {
+			t.Fatalf("%s: %s", q.name, body)
+		}
+		log := countLog()[before:]
+		if len(log) != 2 || log[0]["action"] != q.action || log[1]["action"] != "read" || log[1]["childId"] != childID {
+			t.Fatalf("%s: want the %s record and one read of %s: %v", q.name, q.action, childID, log)
+		}
+		if parts := strings.Join(toStrings(log[1]["parts"].([]any)), ","); !strings.Contains(parts, "names") {
+			t.Fatalf("%s: read parts %s", q.name, parts)
+		}
+	}
+
 	// Link, unlink and a correction each make exactly one record.
 	manager := h.tokenFor(auth.Manager, "hub")
 	before := len(countLog())
@@ -392,6 +413,35 @@ func TestReadFailsWhenAuditUnavailable(t *testing.T) {
 	}
 	if strings.Contains(body, "Sam Synthetic") || strings.Contains(body, "totalCount") {
 		t.Fatalf("data released without an access record: %s", body)
+	}
+}
+
+// A link is on the access log before it is made: with the log unavailable,
+// the mutation fails and the records stay apart.
+func TestLinkChangesNothingWhenAuditUnavailable(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	leakScenario(h)
+	h.publish(ev("police.notification", "police", "p-au", at(4, 1), events.Identifiers{PolicePersonID: "PP-AU"}))
+	if err := h.app.JetStream().DeleteStream(context.Background(), "CHRONICLE_AUDIT"); err != nil {
+		t.Fatal(err)
+	}
+	log, err := h.app.JetStream().Stream(context.Background(), "CHRONICLE_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := log.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := st.State.LastSeq
+	link := `mutation($a: IdentifierInput!, $b: IdentifierInput!) { linkChildren(a: $a, b: $b, reason: "same child") { id } }`
+	vars := map[string]any{"a": map[string]any{"scheme": "POLICE_PERSON_ID", "value": "PP-AU"}, "b": map[string]any{"scheme": "NHS_NUMBER", "value": "9990000018"}}
+	r, body := h.as(h.tokenFor(auth.Manager, "hub"), link, vars)
+	if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "UNAVAILABLE" {
+		t.Fatalf("link with no access log: %s", body)
+	}
+	if st, err := log.Info(context.Background()); err != nil || st.State.LastSeq != before {
+		t.Fatalf("the link was published anyway: log at %d, was %d (%v)", st.State.LastSeq, before, err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/graphql-go/graphql"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -273,9 +274,9 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Fields: graphql.Fields{
 			"id":           {Type: graphql.NewNonNull(graphql.ID), Description: "Chronicle's stable id for the child. It does not change when identifiers join; a merged-away id keeps answering.", Resolve: child(func(c childView) any { return c.ID })},
 			"requestedId":  {Type: graphql.ID, Description: "The id asked for, when it was merged into this child.", Resolve: child(func(c childView) any { return nullable(mergedFrom(c.Child)) })},
-			"identifiers":  {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(identifierType))), Resolve: child(func(c childView) any { return c.Identifiers })},
-			"names":        {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Names agencies gave (hints; never used to join records).", Resolve: child(func(c childView) any { return nonNilStrings(c.Names) })},
-			"datesOfBirth": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Dates of birth agencies gave; more than one is worth checking.", Resolve: child(func(c childView) any { return nonNilStrings(c.DatesOfBirth) })},
+			"identifiers":  {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(identifierType))), Description: "Every identifier any agency uses for this child, with the event that established it.", Resolve: personal("identifiers", func(c childView) any { return c.Identifiers })},
+			"names":        {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Names agencies gave (hints; never used to join records).", Resolve: personal("names", func(c childView) any { return nonNilStrings(c.Names) })},
+			"datesOfBirth": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Dates of birth agencies gave; more than one is worth checking.", Resolve: personal("dates_of_birth", func(c childView) any { return nonNilStrings(c.DatesOfBirth) })},
 			"unborn":       {Type: graphql.NewNonNull(graphql.Boolean), Description: "Known only as an unborn child so far.", Resolve: child(func(c childView) any { return c.Unborn })},
 			"chronology": {
 				Type:        graphql.NewNonNull(entryConnection),
@@ -387,8 +388,13 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "FlaggedChild",
 		Description: "A child on the worklist with their active flags.",
 		Fields: graphql.Fields{
-			"child":           {Type: graphql.NewNonNull(childType), Resolve: field(func(c flaggedView) any { return childView{Child: c.Child, purpose: c.purpose} })},
-			"flags":           {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))), Resolve: field(func(c flaggedView) any { return c.views })},
+			"child": {Type: graphql.NewNonNull(childType), Resolve: field(func(c flaggedView) any { return childView{Child: c.Child, purpose: c.purpose} })},
+			"flags": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))), Description: "The child's active flags (redacted where they rest on entries hidden from your role).",
+				Resolve: func(p graphql.ResolveParams) (any, error) {
+					c := p.Source.(flaggedView)
+					auditFrom(p.Context).note("read", c.ID, "", c.purpose, nil, "risk_flags", map[string]int{"flags": len(c.views)})
+					return c.views, nil
+				}},
 			"highestSeverity": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c flaggedView) any { return c.views[0].Severity })},
 			"latestRaisedAt":  {Type: graphql.NewNonNull(dateTime), Resolve: field(func(c flaggedView) any { return c.latest })},
 		},
@@ -634,7 +640,7 @@ func (b *schemaBuilder) resolveConflictChild(p graphql.ResolveParams) (any, erro
 	if !ok {
 		return nil, nil
 	}
-	auditFrom(p.Context).note("read", child.ID, "", c.purpose, c.asOf, "identifiers", map[string]int{"identifiers": len(child.Identifiers)})
+	auditFrom(p.Context).note("read", child.ID, "", c.purpose, c.asOf, "lookup", nil)
 	return childView{Child: child, asOf: c.asOf, purpose: c.purpose}, nil
 }
 
@@ -655,7 +661,7 @@ func (b *schemaBuilder) resolveMatchChildren(p graphql.ResolveParams) (any, erro
 	var out []childView
 	for _, id := range m.ChildIDs {
 		if c, ok := b.view(p.Context).ChildByID(id, m.asOf); ok {
-			auditFrom(p.Context).note("read", c.ID, "", m.purpose, m.asOf, "identifiers", map[string]int{"identifiers": len(c.Identifiers)})
+			auditFrom(p.Context).note("read", c.ID, "", m.purpose, m.asOf, "lookup", nil)
 			out = append(out, childView{Child: c, asOf: m.asOf, purpose: m.purpose})
 		}
 	}
@@ -718,14 +724,32 @@ func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
 		}
 		reason, _ := p.Args["reason"].(string)
 		r := b.view(p.Context)
+		var ids []string
 		for _, k := range []events.Identifier{a, bID} {
-			if _, ok := r.FindChild(k, nil); !ok {
+			c, ok := r.FindChild(k, nil)
+			if !ok {
 				return nil, fail(p.Context, events.Errorf("link", events.KindNotFound, "no child holds %s", k))
 			}
+			if !slices.Contains(ids, c.ID) {
+				ids = append(ids, c.ID)
+			}
 		}
-		e, err := hubLinkEvent(a, bID, reason, link)
+		e, err := hubLinkEvent(a, bID, reason, link, b.now())
 		if err != nil {
 			return nil, fail(p.Context, err)
+		}
+		action := "unlink"
+		if link {
+			action = "link"
+		}
+		// The change is on the access log before it is made: if the log
+		// cannot be written, nothing is linked or unlinked.
+		if ra := auditFrom(p.Context); ra != nil {
+			rec := ra.record(action, strings.Join(ids, ","), e.ID, why, nil)
+			rec.Parts = []string{"identifiers"}
+			if err := b.auditor.Record(p.Context, []AccessRecord{rec}); err != nil {
+				return nil, fail(p.Context, events.E("link", events.KindUnavailable, fmt.Errorf("the access log cannot be written, so nothing was changed: %w", err)))
+			}
 		}
 		if err := b.recorder.Record(p.Context, e); err != nil {
 			return nil, fail(p.Context, err)
@@ -734,19 +758,20 @@ func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
 		if !ok {
 			return nil, fail(p.Context, events.Errorf("link", events.KindInternal, "child for %s vanished after recording", a))
 		}
-		action := "unlink"
-		if link {
-			action = "link"
-		}
-		auditFrom(p.Context).note(action, c.ID, e.ID, why, nil, "identifiers", map[string]int{"identifiers": len(c.Identifiers)})
 		return childView{Child: c, purpose: why}, nil
 	}
 }
 
 // hubLinkEvent builds the hub's subjects.linked or subjects.unlinked event.
-func hubLinkEvent(a, b events.Identifier, reason string, link bool) (*events.Event, error) {
-	e := &events.Event{Agency: "hub", SourceSystem: "chronicle-gateway", Sensitivity: "standard", Reliability: "direct"}
-	now := time.Now().UTC()
+func hubLinkEvent(a, b events.Identifier, reason string, link bool, now time.Time) (*events.Event, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("link event id: %w", err)
+	}
+	// The id is set here, not by the publisher, because the access record
+	// written before publishing names it.
+	e := &events.Event{ID: id.String(), SchemaVersion: 1, Agency: "hub", SourceSystem: "chronicle-gateway", Sensitivity: "standard", Reliability: "direct"}
+	now = now.UTC()
 	e.OccurredAt, e.RecordedAt = now, now
 	var body events.Payload
 	verb := "linked"
@@ -852,7 +877,9 @@ func (b *schemaBuilder) resolveChild(p graphql.ResolveParams) (any, error) {
 		ra.note("lookup", "", "", why, asOf, "not_found", map[string]int{"children": 0})
 		return nil, fail(p.Context, events.Errorf("child", events.KindNotFound, "no child with that identifier%s", asOfText(asOf)))
 	}
-	ra.note("read", c.ID, "", why, asOf, "identifiers", map[string]int{"identifiers": len(c.Identifiers)})
+	// The look-up itself says the child exists; what was shown of them is
+	// noted as each field resolves (see personal).
+	ra.note("read", c.ID, "", why, asOf, "lookup", nil)
 	return childView{Child: c, asOf: asOf, purpose: why}, nil
 }
 
@@ -1091,6 +1118,29 @@ func field[T any](get func(T) any) graphql.FieldResolveFn {
 			return nil, fmt.Errorf("resolver: got %T", p.Source)
 		}
 		return get(v), nil
+	}
+}
+
+// personal resolves a field that identifies a child (identifiers, names,
+// dates of birth) and puts the read on the access log under that child,
+// however the child was reached: looked up, found by a search, listed on the
+// worklist or in an identity review. The log then answers "who saw this
+// child's details" for every path, not only for direct look-ups.
+func personal(part string, get func(childView) any) graphql.FieldResolveFn {
+	return func(p graphql.ResolveParams) (any, error) {
+		c, ok := p.Source.(childView)
+		if !ok {
+			return nil, fmt.Errorf("resolver: got %T", p.Source)
+		}
+		v := get(c)
+		n := 0
+		if list, ok := v.([]string); ok {
+			n = len(list)
+		} else {
+			n = len(c.Identifiers)
+		}
+		auditFrom(p.Context).note("read", c.ID, "", c.purpose, c.asOf, part, map[string]int{part: n})
+		return v, nil
 	}
 }
 
