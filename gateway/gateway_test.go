@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,4 +337,79 @@ func TestGETQueriesGraphiQLAndNoMutationsOverGET(t *testing.T) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// Every chronology filter and every children filter selects what it says,
+// checked against the exact entries and children expected (a filter that
+// matched nothing would fail here, not pass).
+func TestFiltersSelectWhatTheySay(t *testing.T) {
+	h := startHub(t, t.TempDir())
+	evs := oneChildFromThreeAgencies(h)
+	other := ev("education.concern", "education", "o1", at(2, 2), events.Identifiers{NHSNumber: "9990000026"})
+	other.Subjects[0].Name, other.Subjects[0].DateOfBirth = "Alex Otherchild", "2012-01-09"
+	other.ID = events.DeriveID(other)
+	h.publish(other)
+	// idsOf lists the events of the given types, in the order given (each
+	// type occurs once in the scenario).
+	idsOf := func(types ...events.Type) []string {
+		var out []string
+		for _, typ := range types {
+			for _, e := range evs {
+				if e.Type == typ {
+					out = append(out, e.ID)
+				}
+			}
+		}
+		return out
+	}
+	chron := `query($from: DateTime, $to: DateTime, $agencies: [String!], $types: [String!]) {
+	  child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) {
+	    chronology(from: $from, to: $to, agencies: $agencies, types: $types) { totalCount nodes { id } } } }`
+	for _, tt := range []struct {
+		name string
+		vars map[string]any
+		want []string // event ids, in chronology order
+	}{
+		{"from", map[string]any{"from": at(4, 4).Format(time.RFC3339)}, idsOf("missing.reported", "police.notification", "education.exclusion")},
+		{"to", map[string]any{"to": at(2, 1).Format(time.RFC3339)}, idsOf("health.concern", "police.incident")},
+		{"from and to", map[string]any{"from": at(3, 1).Format(time.RFC3339), "to": at(3, 31).Format(time.RFC3339)}, idsOf("education.concern", "health.ed_attendance")},
+		{"agencies", map[string]any{"agencies": []string{"health"}}, idsOf("health.concern", "health.ed_attendance")},
+		{"types", map[string]any{"types": []string{"police.incident", "education.exclusion"}}, idsOf("police.incident", "education.exclusion")},
+		{"agencies and types", map[string]any{"agencies": []string{"police"}, "types": []string{"missing.reported", "health.concern"}}, idsOf("missing.reported")},
+	} {
+		t.Run("chronology "+tt.name, func(t *testing.T) {
+			data := h.ok(chron, tt.vars)
+			var got []string
+			for _, n := range get(data, "child", "chronology", "nodes").([]any) {
+				got = append(got, n.(map[string]any)["id"].(string))
+			}
+			if !slices.Equal(got, tt.want) || get(data, "child", "chronology", "totalCount") != float64(len(tt.want)) {
+				t.Fatalf("got %v (total %v), want %v", got, get(data, "child", "chronology", "totalCount"), tt.want)
+			}
+		})
+	}
+
+	sam := get(h.ok(`{ child(identifier: {scheme: UPN, value: "B801200005001"}) { id } }`, nil), "child", "id")
+	alex := get(h.ok(`{ child(identifier: {scheme: NHS_NUMBER, value: "9990000026"}) { id } }`, nil), "child", "id")
+	for _, tt := range []struct {
+		name, filter string
+		want         []any
+	}{
+		{"name, any case, part of it", `{name: "sYNTH"}`, []any{sam}},
+		{"other name", `{name: "otherchild"}`, []any{alex}},
+		{"date of birth", `{dateOfBirth: "2012-01-09"}`, []any{alex}},
+		{"identifier of another scheme than looked up", `{identifier: {scheme: POLICE_PERSON_ID, value: "PP-1"}}`, []any{sam}},
+		{"name and date of birth must both hold", `{name: "Sam", dateOfBirth: "2012-01-09"}`, nil},
+	} {
+		t.Run("children "+tt.name, func(t *testing.T) {
+			data := h.ok(`{ children(filter: `+tt.filter+`) { totalCount nodes { id } } }`, nil)
+			var got []any
+			for _, n := range get(data, "children", "nodes").([]any) {
+				got = append(got, n.(map[string]any)["id"])
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -97,8 +97,9 @@ func TestIdentityCorrectionsAndAsKnownAtThroughGraphQL(t *testing.T) {
 	if ids["NHS_NUMBER"] != ids["UPN"] || ids["UPN"] != ids["LA_PERSON_ID"] || ids["POLICE_PERSON_ID"] == ids["NHS_NUMBER"] {
 		t.Fatalf("ids by scheme: %v", ids)
 	}
-	before := h.ok(childByIdent, map[string]any{"s": "NHS_NUMBER", "v": "9990000018"})
-	cutoff := nodeByID(before, csc.ID)["receivedAt"].(string)
+	// The cut-off is when the police event arrived: after every original,
+	// before the link, the correction, the retraction and the housing event.
+	cutoff := nodeByID(h.ok(childByIdent, map[string]any{"s": "POLICE_PERSON_ID", "v": "PP-9"}), police.ID)["receivedAt"].(string)
 
 	// Merge.
 	link := `mutation($a: IdentifierInput!, $b: IdentifierInput!, $r: String!) { linkChildren(a: $a, b: $b, reason: $r) { id identifiers { scheme value } } }`
@@ -141,7 +142,12 @@ func TestIdentityCorrectionsAndAsKnownAtThroughGraphQL(t *testing.T) {
 	}
 
 	// As known at the cut-off: no housing event, the original school
-	// summary, the health entry not retracted, the police record not linked.
+	// summary, the health entry not retracted, the police record not linked
+	// (though the hub already had it, as a child of its own).
+	policeThen := h.ok(childByIdent, map[string]any{"s": "POLICE_PERSON_ID", "v": "PP-9", "at": cutoff})
+	if get(policeThen, "child", "id") != ids["POLICE_PERSON_ID"] || !slices.Equal(entryTypes(policeThen), []string{"police.notification"}) {
+		t.Fatalf("as known at %s the police record was its own child with its own entry: %v", cutoff, policeThen)
+	}
 	then := h.ok(childByIdent, map[string]any{"s": "NHS_NUMBER", "v": "9990000018", "at": cutoff, "retracted": true})
 	types := entryTypes(then)
 	if slices.Contains(types, "housing.concern") || slices.Contains(types, "police.notification") || slices.Contains(types, "subjects.linked") {
