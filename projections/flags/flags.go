@@ -226,8 +226,6 @@ func (e *evaluation) runs(points []time.Time, holds condition) []run {
 	return out
 }
 
-// knownBy reports whether the hub had an entry by t: received, and
-// happened.
 // knownAt returns the ids of the entries that became known exactly at t.
 func knownAt(entries []projections.Entry, t time.Time) []string {
 	var out []string
@@ -239,6 +237,8 @@ func knownAt(entries []projections.Entry, t time.Time) []string {
 	return out
 }
 
+// knownBy reports whether the hub had an entry by t: received, and
+// happened.
 func knownBy(en projections.Entry, t time.Time) bool {
 	return !en.Received.After(t) && !en.OccurredAt.After(t)
 }
@@ -283,6 +283,11 @@ func ids(entries []projections.Entry) []string {
 // day writes a date the way a practitioner reads it: "2 March 2024", the
 // date in England, as the calendar counts it.
 func day(t time.Time) string { return t.In(london).Format("2 January 2006") }
+
+// minute renders a time of day as a practitioner in England reads it, with
+// the zone, because a return at 23:30 GMT and one at 00:30 BST are a day
+// apart on the calendar.
+func minute(t time.Time) string { return t.In(london).Format("2 January 2006 15:04 MST") }
 
 func plural(n int, one, many string) string {
 	if n == 1 {

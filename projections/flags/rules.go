@@ -107,12 +107,13 @@ func defaultRules() []Rule {
 		},
 		{
 			Code: "CORE_GROUP_OVERDUE", Title: "First core group overdue", Severity: Medium, Enabled: true,
-			Rationale: "The core group should first meet within 10 working days of the initial conference, to turn the outline plan into a working one.",
-			Uses:      []string{"working_days"}, Thresholds: Thresholds{WorkingDays: 10}, fn: coreGroupOverdue,
+			Rationale: "The core group should first meet within 10 working days of the initial child protection conference (Working Together to Safeguard Children 2023), to turn the outline plan into a working one. " +
+				"The plan starts at that conference, so the working days are counted from the plan's start.",
+			Uses: []string{"working_days"}, Thresholds: Thresholds{WorkingDays: 10}, fn: coreGroupOverdue,
 		},
 		{
 			Code: "REVIEW_CONFERENCE_OVERDUE", Title: "First review conference overdue", Severity: Medium, Enabled: true,
-			Rationale: "The first review child protection conference should be held within 3 months of the initial conference.",
+			Rationale: "The first review child protection conference should be held within 3 months of the initial conference (Working Together 2023); the plan starts at that conference, so the 3 months count from the plan's start.",
 			Uses:      []string{"months"}, Thresholds: Thresholds{Months: 3}, fn: reviewOverdue,
 		},
 		{
@@ -454,7 +455,7 @@ func rhiOverdue(e *evaluation, th Thresholds) []occurrence {
 			}
 			out = append(out, occurrence{
 				anchor: ret.EventID, start: r.start, end: r.end, evidence: evidence,
-				reason:      fmt.Sprintf("returned on %s (episode %s) with no return home interview within %d hours", ret.OccurredAt.UTC().Format("2 January 2006 15:04"), p.EpisodeRef, th.Hours),
+				reason:      fmt.Sprintf("returned on %s (episode %s) with no return home interview within %d hours", minute(ret.OccurredAt), p.EpisodeRef, th.Hours),
 				clearReason: clear,
 			})
 		}
@@ -744,7 +745,7 @@ func referralUndecided(e *evaluation, th Thresholds) []occurrence {
 		for _, r := range e.overdue(d) {
 			out = append(out, occurrence{
 				anchor: ref.EventID, start: r.start, end: r.end, evidence: []string{ref.EventID},
-				reason:      fmt.Sprintf("referral received on %s with no decision within %s", ref.OccurredAt.UTC().Format("2 January 2006 15:04"), plural(th.WorkingDays, "working day", "working days")),
+				reason:      fmt.Sprintf("referral received on %s with no decision within %s", minute(ref.OccurredAt), plural(th.WorkingDays, "working day", "working days")),
 				clearReason: "referral decided",
 			})
 		}

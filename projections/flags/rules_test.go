@@ -28,6 +28,18 @@ var child = events.Subject{Identifiers: events.Identifiers{NHSNumber: "999000001
 // build applies a scenario to a real Model, returning it and the child's id.
 func build(t testing.TB, evs []ev) (*projections.Model, string) {
 	t.Helper()
+	m := buildModel(t, evs)
+	c, ok := m.FindChild(events.Identifier{Scheme: events.SchemeNHSNumber, Value: "9990000018"}, nil)
+	if !ok {
+		t.Fatal("no child")
+	}
+	return m, c.ID
+}
+
+// buildModel applies a scenario, about one child or several, to a real
+// Model.
+func buildModel(t testing.TB, evs []ev) *projections.Model {
+	t.Helper()
 	m := projections.NewModel()
 	for i, x := range evs {
 		spec, ok := events.Lookup(x.typ)
@@ -57,11 +69,7 @@ func build(t testing.TB, evs []ev) (*projections.Model, string) {
 			t.Fatalf("apply %d: %v", i, err)
 		}
 	}
-	c, ok := m.FindChild(events.Identifier{Scheme: events.SchemeNHSNumber, Value: "9990000018"}, nil)
-	if !ok {
-		t.Fatal("no child")
-	}
-	return m, c.ID
+	return m
 }
 
 // flagsAt evaluates the child's flags at t, from the history as known at t.
@@ -125,6 +133,8 @@ func TestRules(t *testing.T) {
 	due45 := cal.AddWorkingDays(easterStart, 45)
 	sd := time.Date(2024, 4, 22, 14, 0, 0, 0, time.UTC) // before the early May bank holiday
 	due15 := cal.AddWorkingDays(sd, 15)
+	bstMonday := time.Date(2024, 6, 2, 23, 30, 0, 0, time.UTC) // Monday 3 June 2024, 00:30 BST
+	bstDue15 := time.Date(2024, 6, 23, 23, 30, 0, 0, time.UTC) // Monday 24 June, 00:30 BST
 	fri := time.Date(2024, 3, 8, 16, 0, 0, 0, time.UTC)
 	baby := events.Subject{Identifiers: events.Identifiers{NHSNumber: "9990000018"}, DateOfBirth: "2024-01-01"}
 
@@ -227,7 +237,8 @@ func TestRules(t *testing.T) {
 		// Assessment past 45 working days, across Easter.
 		{"assessment: 45th working day across Easter", []ev{{typ: "assessment.started", agency: "social_care", occurred: easterStart, body: &events.AssessmentStarted{Kind: "child_and_family"}}},
 			due45, "ASSESSMENT_OVERDUE", true, func(t *testing.T, f Flag) {
-				if want := time.Date(2024, 5, 31, 9, 0, 0, 0, time.UTC); !f.RaisedAt.Equal(want) {
+				// 09:00 in England both days: GMT on 25 March, BST by 31 May.
+				if want := time.Date(2024, 5, 31, 8, 0, 0, 0, time.UTC); !f.RaisedAt.Equal(want) {
 					t.Errorf("due %v, want %v (45 working days skipping Good Friday, Easter Monday and the two May bank holidays)", f.RaisedAt, want)
 				}
 			}},
@@ -245,6 +256,15 @@ func TestRules(t *testing.T) {
 			{typ: "strategy_discussion.held", agency: "social_care", occurred: sd, body: &events.StrategyDiscussion{Decision: "section47_enquiry"}},
 			{typ: "conference.held", agency: "social_care", occurred: cal.AddWorkingDays(sd, 14), body: &events.Conference{Kind: "initial", Outcome: "plan_started", Category: "NEG"}},
 		}, due15.AddDate(0, 0, 3), "ICPC_OVERDUE", false, nil},
+		{"icpc: counted in English working days from 00:30 BST on a Monday", []ev{{typ: "strategy_discussion.held", agency: "social_care", occurred: bstMonday, body: &events.StrategyDiscussion{Decision: "section47_enquiry"}}},
+			bstDue15, "ICPC_OVERDUE", true, func(t *testing.T, f Flag) {
+				// Still Sunday 2 June in UTC; the 15th working day from Monday 3 June is Monday 24 June.
+				if !f.RaisedAt.Equal(bstDue15) || !strings.Contains(f.Reason, "strategy discussion on 3 June 2024") || !strings.Contains(f.Reason, "(due 24 June 2024)") {
+					t.Errorf("raised %v, reason %q", f.RaisedAt, f.Reason)
+				}
+			}},
+		{"icpc: a minute before the deadline from 00:30 BST", []ev{{typ: "strategy_discussion.held", agency: "social_care", occurred: bstMonday, body: &events.StrategyDiscussion{Decision: "section47_enquiry"}}},
+			bstDue15.Add(-time.Minute), "ICPC_OVERDUE", false, nil},
 		{"icpc: enquiry found no need", []ev{
 			{typ: "strategy_discussion.held", agency: "social_care", occurred: sd, body: &events.StrategyDiscussion{Decision: "section47_enquiry"}},
 			{typ: "section47.completed", agency: "social_care", occurred: sd.AddDate(0, 0, 5), body: &events.Section47Completed{Outcome: "not_substantiated"}},

@@ -1,11 +1,28 @@
 package flags
 
-import "time"
+import (
+	"time"
+	_ "time/tzdata" // Europe/London must resolve on a machine without a zoneinfo database
+)
 
 // Statutory timescales in safeguarding count working days: Monday to Friday
 // excluding bank holidays in England and Wales. The calendar below computes
 // the regular holidays by rule and lists the one-off changes announced by
 // proclamation; it is tested against the published dates.
+//
+// A working day is a date in England, not in UTC: a strategy discussion at
+// 00:30 BST on a Monday was held on the Monday, although it was still Sunday
+// in UTC. So the calendar reads every time in Europe/London.
+
+// london is the zone whose dates the calendar counts in. Embedding tzdata
+// means loading it cannot fail.
+var london = func() *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		panic("flags: Europe/London: " + err.Error())
+	}
+	return loc
+}()
 
 // bankHolidayChanges are the proclaimed exceptions: days added, and regular
 // days moved (the regular date removed, the new one added).
@@ -114,9 +131,17 @@ type Calendar struct {
 	years map[int]map[time.Time]bool
 }
 
-// IsWorkingDay reports whether the date of t (in UTC) is a working day.
+// IsWorkingDay reports whether the date of t in England (Europe/London) is
+// a working day.
 func (c *Calendar) IsWorkingDay(t time.Time) bool {
-	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	y, m, d := t.In(london).Date()
+	return c.isWorkingDate(y, m, d)
+}
+
+// isWorkingDate reports whether a calendar date (normalised, so d may run
+// past the end of the month) is a working day.
+func (c *Calendar) isWorkingDate(y int, m time.Month, d int) bool {
+	day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC) // a date label, as BankHolidays returns them
 	if day.Weekday() == time.Saturday || day.Weekday() == time.Sunday {
 		return false
 	}
@@ -135,14 +160,24 @@ func (c *Calendar) IsWorkingDay(t time.Time) bool {
 }
 
 // AddWorkingDays returns the time n working days after t, at the same time
-// of day: the deadline for "within n working days". Day zero is the day of
-// t itself, whether or not it is a working day.
+// of day in England (so the same wall-clock time either side of a change
+// between GMT and BST): the deadline for "within n working days". Day zero
+// is the English date of t itself, whether or not it is a working day. The
+// result is in t's location.
 func (c *Calendar) AddWorkingDays(t time.Time, n int) time.Time {
+	if n <= 0 {
+		return t
+	}
+	l := t.In(london)
+	y, m, d := l.Date()
+	k := 0
 	for n > 0 {
-		t = t.AddDate(0, 0, 1)
-		if c.IsWorkingDay(t) {
+		k++
+		if c.isWorkingDate(y, m, d+k) {
 			n--
 		}
 	}
-	return t
+	// Clocks change on Sundays, so a working day's wall-clock time always
+	// exists and is never ambiguous.
+	return time.Date(y, m, d+k, l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), london).In(t.Location())
 }

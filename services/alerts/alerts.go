@@ -3,7 +3,9 @@
 // return home interview needs no new event to become overdue). Each change
 // is alerted once, across restarts: the alerter rebuilds what it has already
 // said from the alerts stream itself, and every alert's Nats-Msg-Id is
-// derived from the change, so a repeat is a duplicate.
+// derived from the change, so a repeat is a duplicate. The rebuild is what
+// keeps a restart quiet; the duplicate window only covers a crash between
+// publishing an alert and remembering it.
 package alerts
 
 import (
@@ -73,6 +75,10 @@ type Config struct {
 type said struct {
 	up       bool
 	raisedAt time.Time
+	// n counts the alerts about the flag so far. It numbers the next
+	// change, so that a flag cleared and raised again with the same raise
+	// time (a record merged and unmerged) is a new alert, not a duplicate.
+	n int
 }
 
 // Alerter sweeps the read model and publishes changes.
@@ -119,14 +125,15 @@ func Start(ctx context.Context, js jetstream.JetStream, src Source, cfg Config) 
 }
 
 // load replays the alerts stream: the last alert per flag says whether it
-// is up.
+// is up, and their number how many changes it has had.
 func (a *Alerter) load(ctx context.Context) error {
 	list, err := List(ctx, a.js)
 	if err != nil {
 		return err
 	}
 	for _, al := range list {
-		a.said[al.ChildID+"|"+al.FlagKey] = said{up: al.Kind == "raised", raisedAt: al.RaisedAt}
+		key := al.ChildID + "|" + al.FlagKey
+		a.said[key] = said{up: al.Kind == "raised", raisedAt: al.RaisedAt, n: a.said[key].n + 1}
 	}
 	return nil
 }
@@ -291,11 +298,13 @@ func alertOf(kind, childID string, f flags.Flag, now time.Time) Alert {
 		Evidence: f.Evidence, RaisedAt: f.RaisedAt, ClearedAt: f.ClearedAt, ClearReason: f.ClearReason, FlagKey: f.Key, EvaluatedAt: now}
 }
 
-// publish stores one alert with an id derived from the change, so the same
-// change published twice (a crash between publishing and remembering) is
-// stored once.
+// publish stores one alert with an id derived from the change: the flag,
+// how many alerts about it came before, the kind and the raise time. The
+// same change published twice (a crash between publishing and remembering,
+// or two alerters) is stored once; two changes never share an id.
 func (a *Alerter) publish(ctx context.Context, key string, al Alert) error {
-	sum := sha256.Sum256([]byte(key + "|" + al.Kind + "|" + al.RaisedAt.UTC().Format(time.RFC3339Nano)))
+	n := a.said[key].n
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%s|%s", key, n, al.Kind, al.RaisedAt.UTC().Format(time.RFC3339Nano)))
 	al.ID = hex.EncodeToString(sum[:16])
 	data, err := json.Marshal(al)
 	if err != nil {
@@ -307,7 +316,7 @@ func (a *Alerter) publish(ctx context.Context, key string, al Alert) error {
 	if _, err := a.js.PublishMsg(ctx, m); err != nil {
 		return fmt.Errorf("alert %s %s: %w", al.Kind, key, err)
 	}
-	a.said[key] = said{up: al.Kind == "raised", raisedAt: al.RaisedAt}
+	a.said[key] = said{up: al.Kind == "raised", raisedAt: al.RaisedAt, n: n + 1}
 	a.cfg.Log.Info("alert", "kind", al.Kind, "code", al.Code, "child", al.ChildID)
 	return nil
 }

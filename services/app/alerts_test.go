@@ -10,6 +10,7 @@ import (
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/services/alerts"
 	"github.com/chronicle-hub/chronicle/services/app"
+	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
 	"github.com/chronicle-hub/chronicle/services/jstest"
 )
@@ -23,10 +24,15 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
+// duplicateWindow is the shortest the server accepts, so that a test can
+// outlast it: past it, only the alerter's rebuild of what it said from the
+// stream keeps it from repeating an alert.
+const duplicateWindow = 100 * time.Millisecond
+
 func startWithClock(t *testing.T, dir string, c *clock) *app.App {
 	t.Helper()
 	a := app.New(app.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true,
-		Now: c.Now, AlertInterval: 10 * time.Millisecond})
+		Now: c.Now, AlertInterval: 10 * time.Millisecond, Streams: eventlog.StreamConfig{DuplicateWindow: duplicateWindow}})
 	if err := a.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +60,8 @@ func rhiAlerts(t *testing.T, a *app.App) (raised, cleared int) {
 
 // A child returns from a missing episode and no return home interview is
 // recorded. With no new event, the alert is raised once the 72 hours pass,
-// exactly once, and a restart neither repeats nor loses it; the interview,
-// when it comes, clears it.
+// exactly once, and a restart neither repeats nor loses it, even after the
+// duplicate window has passed; the interview, when it comes, clears it.
 func TestOverdueInterviewAlertsOnceAcrossRestart(t *testing.T) {
 	dir := t.TempDir()
 	// Events happen in the recent real past (ingest refuses future events)
@@ -104,6 +110,11 @@ func TestOverdueInterviewAlertsOnceAcrossRestart(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The alert was stored before now. Once the window has passed since,
+	// the restarted server's duplicate index (rebuilt from the messages
+	// inside the window) no longer holds its id: a repeat would be stored.
+	stored := time.Now()
+	jstest.Eventually(t, 5*time.Second, "the duplicate window to pass", func() bool { return time.Since(stored) > duplicateWindow })
 
 	c.Set(returnedAt.Add(80 * time.Hour))
 	b := startWithClock(t, dir, c)
