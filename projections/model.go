@@ -229,52 +229,81 @@ func (m *Model) index(n int, rec *Record) {
 // target finds the record an amendment refers to and checks who may amend it.
 func (m *Model) target(d Delivered, id string) (*Record, error) {
 	rec, ok := m.records[id]
-	if !ok {
-		return nil, events.E("apply "+string(d.Event.Type), events.KindInvalid,
-			errors.Join(ErrUnknownTarget, &events.FieldError{Field: "payload.event_id", Problem: fmt.Sprintf("%s is not an event the hub has received", id)}))
+	var orig *events.Event
+	if ok {
+		orig = rec.Event
 	}
-	if t := rec.Event.Type; t == "subjects.linked" || t == "subjects.unlinked" {
-		undo := "subjects.unlinked (unlinkChildren)"
-		if t == "subjects.unlinked" {
-			undo = "subjects.linked (linkChildren)"
-		}
-		return nil, events.E("apply "+string(d.Event.Type), events.KindInvalid,
-			errors.Join(ErrIdentityTarget, &events.FieldError{Field: "payload.event_id", Problem: fmt.Sprintf("%s is a %s event: publish %s with a reason instead", id, t, undo)}))
-	}
-	if d.Event.Agency != rec.Event.Agency && d.Event.Agency != "hub" {
-		return nil, events.E("apply "+string(d.Event.Type), events.KindInvalid,
-			errors.Join(ErrForeignTarget, &events.FieldError{Field: "agency", Problem: fmt.Sprintf("%q may not amend an event published by %q", d.Event.Agency, rec.Event.Agency)}))
+	if err := JudgeAmendment(d.Event, orig); err != nil {
+		return nil, err
 	}
 	return rec, nil
 }
 
-// CheckAmendment reports whether a correction or retraction could be
-// applied now; ingest calls it to reject a correction of an unknown or
-// foreign event with a clear error before it reaches the log.
-func (m *Model) CheckAmendment(e *events.Event) error {
-	var id string
+// AmendedID returns the id of the event a correction or retraction refers
+// to, and false for any other event.
+func AmendedID(e *events.Event) (string, bool) {
 	switch body := e.Body.(type) {
 	case *events.RecordCorrected:
-		id = body.EventID
+		return body.EventID, true
 	case *events.RecordRetracted:
-		id = body.EventID
-	default:
+		return body.EventID, true
+	}
+	return "", false
+}
+
+// JudgeAmendment decides whether amendment e (a correction or retraction)
+// may amend orig, nil when the hub has not received it: the one rule used by
+// the projector, by ingest against the read model, and by the CLI against
+// the log. It returns a KindInvalid error wrapping ErrUnknownTarget,
+// ErrIdentityTarget or ErrForeignTarget, or one naming the corrected
+// payload's problems.
+func JudgeAmendment(e, orig *events.Event) error {
+	id, ok := AmendedID(e)
+	if !ok {
 		return nil
 	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	rec, err := m.target(Delivered{Event: e}, id)
-	if err != nil {
-		return err
+	op := "apply " + string(e.Type)
+	if orig == nil {
+		return events.E(op, events.KindInvalid,
+			errors.Join(ErrUnknownTarget, &events.FieldError{Field: "payload.event_id", Problem: fmt.Sprintf("%s is not an event the hub has received", id)}))
+	}
+	if t := orig.Type; t == "subjects.linked" || t == "subjects.unlinked" {
+		undo := "subjects.unlinked (unlinkChildren)"
+		if t == "subjects.unlinked" {
+			undo = "subjects.linked (linkChildren)"
+		}
+		return events.E(op, events.KindInvalid,
+			errors.Join(ErrIdentityTarget, &events.FieldError{Field: "payload.event_id", Problem: fmt.Sprintf("%s is a %s event: publish %s with a reason instead", id, t, undo)}))
+	}
+	if e.Agency != orig.Agency && e.Agency != "hub" {
+		return events.E(op, events.KindInvalid,
+			errors.Join(ErrForeignTarget, &events.FieldError{Field: "agency", Problem: fmt.Sprintf("%q may not amend an event published by %q", e.Agency, orig.Agency)}))
 	}
 	if c, ok := e.Body.(*events.RecordCorrected); ok && len(c.Payload) > 0 {
-		if _, err := events.DecodePayload(rec.Event.Type, c.Payload); err != nil {
+		if _, err := events.DecodePayload(orig.Type, c.Payload); err != nil {
 			var p events.ProblemSet
 			p.Nest("payload.payload", err)
 			return events.E("correction", events.KindInvalid, p.Err())
 		}
 	}
 	return nil
+}
+
+// CheckAmendment reports whether a correction or retraction could be
+// applied now; ingest calls it to reject a correction of an unknown or
+// foreign event with a clear error before it reaches the log.
+func (m *Model) CheckAmendment(e *events.Event) error {
+	id, ok := AmendedID(e)
+	if !ok {
+		return nil
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var orig *events.Event
+	if rec, ok := m.records[id]; ok {
+		orig = rec.Event
+	}
+	return JudgeAmendment(e, orig)
 }
 
 // Advance moves the model's position past seq without applying anything:
