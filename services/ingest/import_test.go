@@ -9,14 +9,17 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/services/ingest"
+	"github.com/chronicle-hub/chronicle/services/jstest"
 )
 
 func importFile(tb testing.TB, h *hub, path string, opts ingest.ImportOptions) ingest.Summary {
@@ -497,7 +500,11 @@ func TestImportLeavesNoRejectsFileWhenAllStored(t *testing.T) {
 	}
 }
 
+// The progress display shows count, rate, share read and ETA while an
+// import runs. The input pauses half way until a progress line has been
+// drawn, so the test sees one mid-import however fast the machine is.
 func TestImportWithProgress(t *testing.T) {
+	line := regexp.MustCompile(`[\d,]+ rows  [\d,]+/s  0 not stored  +\d+%  ETA \d+s`)
 	for _, interactive := range []bool{false, true} {
 		name := "lines"
 		if interactive {
@@ -512,10 +519,14 @@ func TestImportWithProgress(t *testing.T) {
 				body.WriteByte('\n')
 			}
 			body.WriteString(string(encode(t, invalidNHS(t, "P-bad"))) + "\n")
-			var progress, rejects bytes.Buffer
-			in := strings.NewReader(body.String())
-			sum, err := ingest.Import(context.Background(), h.pub, in, int64(in.Len()), &rejects,
-				ingest.ImportOptions{Progress: &progress, Interactive: interactive, MaxInFlight: 64})
+			var progress lockedBuffer
+			var rejects bytes.Buffer
+			all := body.String()
+			half := strings.Index(all[len(all)/2:], "\n") + len(all)/2 + 1
+			in := &pausingReader{t: t, first: strings.NewReader(all[:half]), rest: strings.NewReader(all[half:]),
+				until: func() bool { return line.MatchString(progress.String()) }}
+			sum, err := ingest.Import(context.Background(), h.pub, in, int64(len(all)), &rejects,
+				ingest.ImportOptions{Progress: &progress, Interactive: interactive, MaxInFlight: 64, ProgressEvery: 5 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -523,12 +534,58 @@ func TestImportWithProgress(t *testing.T) {
 			if got := readRejectsFrom(t, &rejects); len(got) != 1 || got[0].Line != n+1 {
 				t.Fatalf("rejects %+v, want line %d", got, n+1)
 			}
-			if interactive && !strings.HasSuffix(progress.String(), "\r\033[K") {
-				t.Errorf("terminal progress does not end by clearing its line: %q", progress.String())
+			out := progress.String()
+			if !line.MatchString(out) {
+				t.Errorf("no progress line with count, rate and ETA: %q", out)
+			}
+			if interactive && (!strings.HasSuffix(out, "\r\033[K") || strings.Contains(out, "\n")) {
+				t.Errorf("terminal progress should redraw one line and clear it at the end: %q", out)
+			}
+			if !interactive && (strings.Contains(out, "\r") || !strings.HasSuffix(out, "\n")) {
+				t.Errorf("progress for a log file should be whole lines: %q", out)
 			}
 			h.wantCount(t, n)
 		})
 	}
+}
+
+// lockedBuffer is a bytes.Buffer the progress goroutine and the test can
+// share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// pausingReader reads first, then waits until the condition holds before
+// reading rest.
+type pausingReader struct {
+	t           testing.TB
+	first, rest io.Reader
+	until       func() bool
+	waited      bool
+}
+
+func (r *pausingReader) Read(p []byte) (int, error) {
+	if n, err := r.first.Read(p); n > 0 || err != io.EOF {
+		return n, err
+	}
+	if !r.waited {
+		jstest.Eventually(r.t, 10*time.Second, "a progress line mid-import", r.until)
+		r.waited = true
+	}
+	return r.rest.Read(p)
 }
 
 func readRejectsFrom(tb testing.TB, r io.Reader) []ndjsonReject {

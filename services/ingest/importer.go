@@ -33,6 +33,9 @@ type ImportOptions struct {
 	// Interactive redraws one progress line (a terminal); otherwise a line
 	// is printed every few seconds.
 	Interactive bool
+	// ProgressEvery is how often the display updates; zero means every
+	// 200 ms on a terminal and every 5 seconds otherwise (a log file).
+	ProgressEvery time.Duration
 	// Rename maps CSV header names to envelope fields ("NHS No" to
 	// "subject.nhs_number").
 	Rename map[string]string
@@ -258,9 +261,13 @@ func (im *importer) showProgress() (stop func()) {
 	if w == nil {
 		return func() {}
 	}
-	every := 5 * time.Second
-	if im.opts.Interactive {
+	every := im.opts.ProgressEvery
+	switch {
+	case every > 0:
+	case im.opts.Interactive:
 		every = 200 * time.Millisecond
+	default:
+		every = 5 * time.Second
 	}
 	done := make(chan struct{})
 	var wg sync.WaitGroup
