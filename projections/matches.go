@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -137,7 +138,14 @@ func (id *Identity) path(v view, from int, to []int) []string {
 		}
 	}
 	for _, steps := range adj {
-		sort.Slice(steps, func(i, j int) bool { return steps[i].node < steps[j].node })
+		// By node, then event: two events can join the same pair, and the
+		// pairs come from a map, so the order must not depend on it.
+		sort.Slice(steps, func(i, j int) bool {
+			if steps[i].node != steps[j].node {
+				return steps[i].node < steps[j].node
+			}
+			return steps[i].eventID < steps[j].eventID
+		})
 	}
 	prev := map[int]step{from: {node: -1}}
 	queue := []int{from}
@@ -215,7 +223,7 @@ func (m *Model) possibleMatches(asOf *time.Time, vis Visibility) []PossibleMatch
 			for j := i + 1; j < len(ids); j++ {
 				pr := [2]string{min(ids[i], ids[j]), max(ids[i], ids[j])}
 				reason := fmt.Sprintf("%s (%s)", reasons[k], k.dob)
-				if old, ok := found[pr]; !ok || strings.HasPrefix(reason, "same name") && !strings.HasPrefix(old, "same name") {
+				if old, ok := found[pr]; !ok || strongerMatch(reason, old) {
 					found[pr] = reason
 				}
 			}
@@ -234,12 +242,26 @@ func (m *Model) possibleMatches(asOf *time.Time, vis Visibility) []PossibleMatch
 	return out
 }
 
-// nameKeys normalises a name to "first surname" and "f surname".
+// strongerMatch orders the reasons for one pair, so that the reason shown
+// does not depend on map order: a full name beats an initial, then the
+// earlier text wins.
+func strongerMatch(reason, old string) bool {
+	full, oldFull := strings.HasPrefix(reason, "same name"), strings.HasPrefix(old, "same name")
+	if full != oldFull {
+		return full
+	}
+	return reason < old
+}
+
+// nameKeys normalises a name to "first surname" and "f surname". The
+// initial is the first letter, not the first byte, so Élodie and Émile share
+// it and Élodie and Özge do not.
 func nameKeys(name string) (full, initial string) {
 	parts := strings.Fields(strings.ToLower(name))
 	if len(parts) < 2 {
 		return "", ""
 	}
 	first, last := parts[0], parts[len(parts)-1]
-	return first + " " + last, first[:1] + " " + last
+	r, _ := utf8.DecodeRuneInString(first)
+	return first + " " + last, string(r) + " " + last
 }

@@ -3,6 +3,7 @@ package projections
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -372,19 +373,33 @@ func (m *Model) Stats() Stats {
 // however they were built (a live projector, a restart from a snapshot, a
 // fresh replay).
 func (m *Model) Digest() string {
+	// Conflicts and possible matches are read-model state too, computed on
+	// the fly; they are in the digest to prove they are deterministic. They
+	// take the lock themselves, so they are read first.
+	conflicts, matches := m.Conflicts(nil), m.PossibleMatches(nil)
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	h := sha256.New()
 	v := m.ident.view(nil)
+	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 	for _, root := range v.p.roots() {
 		c := m.child(v, root, nil)
-		fmt.Fprintf(h, "child %s\n", c.ID)
+		fmt.Fprintf(h, "child %s %q %q %t\n", c.ID, c.Names, c.DatesOfBirth, c.Unborn)
 		for _, id := range c.Identifiers {
-			fmt.Fprintf(h, " id %s %s\n", id.Identifier, id.EventID)
+			fmt.Fprintf(h, " id %s %s %d %s\n", id.Identifier, id.EventID, id.Seq, ts(id.Received))
 		}
 		for _, e := range m.entries(v, root, true) {
-			fmt.Fprintf(h, " entry %s %d %s %d %t %s\n", e.EventID, e.Seq, e.OccurredAt.UTC().Format(time.RFC3339Nano), e.Version, e.Retracted, e.Summary)
+			body, _ := json.Marshal(e.Body)
+			fmt.Fprintf(h, " entry %s %d %s %s %s %s %s %s %s %s %d %t %q %q %q %s\n", e.EventID, e.Seq, ts(e.Received), e.Agency, e.Type,
+				ts(e.OccurredAt), ts(e.RecordedAt), ts(e.AmendedAt), e.Sensitivity, e.Reliability, e.Version, e.Retracted,
+				e.Summary, e.AmendReason, e.RetractReason, body)
 		}
+	}
+	for _, c := range conflicts {
+		fmt.Fprintf(h, "conflict %s %v %v %s %q\n", c.Kind, c.Identifiers, c.Events, c.ChildID, c.Reason)
+	}
+	for _, pm := range matches {
+		fmt.Fprintf(h, "match %v %q\n", pm.ChildIDs, pm.Reason)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
