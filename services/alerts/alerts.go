@@ -94,8 +94,11 @@ type Alerter struct {
 	swept    bool
 	lastFull time.Time
 	nextBy   map[string]time.Time // child -> when its flags could next change with no event
-	stop     chan struct{}
-	done     chan struct{}
+	// published counts alerts raised and cleared in the sweep under way,
+	// for its one log line.
+	published [2]int
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // Start rebuilds what was already alerted from the stream, runs a first
@@ -263,6 +266,10 @@ func (a *Alerter) sweep(ctx context.Context, full bool) error {
 	if err := errors.Join(errs...); err != nil {
 		return err // not marked swept: the next tick tries again
 	}
+	if raised, cleared := a.published[0], a.published[1]; raised+cleared > 0 {
+		a.cfg.Log.Info("alerts published", "raised", raised, "cleared", cleared, "children", len(children), "full_sweep", full)
+	}
+	a.published = [2]int{}
 	a.swept, a.lastSeq = true, seq
 	if full {
 		a.lastFull = now
@@ -317,7 +324,14 @@ func (a *Alerter) publish(ctx context.Context, key string, al Alert) error {
 		return fmt.Errorf("alert %s %s: %w", al.Kind, key, err)
 	}
 	a.said[key] = said{up: al.Kind == "raised", raisedAt: al.RaisedAt, n: n + 1}
-	a.cfg.Log.Info("alert", "kind", al.Kind, "code", al.Code, "child", al.ChildID)
+	// One line per alert only at debug level: a bulk load of history can
+	// raise and clear thousands; each sweep logs its totals at info.
+	a.cfg.Log.Debug("alert", "kind", al.Kind, "code", al.Code, "child", al.ChildID)
+	if al.Kind == "raised" {
+		a.published[0]++
+	} else {
+		a.published[1]++
+	}
 	return nil
 }
 
