@@ -83,7 +83,7 @@ type auditKey struct{}
 
 func newRequestAudit(r *http.Request, c auth.Caller, now time.Time) *requestAudit {
 	return &requestAudit{caller: c, rid: RequestID(r.Context()), now: now, records: map[string]*AccessRecord{},
-		header: purpose{reason: strings.TrimSpace(r.Header.Get(HeaderPurpose)), detail: strings.TrimSpace(r.Header.Get(HeaderPurposeDetail))}}
+		header: purpose{reason: strings.ToLower(strings.TrimSpace(r.Header.Get(HeaderPurpose))), detail: strings.TrimSpace(r.Header.Get(HeaderPurposeDetail))}}
 }
 
 func auditFrom(ctx context.Context) *requestAudit {

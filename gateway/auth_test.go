@@ -7,8 +7,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +128,25 @@ func TestRefusedRequests(t *testing.T) {
 	// And the same request with a good token and purpose works.
 	if status, body := h.raw("POST", "/graphql", "application/json", query, bearer(manager)); status != 200 || !strings.Contains(body, "Sam Synthetic") {
 		t.Fatalf("accepted request: %d %s", status, body)
+	}
+	// The purpose may be given as an argument instead of the header, and the
+	// header's code in any case; either way it is what the access log keeps.
+	argQuery := string(mustJSON(map[string]any{"query": `{ child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}, purpose: {reason: CASE_REVIEW, detail: "rapid review 12"}) { names } }`}))
+	if status, body := h.raw("POST", "/graphql", "application/json", argQuery, map[string]string{"Authorization": "Bearer " + manager}); status != 200 || !strings.Contains(body, "Sam Synthetic") {
+		t.Fatalf("purpose as an argument: %d %s", status, body)
+	}
+	if status, body := h.raw("POST", "/graphql", "application/json", query, map[string]string{"Authorization": "Bearer " + manager, "Chronicle-Purpose": "MASH_ENQUIRY"}); status != 200 || !strings.Contains(body, "Sam Synthetic") {
+		t.Fatalf("purpose header in capitals: %d %s", status, body)
+	}
+	r, _ := h.as(h.tokenFor(auth.Auditor, ""), `{ accessLog(first: 1000) { nodes { subject purpose purposeDetail } } }`, nil)
+	var purposes []string
+	for _, n := range get(r.Data, "accessLog", "nodes").([]any) {
+		if n := n.(map[string]any); n["subject"] == "u-manager-hub" {
+			purposes = append(purposes, fmt.Sprint(n["purpose"], "/", n["purposeDetail"]))
+		}
+	}
+	if !slices.Contains(purposes, "case_review/rapid review 12") || !slices.Contains(purposes, "mash_enquiry/<nil>") {
+		t.Fatalf("purposes on the access log: %v", purposes)
 	}
 	// A publisher publishing for their own agency is accepted.
 	schoolEvent, _ := events.Encode(ev("education.concern", "education", "ok1", at(2, 2), events.Identifiers{NHSNumber: "9990000018"}))
