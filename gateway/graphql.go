@@ -15,6 +15,7 @@ import (
 	"github.com/graphql-go/graphql"
 	"github.com/graphql-go/graphql/gqlerrors"
 	"github.com/graphql-go/graphql/language/ast"
+	"github.com/graphql-go/graphql/language/location"
 	"github.com/graphql-go/graphql/language/parser"
 	"github.com/graphql-go/graphql/language/source"
 
@@ -45,12 +46,28 @@ type GraphQL struct {
 	now      func() time.Time
 }
 
+// DefaultGraphQLTimeout is how long one GraphQL request may execute.
+const DefaultGraphQLTimeout = 30 * time.Second
+
+// GraphQLOption configures the GraphQL handler.
+type GraphQLOption func(*GraphQL)
+
+// WithTimeout sets how long one request may execute before it is answered
+// 503 TIMEOUT (default DefaultGraphQLTimeout).
+func WithTimeout(d time.Duration) GraphQLOption {
+	return func(h *GraphQL) { h.timeout = d }
+}
+
 // NewGraphQL returns the handler for schema with limits applied as a
 // validation rule, callers verified by v, and every read recorded by a
 // before its answer is written.
-func NewGraphQL(schema graphql.Schema, limits Limits, v *auth.Verifier, a Auditor, log *slog.Logger) *GraphQL {
+func NewGraphQL(schema graphql.Schema, limits Limits, v *auth.Verifier, a Auditor, log *slog.Logger, opts ...GraphQLOption) *GraphQL {
 	rules := append(append([]graphql.ValidationRuleFn{}, graphql.SpecifiedRules...), limits.rule)
-	return &GraphQL{schema: schema, rules: rules, log: log, timeout: 30 * time.Second, verifier: v, auditor: a, now: time.Now}
+	h := &GraphQL{schema: schema, rules: rules, log: log, timeout: DefaultGraphQLTimeout, verifier: v, auditor: a, now: time.Now}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // request is a GraphQL-over-HTTP request's parameters.
@@ -61,10 +78,39 @@ type request struct {
 	Extensions    map[string]any `json:"extensions"`
 }
 
-// response is the GraphQL response body.
-type response struct {
-	Data   any                        `json:"data,omitempty"`
-	Errors []gqlerrors.FormattedError `json:"errors,omitempty"`
+// executed is the response to a request whose operation ran: data is
+// always present, and null when a non-null root field failed.
+type executed struct {
+	Data   any         `json:"data"`
+	Errors []wireError `json:"errors,omitempty"`
+}
+
+// refused is the response to a request that was not executed: errors and
+// no data entry, which is how the GraphQL over HTTP specification tells a
+// request error from a partial result.
+type refused struct {
+	Errors []wireError `json:"errors"`
+}
+
+// wireError is one error as a response carries it. Unlike
+// gqlerrors.FormattedError it leaves locations out when there are none:
+// GraphQL lets them be absent, not null or empty.
+type wireError struct {
+	Message    string                    `json:"message"`
+	Locations  []location.SourceLocation `json:"locations,omitempty"`
+	Path       []any                     `json:"path,omitempty"`
+	Extensions map[string]any            `json:"extensions,omitempty"`
+}
+
+func responseErrors(errs []gqlerrors.FormattedError) []wireError {
+	if len(errs) == 0 {
+		return nil
+	}
+	out := make([]wireError, len(errs))
+	for i, e := range errs {
+		out[i] = wireError{Message: e.Message, Locations: e.Locations, Path: e.Path, Extensions: e.Extensions}
+	}
+	return out
 }
 
 type loggerKey struct{}
@@ -116,7 +162,7 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		dec := json.NewDecoder(strings.NewReader(trimmed))
 		if err := dec.Decode(&req); err != nil {
-			h.requestError(w, media, http.StatusBadRequest, "INVALID", "malformed JSON body: "+err.Error())
+			h.requestError(w, media, http.StatusBadRequest, "INVALID", bodyProblem(err))
 			return
 		}
 	default:
@@ -135,7 +181,7 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	op, err := operation(doc, req.OperationName)
 	if err != nil {
-		h.requestError(w, media, http.StatusBadRequest, "INVALID", err.Error())
+		h.documentError(w, media, []gqlerrors.FormattedError{{Message: err.Error(), Extensions: map[string]any{"code": events.KindInvalid.String()}}})
 		return
 	}
 	if r.Method == http.MethodGet && op.Operation != ast.OperationTypeQuery {
@@ -144,7 +190,8 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The schema itself is public, so GraphiQL's documentation works before
-	// a token is pasted; everything else needs a verified caller.
+	// a token is pasted (Limits bound introspection as they bound the rest);
+	// everything else needs a verified caller.
 	var ra *requestAudit
 	if !introspectionOnly(op) {
 		caller, err := h.verifier.Verify(auth.BearerToken(r))
@@ -160,6 +207,10 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if v := graphql.ValidateDocument(&h.schema, doc, h.rules); !v.IsValid {
 		h.documentError(w, media, v.Errors)
+		return
+	}
+	if errs := h.coerceVariables(ctx, op, req.Variables); len(errs) > 0 {
+		h.documentError(w, media, errs)
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
@@ -178,7 +229,48 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	write(w, media, http.StatusOK, response{Data: res.Data, Errors: res.Errors})
+	write(w, media, http.StatusOK, executed{Data: res.Data, Errors: responseErrors(res.Errors)})
+}
+
+// coerceVariables checks the request's variables against op's
+// definitions, so that a wrong one is answered as a request error (400,
+// no data) as the GraphQL over HTTP specification asks. graphql-go coerces
+// variables only inside Execute and reports failure exactly as it reports
+// a failed non-null root field, so the check executes a stand-in: op's
+// variable definitions with nothing to resolve but __typename. It returns
+// the coercion errors, each coded INVALID.
+func (h *GraphQL) coerceVariables(ctx context.Context, op *ast.OperationDefinition, vars map[string]any) []gqlerrors.FormattedError {
+	if len(op.VariableDefinitions) == 0 {
+		return nil
+	}
+	typename := ast.NewField(&ast.Field{Name: ast.NewName(&ast.Name{Value: "__typename"})})
+	probe := ast.NewOperationDefinition(&ast.OperationDefinition{
+		Operation:           ast.OperationTypeQuery,
+		VariableDefinitions: op.VariableDefinitions,
+		SelectionSet:        ast.NewSelectionSet(&ast.SelectionSet{Selections: []ast.Selection{typename}}),
+	})
+	res := graphql.Execute(graphql.ExecuteParams{Schema: h.schema, AST: ast.NewDocument(&ast.Document{Definitions: []ast.Node{probe}}), Args: vars, Context: ctx})
+	if res.Data != nil || ctx.Err() != nil {
+		return nil // coerced; or the caller has gone, and execution will say so
+	}
+	for i := range res.Errors {
+		res.Errors[i].Extensions = map[string]any{"code": events.KindInvalid.String()}
+	}
+	return res.Errors
+}
+
+// bodyProblem describes why a POST body is not a GraphQL-over-HTTP
+// request.
+func bodyProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		want := "a string"
+		if te.Field == "variables" || te.Field == "extensions" {
+			want = "a JSON object"
+		}
+		return fmt.Sprintf("%s: must be %s, not a JSON %s", te.Field, want, te.Value)
+	}
+	return "malformed JSON body: " + err.Error()
 }
 
 // introspectionOnly reports whether every top-level field of a query is
@@ -221,8 +313,10 @@ func operation(doc *ast.Document, name string) (*ast.OperationDefinition, error)
 	return found, nil
 }
 
-// documentError answers a document that does not parse or validate: 400
-// with application/graphql-response+json; 200 with application/json, as the
+// documentError answers a request error found before execution (a
+// document that does not parse or validate, an operation that cannot be
+// chosen, variables that cannot be coerced): 400 with
+// application/graphql-response+json; 200 with application/json, as the
 // specification asks for legacy clients.
 func (h *GraphQL) documentError(w http.ResponseWriter, media string, errs []gqlerrors.FormattedError) {
 	status := http.StatusBadRequest
@@ -234,15 +328,16 @@ func (h *GraphQL) documentError(w http.ResponseWriter, media string, errs []gqle
 			errs[i].Extensions = map[string]any{"code": "GRAPHQL_VALIDATION_FAILED"}
 		}
 	}
-	write(w, media, status, response{Errors: errs})
+	write(w, media, status, refused{Errors: responseErrors(errs)})
 }
 
-// requestError answers a request that is not a GraphQL request at all.
+// requestError answers a request that is not a GraphQL request at all, or
+// that cannot be executed.
 func (h *GraphQL) requestError(w http.ResponseWriter, media string, status int, code, msg string) {
-	write(w, media, status, response{Errors: []gqlerrors.FormattedError{{Message: msg, Extensions: map[string]any{"code": code}}}})
+	write(w, media, status, refused{Errors: []wireError{{Message: msg, Extensions: map[string]any{"code": code}}}})
 }
 
-func write(w http.ResponseWriter, media string, status int, body response) {
+func write(w http.ResponseWriter, media string, status int, body any) {
 	w.Header().Set("Content-Type", media+"; charset=utf-8")
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
@@ -250,7 +345,11 @@ func write(w http.ResponseWriter, media string, status int, body response) {
 	_ = enc.Encode(body)
 }
 
-// responseMedia negotiates the response type from Accept.
+// responseMedia negotiates the response type from Accept. A request without
+// one gets application/graphql-response+json: the GraphQL over HTTP draft's
+// default for legacy clients (application/json) applied only before
+// 2025-01-01, and the modern type is the one whose status codes a client
+// can trust.
 func responseMedia(r *http.Request) (string, bool) {
 	accept := r.Header.Get("Accept")
 	if accept == "" {
