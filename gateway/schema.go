@@ -151,7 +151,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "IdentifierInput",
 		Description: "An identifier to look a child up by.",
 		Fields: graphql.InputObjectConfigFieldMap{
-			"scheme": {Type: graphql.NewNonNull(schemeEnum)},
+			"scheme": {Type: graphql.NewNonNull(schemeEnum), Description: "Which kind of identifier the value is: whose numbering it comes from."},
 			"value":  {Type: graphql.NewNonNull(graphql.String), Description: "The identifier as the agency writes it, without spaces."},
 		},
 	})
@@ -159,8 +159,8 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "Identifier",
 		Description: "An identifier of a child, with the event that first established it.",
 		Fields: graphql.Fields{
-			"scheme":        {Type: graphql.NewNonNull(schemeEnum), Resolve: field(func(k projections.KnownIdentifier) any { return string(k.Scheme) })},
-			"value":         {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(k projections.KnownIdentifier) any { return k.Value })},
+			"scheme":        {Type: graphql.NewNonNull(schemeEnum), Description: "Which kind of identifier it is: whose numbering it comes from.", Resolve: field(func(k projections.KnownIdentifier) any { return string(k.Scheme) })},
+			"value":         {Type: graphql.NewNonNull(graphql.String), Description: "The identifier as the agency gave it.", Resolve: field(func(k projections.KnownIdentifier) any { return k.Value })},
 			"establishedBy": {Type: graphql.NewNonNull(graphql.ID), Description: "The id of the event on which the hub first saw this identifier.", Resolve: field(func(k projections.KnownIdentifier) any { return k.EventID })},
 			"establishedAt": {Type: graphql.NewNonNull(dateTime), Description: "When the hub received that event.", Resolve: field(func(k projections.KnownIdentifier) any { return k.Received })},
 		},
@@ -169,8 +169,8 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "KeyField",
 		Description: "One field of an event's typed payload, with the meaning of coded values (for example category NEG: Neglect).",
 		Fields: graphql.Fields{
-			"name":    {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(f events.Field) any { return f.Name })},
-			"value":   {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(f events.Field) any { return f.Value })},
+			"name":    {Type: graphql.NewNonNull(graphql.String), Description: "The payload field's name as sent, for example category.", Resolve: field(func(f events.Field) any { return f.Name })},
+			"value":   {Type: graphql.NewNonNull(graphql.String), Description: "The value as sent (a code, a date or text); a list is joined with \"; \".", Resolve: field(func(f events.Field) any { return f.Value })},
 			"meaning": {Type: graphql.String, Description: "What a coded value means, from the code list (CIN census, SSDA903, ...).", Resolve: field(func(f events.Field) any { return nullable(f.Meaning) })},
 		},
 	})
@@ -178,10 +178,10 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "PageInfo",
 		Description: "Where a page sits in its list. Pass endCursor as `after` for the next page.",
 		Fields: graphql.Fields{
-			"hasNextPage":     {Type: graphql.NewNonNull(graphql.Boolean), Resolve: field(func(p pageInfo) any { return p.HasNextPage })},
-			"hasPreviousPage": {Type: graphql.NewNonNull(graphql.Boolean), Resolve: field(func(p pageInfo) any { return p.HasPreviousPage })},
-			"startCursor":     {Type: graphql.String, Resolve: field(func(p pageInfo) any { return nullable(p.StartCursor) })},
-			"endCursor":       {Type: graphql.String, Resolve: field(func(p pageInfo) any { return nullable(p.EndCursor) })},
+			"hasNextPage":     {Type: graphql.NewNonNull(graphql.Boolean), Description: "More items follow this page: ask again with after set to endCursor.", Resolve: field(func(p pageInfo) any { return p.HasNextPage })},
+			"hasPreviousPage": {Type: graphql.NewNonNull(graphql.Boolean), Description: "Items come before this page (it was asked for with after).", Resolve: field(func(p pageInfo) any { return p.HasPreviousPage })},
+			"startCursor":     {Type: graphql.String, Description: "The cursor of the page's first item; null on an empty page.", Resolve: field(func(p pageInfo) any { return nullable(p.StartCursor) })},
+			"endCursor":       {Type: graphql.String, Description: "The cursor of the page's last item, to pass as after; null on an empty page.", Resolve: field(func(p pageInfo) any { return nullable(p.EndCursor) })},
 		},
 	})
 
@@ -193,26 +193,27 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Fields: graphql.FieldsThunk(func() graphql.Fields {
 			return graphql.Fields{
 				"id":           {Type: graphql.NewNonNull(graphql.ID), Description: "The event id (UUID v7).", Resolve: entry(func(e entryView) any { return e.EventID })},
-				"type":         {Type: graphql.NewNonNull(graphql.String), Description: "The event type, for example missing.reported.", Resolve: entry(func(e entryView) any { return string(e.Type) })},
-				"title":        {Type: graphql.NewNonNull(graphql.String), Description: "The type's human name.", Resolve: entry(func(e entryView) any { return typeTitle(e.Type) })},
+				"type":         {Type: graphql.NewNonNull(graphql.String), Description: "The event type, for example missing.reported (see eventTypes); redacted on a hidden entry.", Resolve: entry(func(e entryView) any { return string(e.Type) })},
+				"title":        {Type: graphql.NewNonNull(graphql.String), Description: "The type's human name, for example Missing episode reported; redacted on a hidden entry.", Resolve: entry(func(e entryView) any { return typeTitle(e.Type) })},
 				"agency":       {Type: graphql.NewNonNull(graphql.String), Description: "The publishing agency's code.", Resolve: entry(func(e entryView) any { return e.Agency })},
-				"summary":      {Type: graphql.NewNonNull(graphql.String), Description: "The one-line summary.", Resolve: entry(func(e entryView) any { return e.Summary })},
-				"reliability":  {Type: graphql.NewNonNull(graphql.String), Description: "direct, reported or hearsay.", Resolve: entry(func(e entryView) any { return e.Reliability })},
-				"sensitivity":  {Type: graphql.NewNonNull(graphql.String), Description: "standard, restricted or sealed.", Resolve: entry(func(e entryView) any { return e.Sensitivity })},
+				"summary":      {Type: graphql.NewNonNull(graphql.String), Description: "The agency's one-line summary; on a hidden entry, only the entry's sensitivity and agency.", Resolve: entry(func(e entryView) any { return e.Summary })},
+				"reliability":  {Type: graphql.NewNonNull(graphql.String), Description: "How the agency knows it: direct, reported or hearsay; redacted on a hidden entry.", Resolve: entry(func(e entryView) any { return e.Reliability })},
+				"sensitivity":  {Type: graphql.NewNonNull(graphql.String), Description: "standard (every reading role), restricted (hub, manager, and practitioners of the same agency) or sealed (managers only).", Resolve: entry(func(e entryView) any { return e.Sensitivity })},
 				"occurredAt":   {Type: graphql.NewNonNull(dateTime), Description: "When it happened (corrected, if a correction changed it).", Resolve: entry(func(e entryView) any { return e.OccurredAt })},
-				"recordedAt":   {Type: graphql.NewNonNull(dateTime), Description: "When the agency recorded it.", Resolve: entry(func(e entryView) any { return e.RecordedAt })},
+				"recordedAt":   {Type: graphql.NewNonNull(dateTime), Description: "When the agency recorded it; on a hidden entry, a copy of occurredAt.", Resolve: entry(func(e entryView) any { return e.RecordedAt })},
 				"receivedAt":   {Type: graphql.NewNonNull(dateTime), Description: "When the hub received it (the JetStream time).", Resolve: entry(func(e entryView) any { return e.Received })},
-				"sequence":     {Type: graphql.NewNonNull(graphql.String), Description: "Its position in the hub's log.", Resolve: entry(func(e entryView) any { return fmt.Sprint(e.Seq) })},
-				"sourceSystem": {Type: graphql.String, Description: "The agency's system.", Resolve: entry(func(e entryView) any { return nullable(e.SourceSystem) })},
-				"sourceRef":    {Type: graphql.String, Description: "The agency's own record reference.", Resolve: entry(func(e entryView) any { return nullable(e.SourceRef) })},
-				"details": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(keyField))), Description: "The type's key fields.",
+				"sequence":     {Type: graphql.NewNonNull(graphql.String), Description: "Its position in the hub's log (the stream sequence), as a decimal string because it can outgrow a GraphQL Int.", Resolve: entry(func(e entryView) any { return fmt.Sprint(e.Seq) })},
+				"sourceSystem": {Type: graphql.String, Description: "The agency's system that sent it; null on a hidden entry.", Resolve: entry(func(e entryView) any { return nullable(e.SourceSystem) })},
+				"sourceRef":    {Type: graphql.String, Description: "The agency's own record reference, to find the full record there; null on a hidden entry.", Resolve: entry(func(e entryView) any { return nullable(e.SourceRef) })},
+				"details": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(keyField))), Description: "The typed payload's fields, coded values explained; empty on a hidden entry.",
 					Resolve: entry(func(e entryView) any { return events.Fields(e.Body) })},
-				"version":          {Type: graphql.NewNonNull(graphql.Int), Description: "1 for the original; each correction adds one.", Resolve: entry(func(e entryView) any { return e.Version })},
+				"version":          {Type: graphql.NewNonNull(graphql.Int), Description: "1 for the original; each correction adds one (always 1 on a hidden entry).", Resolve: entry(func(e entryView) any { return e.Version })},
 				"corrected":        {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether a correction changed what is shown.", Resolve: entry(func(e entryView) any { return e.Corrected() })},
-				"correctionReason": {Type: graphql.String, Description: "The latest correction's reason.", Resolve: entry(func(e entryView) any { return nullable(e.AmendReason) })},
+				"correctionReason": {Type: graphql.String, Description: "The latest correction's reason; null if never corrected.", Resolve: entry(func(e entryView) any { return nullable(e.AmendReason) })},
 				"retracted":        {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether the entry was retracted (shown only when includeRetracted is true).", Resolve: entry(func(e entryView) any { return e.Retracted })},
-				"retractionReason": {Type: graphql.String, Resolve: entry(func(e entryView) any { return nullable(e.RetractReason) })},
-				"redacted": {Type: graphql.NewNonNull(graphql.Boolean), Description: "The entry is hidden from your role: only its date, agency and sensitivity show.",
+				"retractionReason": {Type: graphql.String, Description: "Why the agency retracted it; null unless retracted.", Resolve: entry(func(e entryView) any { return nullable(e.RetractReason) })},
+				"redacted": {Type: graphql.NewNonNull(graphql.Boolean), Description: "The entry is hidden from your role: only its id, agency, sensitivity, occurredAt, receivedAt and sequence are real; " +
+					"type and reliability read redacted and the other fields are empty or placeholders.",
 					Resolve: entry(func(e entryView) any { return e.hidden })},
 				"history": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))),
 					Description: "Every version of this entry known at the time asked for, original first. " +
@@ -229,42 +230,43 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 						}
 						return out, nil
 					}},
-				"children": {Type: graphql.NewList(graphql.NewNonNull(graphql.ID)), Description: "Ids of the children this event concerns (on event(id) only).",
+				"children": {Type: graphql.NewList(graphql.NewNonNull(graphql.ID)), Description: "Ids of the children this event concerns, on event(id) and IdentityConflict.events only; null elsewhere and on a hidden entry.",
 					Resolve: entry(func(e entryView) any { return e.children })},
 			}
 		}),
 	})
 	entryEdge := graphql.NewObject(graphql.ObjectConfig{
-		Name: "ChronologyEdge",
+		Name:        "ChronologyEdge",
+		Description: "One entry of a chronology page, with its cursor.",
 		Fields: graphql.Fields{
-			"cursor": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(e edge) any { return e.Cursor })},
-			"node":   {Type: graphql.NewNonNull(entryType), Resolve: field(func(e edge) any { return e.Node })},
+			"cursor": {Type: graphql.NewNonNull(graphql.String), Description: cursorDesc, Resolve: field(func(e edge) any { return e.Cursor })},
+			"node":   {Type: graphql.NewNonNull(entryType), Description: "The entry.", Resolve: field(func(e edge) any { return e.Node })},
 		},
 	})
 	entryConnection := b.connectionType("Chronology", "A page of a child's chronology in occurredAt order (ties in the order the hub received them).", entryType, entryEdge, pageInfoType)
 
 	chronologyArgs := graphql.FieldConfigArgument{
 		"first":            {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
-		"after":            {Type: graphql.String, Description: "Cursor: return entries after this one."},
+		"after":            {Type: graphql.String, Description: "Cursor: return entries after this one (endCursor of the previous page)."},
 		"from":             {Type: dateTime, Description: "Only entries that occurred at or after this time."},
 		"to":               {Type: dateTime, Description: "Only entries that occurred at or before this time."},
-		"agencies":         {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only entries from these agencies (see agencies)."},
-		"types":            {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only entries of these event types (see eventTypes)."},
+		"agencies":         {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only entries from these agencies, by code (see agencies); hidden entries from them still show as placeholders."},
+		"types":            {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only entries of these event types (see eventTypes); hidden entries never match, as their type is not shown."},
 		"includeRetracted": {Type: graphql.Boolean, DefaultValue: false, Description: "Also show retracted entries, marked retracted."},
 	}
 	riskFlagType := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "RiskFlag",
 		Description: "A pattern the hub's rules found in a child's history, with the events it rests on.",
 		Fields: graphql.Fields{
-			"code":        {Type: graphql.NewNonNull(graphql.String), Description: "The rule's code (see riskRules).", Resolve: field(func(f flagView) any { return f.Code })},
-			"title":       {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(f flagView) any { return f.Title })},
+			"code":        {Type: graphql.NewNonNull(graphql.String), Description: "The rule's code (see riskRules); REDACTED when the flag rests on an entry hidden from your role.", Resolve: field(func(f flagView) any { return f.Code })},
+			"title":       {Type: graphql.NewNonNull(graphql.String), Description: "The rule's human name, or a note that the flag rests on hidden entries.", Resolve: field(func(f flagView) any { return f.Title })},
 			"severity":    {Type: graphql.NewNonNull(graphql.String), Description: "high, medium or low.", Resolve: field(func(f flagView) any { return f.Severity })},
-			"reason":      {Type: graphql.NewNonNull(graphql.String), Description: "Why, in plain English, with the numbers.", Resolve: field(func(f flagView) any { return f.Reason })},
-			"active":      {Type: graphql.NewNonNull(graphql.Boolean), Resolve: field(func(f flagView) any { return f.Active() })},
+			"reason":      {Type: graphql.NewNonNull(graphql.String), Description: "Why, in plain English, with the numbers; on a redacted flag, only how many hidden entries it rests on and their kind.", Resolve: field(func(f flagView) any { return f.Reason })},
+			"active":      {Type: graphql.NewNonNull(graphql.Boolean), Description: "The condition still holds at the evaluation time; false once cleared.", Resolve: field(func(f flagView) any { return f.Active() })},
 			"raisedAt":    {Type: graphql.NewNonNull(dateTime), Description: "When the condition held and the hub knew it.", Resolve: field(func(f flagView) any { return f.RaisedAt })},
-			"clearedAt":   {Type: dateTime, Resolve: field(func(f flagView) any { return f.ClearedAt })},
-			"clearReason": {Type: graphql.String, Resolve: field(func(f flagView) any { return nullable(f.ClearReason) })},
-			"evidence": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The chronology entries the flag rests on.",
+			"clearedAt":   {Type: dateTime, Description: "When the condition stopped holding; null while active.", Resolve: field(func(f flagView) any { return f.ClearedAt })},
+			"clearReason": {Type: graphql.String, Description: "Why it cleared; null while active and on a redacted flag. If an entry hidden from your role cleared it, it says only that.", Resolve: field(func(f flagView) any { return nullable(f.ClearReason) })},
+			"evidence": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The chronology entries the flag rests on; those hidden from your role are redacted placeholders.",
 				Resolve: b.resolveEvidence},
 		},
 	})
@@ -276,17 +278,17 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"requestedId":  {Type: graphql.ID, Description: "The id asked for, when it was merged into this child.", Resolve: child(func(c childView) any { return nullable(mergedFrom(c.Child)) })},
 			"identifiers":  {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(identifierType))), Description: "Every identifier any agency uses for this child, with the event that established it.", Resolve: personal("identifiers", func(c childView) any { return c.Identifiers })},
 			"names":        {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Names agencies gave (hints; never used to join records).", Resolve: personal("names", func(c childView) any { return nonNilStrings(c.Names) })},
-			"datesOfBirth": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Dates of birth agencies gave; more than one is worth checking.", Resolve: personal("dates_of_birth", func(c childView) any { return nonNilStrings(c.DatesOfBirth) })},
+			"datesOfBirth": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Dates of birth agencies gave, YYYY-MM-DD; more than one is worth checking.", Resolve: personal("dates_of_birth", func(c childView) any { return nonNilStrings(c.DatesOfBirth) })},
 			"unborn":       {Type: graphql.NewNonNull(graphql.Boolean), Description: "Known only as an unborn child so far.", Resolve: child(func(c childView) any { return c.Unborn })},
 			"chronology": {
 				Type:        graphql.NewNonNull(entryConnection),
-				Description: "Everything every agency shared about this child, in time order.",
+				Description: "Everything every agency shared about this child, in time order; entries hidden from your role are placeholders, counted in redactions.",
 				Args:        chronologyArgs,
 				Resolve:     b.resolveChronology,
 			},
 			"riskFlags": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))),
-				Description: "Risk flags with their evidence: active ones first (by severity, then most recent), then those cleared.",
+				Description: "Risk flags with their evidence: active ones first (by severity, then most recent), then those cleared. Flags resting on entries hidden from your role are redacted, never left out.",
 				Args: graphql.FieldConfigArgument{
 					"asKnownAt":      {Type: dateTime, Description: "Use only what the hub had received by this time (default: the child's asKnownAt, else everything)."},
 					"at":             {Type: dateTime, Description: "Evaluate the rules at this time (default: asKnownAt, else now). With asKnownAt equal to at, the answer is what would have shown on that date; with at earlier than asKnownAt (or than now), events count from when they happened: hindsight."},
@@ -297,10 +299,11 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		},
 	})
 	childEdge := graphql.NewObject(graphql.ObjectConfig{
-		Name: "ChildEdge",
+		Name:        "ChildEdge",
+		Description: "One child of a page of children, with their cursor.",
 		Fields: graphql.Fields{
-			"cursor": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(e edge) any { return e.Cursor })},
-			"node":   {Type: graphql.NewNonNull(childType), Resolve: field(func(e edge) any { return e.Node })},
+			"cursor": {Type: graphql.NewNonNull(graphql.String), Description: cursorDesc, Resolve: field(func(e edge) any { return e.Cursor })},
+			"node":   {Type: graphql.NewNonNull(childType), Description: "The child.", Resolve: field(func(e edge) any { return e.Node })},
 		},
 	})
 	childConnection := b.connectionType("Children", "A page of children, ordered by id.", childType, childEdge, pageInfoType)
@@ -310,25 +313,25 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Fields: graphql.InputObjectConfigFieldMap{
 			"identifier":  {Type: identifierInput, Description: "Holds this identifier."},
 			"name":        {Type: graphql.String, Description: "A name given by any agency contains this text (case-insensitive)."},
-			"dateOfBirth": {Type: graphql.String, Description: "A date of birth given by any agency, YYYY-MM-DD."},
+			"dateOfBirth": {Type: graphql.String, Description: "A date of birth given by any agency is exactly this date, YYYY-MM-DD."},
 		},
 	})
 	agencyType := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "Agency",
 		Description: "A partner agency that publishes into the hub.",
 		Fields: graphql.Fields{
-			"code": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c events.CodeDef) any { return c.Code })},
-			"name": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c events.CodeDef) any { return c.Meaning })},
+			"code": {Type: graphql.NewNonNull(graphql.String), Description: "The code events and filters use, for example social_care.", Resolve: field(func(c events.CodeDef) any { return c.Code })},
+			"name": {Type: graphql.NewNonNull(graphql.String), Description: "What the agency is, in words.", Resolve: field(func(c events.CodeDef) any { return c.Meaning })},
 		},
 	})
 	eventTypeType := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "EventType",
 		Description: "An event type in the catalogue.",
 		Fields: graphql.Fields{
-			"type":        {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(s events.Spec) any { return string(s.Type) })},
-			"title":       {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(s events.Spec) any { return s.Title })},
-			"area":        {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(s events.Spec) any { return s.Area })},
-			"description": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(s events.Spec) any { return s.Doc })},
+			"type":        {Type: graphql.NewNonNull(graphql.String), Description: "The name events carry, for example missing.reported; use it in chronology(types:).", Resolve: field(func(s events.Spec) any { return string(s.Type) })},
+			"title":       {Type: graphql.NewNonNull(graphql.String), Description: "A short human name, for example Missing episode reported.", Resolve: field(func(s events.Spec) any { return s.Title })},
+			"area":        {Type: graphql.NewNonNull(graphql.String), Description: "The part of the catalogue it belongs to, for example Missing episodes and exploitation.", Resolve: field(func(s events.Spec) any { return s.Area })},
+			"description": {Type: graphql.NewNonNull(graphql.String), Description: "What the event records and why the hub needs it.", Resolve: field(func(s events.Spec) any { return s.Doc })},
 			"agencies":    {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Who may publish it; null means any agency.", Resolve: field(func(s events.Spec) any { return s.Agencies })},
 		},
 	})
@@ -341,7 +344,8 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "PurposeInput",
 		Description: "Why you are reading a child's record. Required for every read of a record (or send the Chronicle-Purpose header); it goes in the access log.",
 		Fields: graphql.InputObjectConfigFieldMap{
-			"reason": {Type: graphql.NewNonNull(graphql.NewEnum(graphql.EnumConfig{Name: "PurposeReason", Values: purposeValues}))},
+			"reason": {Type: graphql.NewNonNull(graphql.NewEnum(graphql.EnumConfig{Name: "PurposeReason", Description: "Why a child's record is read: the reasons the access log accepts.", Values: purposeValues})),
+				Description: "The reason, from the fixed list."},
 			"detail": {Type: graphql.String, Description: "A few words: the enquiry, meeting or review (at most 200 characters)."},
 		},
 	})
@@ -350,20 +354,20 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "IdentifierRef",
 		Description: "An identifier named in an identity conflict.",
 		Fields: graphql.Fields{
-			"scheme": {Type: graphql.NewNonNull(schemeEnum), Resolve: field(func(k events.Identifier) any { return string(k.Scheme) })},
-			"value":  {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(k events.Identifier) any { return k.Value })},
+			"scheme": {Type: graphql.NewNonNull(schemeEnum), Description: "Which kind of identifier it is: whose numbering it comes from.", Resolve: field(func(k events.Identifier) any { return string(k.Scheme) })},
+			"value":  {Type: graphql.NewNonNull(graphql.String), Description: "The identifier as the agency gave it.", Resolve: field(func(k events.Identifier) any { return k.Value })},
 		},
 	})
 	conflictType := graphql.NewObject(graphql.ObjectConfig{
 		Name: "IdentityConflict",
-		Description: "A possible mismatch for a practitioner to resolve: one child holding two NHS numbers, one identifier given with different dates of birth, " +
+		Description: "A possible mismatch for the hub to resolve: one child holding two NHS numbers, one identifier given with different dates of birth, " +
 			"or an unlink that other events still undo. Chronicle lists these rather than guessing.",
 		Fields: graphql.Fields{
 			"kind":        {Type: graphql.NewNonNull(graphql.String), Description: "different_nhs_numbers, date_of_birth_mismatch or unlink_incomplete.", Resolve: field(func(c conflictView) any { return c.Kind })},
-			"reason":      {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c conflictView) any { return c.Reason })},
-			"identifiers": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(identifierRef))), Resolve: field(func(c conflictView) any { return c.Identifiers })},
-			"child":       {Type: childType, Resolve: b.resolveConflictChild},
-			"events": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The evidence: events that joined the identifiers or gave the differing details.",
+			"reason":      {Type: graphql.NewNonNull(graphql.String), Description: "What does not agree, in plain English, and what would resolve it.", Resolve: field(func(c conflictView) any { return c.Reason })},
+			"identifiers": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(identifierRef))), Description: "The identifiers that disagree or could not be separated.", Resolve: field(func(c conflictView) any { return c.Identifiers })},
+			"child":       {Type: childType, Description: "The child holding them as the hub has joined records; null if nothing about that child is visible to your role.", Resolve: b.resolveConflictChild},
+			"events": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The evidence: events that joined the identifiers or gave the differing details; those hidden from your role are redacted placeholders.",
 				Resolve: b.resolveConflictEvents},
 		},
 	})
@@ -371,93 +375,97 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "PossibleMatch",
 		Description: "Two children who may be the same person, with the reason. Name and date of birth never merge records: link them with linkChildren if they are.",
 		Fields: graphql.Fields{
-			"reason":   {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(m matchView) any { return m.Reason })},
-			"children": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(childType))), Resolve: b.resolveMatchChildren},
+			"reason":   {Type: graphql.NewNonNull(graphql.String), Description: "Which details agree (full name, or surname and first initial) and the shared date of birth.", Resolve: field(func(m matchView) any { return m.Reason })},
+			"children": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(childType))), Description: "The two children, as far as your role may see them.", Resolve: b.resolveMatchChildren},
 		},
 	})
 	listArgs := func() graphql.FieldConfigArgument {
 		return graphql.FieldConfigArgument{
 			"first":     {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
-			"after":     {Type: graphql.String, Description: "Cursor: return items after this one."},
+			"after":     {Type: graphql.String, Description: "Cursor: return items after this one (endCursor of the previous page)."},
 			"asKnownAt": asKnownAt,
 			"purpose":   purposeArg,
 		}
 	}
-	conflictConnection := b.listConnection("IdentityConflict", conflictType, pageInfoType)
+	conflictConnection := b.listConnection("IdentityConflict", "A page of identity conflicts, ordered by child id, then kind.", conflictType, pageInfoType)
 	flaggedType := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "FlaggedChild",
 		Description: "A child on the worklist with their active flags.",
 		Fields: graphql.Fields{
-			"child": {Type: graphql.NewNonNull(childType), Resolve: field(func(c flaggedView) any { return childView{Child: c.Child, purpose: c.purpose} })},
+			"child": {Type: graphql.NewNonNull(childType), Description: "The child, as far as your role may see them.", Resolve: field(func(c flaggedView) any { return childView{Child: c.Child, purpose: c.purpose} })},
 			"flags": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))), Description: "The child's active flags (redacted where they rest on entries hidden from your role).",
 				Resolve: func(p graphql.ResolveParams) (any, error) {
 					c := p.Source.(flaggedView)
 					auditFrom(p.Context).note("read", c.ID, "", c.purpose, nil, "risk_flags", map[string]int{"flags": len(c.views)})
 					return c.views, nil
 				}},
-			"highestSeverity": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c flaggedView) any { return c.views[0].Severity })},
-			"latestRaisedAt":  {Type: graphql.NewNonNull(dateTime), Resolve: field(func(c flaggedView) any { return c.latest })},
+			"highestSeverity": {Type: graphql.NewNonNull(graphql.String), Description: "The most severe of the flags listed here (after any filter): high, medium or low.", Resolve: field(func(c flaggedView) any { return c.views[0].Severity })},
+			"latestRaisedAt":  {Type: graphql.NewNonNull(dateTime), Description: "When the most recent of the flags listed here was raised.", Resolve: field(func(c flaggedView) any { return c.latest })},
 		},
 	})
-	flaggedConnection := b.listConnection("FlaggedChild", flaggedType, pageInfoType)
+	flaggedConnection := b.listConnection("FlaggedChild", "A page of the worklist: most severe first, then most recently raised.", flaggedType, pageInfoType)
 	countType := graphql.NewObject(graphql.ObjectConfig{
-		Name: "Count",
+		Name:        "Count",
+		Description: "How many of one kind of thing an access returned.",
 		Fields: graphql.Fields{
-			"name":  {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(c namedCount) any { return c.Name })},
-			"count": {Type: graphql.NewNonNull(graphql.Int), Resolve: field(func(c namedCount) any { return c.Count })},
+			"name":  {Type: graphql.NewNonNull(graphql.String), Description: "What was counted, for example entries, hidden, flags or children.", Resolve: field(func(c namedCount) any { return c.Name })},
+			"count": {Type: graphql.NewNonNull(graphql.Int), Description: "How many were returned.", Resolve: field(func(c namedCount) any { return c.Count })},
 		},
 	})
 	accessType := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "AccessRecord",
 		Description: "One read or change of a child's record: who, role, agency, purpose, which child, what was returned (counts, not content), when.",
 		Fields: graphql.Fields{
-			"at":            {Type: graphql.NewNonNull(dateTime), Resolve: field(func(r AccessRecord) any { return r.At })},
-			"requestId":     {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r AccessRecord) any { return r.RequestID })},
-			"subject":       {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r AccessRecord) any { return r.Subject })},
-			"name":          {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r AccessRecord) any { return r.Name })},
-			"role":          {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r AccessRecord) any { return r.Role })},
-			"agency":        {Type: graphql.String, Resolve: field(func(r AccessRecord) any { return nullable(r.Agency) })},
-			"purpose":       {Type: graphql.String, Resolve: field(func(r AccessRecord) any { return nullable(r.Purpose) })},
-			"purposeDetail": {Type: graphql.String, Resolve: field(func(r AccessRecord) any { return nullable(r.PurposeDetail) })},
-			"action":        {Type: graphql.NewNonNull(graphql.String), Description: "read, lookup, search, worklist, identity_review, link, unlink, correction, export.", Resolve: field(func(r AccessRecord) any { return r.Action })},
-			"childId":       {Type: graphql.ID, Resolve: field(func(r AccessRecord) any { return nullable(r.ChildID) })},
-			"eventId":       {Type: graphql.ID, Resolve: field(func(r AccessRecord) any { return nullable(r.EventID) })},
-			"parts":         {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Resolve: field(func(r AccessRecord) any { return nonNilStrings(r.Parts) })},
-			"returned":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(countType))), Resolve: field(func(r AccessRecord) any { return countsOf(r.Returned) })},
-			"asKnownAt":     {Type: dateTime, Resolve: field(func(r AccessRecord) any { return r.AsKnownAt })},
+			"at":            {Type: graphql.NewNonNull(dateTime), Description: "When the request that made the access arrived.", Resolve: field(func(r AccessRecord) any { return r.At })},
+			"requestId":     {Type: graphql.NewNonNull(graphql.String), Description: "The request's id (its X-Request-Id), to find it in the server's logs.", Resolve: field(func(r AccessRecord) any { return r.RequestID })},
+			"subject":       {Type: graphql.NewNonNull(graphql.String), Description: "The caller's user id from their token (nats:<agency> for a publisher over NATS).", Resolve: field(func(r AccessRecord) any { return r.Subject })},
+			"name":          {Type: graphql.NewNonNull(graphql.String), Description: "The caller's name from their token.", Resolve: field(func(r AccessRecord) any { return r.Name })},
+			"role":          {Type: graphql.NewNonNull(graphql.String), Description: "The caller's role: hub, practitioner, manager, analyst, auditor or publisher.", Resolve: field(func(r AccessRecord) any { return r.Role })},
+			"agency":        {Type: graphql.String, Description: "The caller's agency code, when their token names one.", Resolve: field(func(r AccessRecord) any { return nullable(r.Agency) })},
+			"purpose":       {Type: graphql.String, Description: "The purpose of access given, as a lower-case code such as mash_enquiry; null for corrections and retractions, which take none.", Resolve: field(func(r AccessRecord) any { return nullable(r.Purpose) })},
+			"purposeDetail": {Type: graphql.String, Description: "The caller's own words with the purpose, if any.", Resolve: field(func(r AccessRecord) any { return nullable(r.PurposeDetail) })},
+			"action":        {Type: graphql.NewNonNull(graphql.String), Description: "read, lookup (a look-up that found no child or event), search, worklist, identity_review, link, unlink, corrected, retracted or export.", Resolve: field(func(r AccessRecord) any { return r.Action })},
+			"childId":       {Type: graphql.ID, Description: "The child concerned; several ids separated by commas when one access concerned several (an event, a link).", Resolve: field(func(r AccessRecord) any { return nullable(r.ChildID) })},
+			"eventId":       {Type: graphql.ID, Description: "The event concerned: the one read, the link or unlink event recorded, or the entry corrected or retracted.", Resolve: field(func(r AccessRecord) any { return nullable(r.EventID) })},
+			"parts":         {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Which parts of the record were shown, for example identifiers, names, chronology or risk_flags.", Resolve: field(func(r AccessRecord) any { return nonNilStrings(r.Parts) })},
+			"returned":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(countType))), Description: "How many of each thing were returned, by name: counts, never content.", Resolve: field(func(r AccessRecord) any { return countsOf(r.Returned) })},
+			"asKnownAt":     {Type: dateTime, Description: "The asKnownAt the caller asked with; null for the present.", Resolve: field(func(r AccessRecord) any { return r.AsKnownAt })},
 		},
 	})
-	accessConnection := b.listConnection("AccessRecord", accessType, pageInfoType)
+	accessConnection := b.listConnection("AccessRecord", "A page of access records, oldest first.", accessType, pageInfoType)
 	thresholdType := graphql.NewObject(graphql.ObjectConfig{
-		Name: "Threshold",
+		Name:        "Threshold",
+		Description: "One number a risk rule uses, set per deployment in the rules config.",
 		Fields: graphql.Fields{
-			"name":  {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(t threshold) any { return t.Name })},
-			"value": {Type: graphql.NewNonNull(graphql.Int), Resolve: field(func(t threshold) any { return t.Value })},
+			"name":  {Type: graphql.NewNonNull(graphql.String), Description: "Which number, its unit in the name: count, window_days, months, hours, working_days, age_months, active_days or expire_days.", Resolve: field(func(t threshold) any { return t.Name })},
+			"value": {Type: graphql.NewNonNull(graphql.Int), Description: "The number in force here, in that unit.", Resolve: field(func(t threshold) any { return t.Value })},
 		},
 	})
 	ruleType := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "RiskRule",
 		Description: "A risk rule: its thresholds (set per deployment in the rules config) and why it exists.",
 		Fields: graphql.Fields{
-			"code":       {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r flags.Rule) any { return r.Code })},
-			"title":      {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r flags.Rule) any { return r.Title })},
-			"severity":   {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r flags.Rule) any { return r.Severity })},
-			"enabled":    {Type: graphql.NewNonNull(graphql.Boolean), Resolve: field(func(r flags.Rule) any { return r.Enabled })},
-			"thresholds": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(thresholdType))), Resolve: field(func(r flags.Rule) any { return thresholdsOf(r) })},
-			"rationale":  {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r flags.Rule) any { return r.Rationale })},
+			"code":       {Type: graphql.NewNonNull(graphql.String), Description: "The code its flags carry, for example REPEAT_MISSING.", Resolve: field(func(r flags.Rule) any { return r.Code })},
+			"title":      {Type: graphql.NewNonNull(graphql.String), Description: "A short human name, for example Repeat missing episodes.", Resolve: field(func(r flags.Rule) any { return r.Title })},
+			"severity":   {Type: graphql.NewNonNull(graphql.String), Description: "The severity of the flags it raises: high, medium or low.", Resolve: field(func(r flags.Rule) any { return r.Severity })},
+			"enabled":    {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether it runs in this deployment; a disabled rule raises no flags.", Resolve: field(func(r flags.Rule) any { return r.Enabled })},
+			"thresholds": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(thresholdType))), Description: "The numbers it uses, as configured here.", Resolve: field(func(r flags.Rule) any { return thresholdsOf(r) })},
+			"rationale":  {Type: graphql.NewNonNull(graphql.String), Description: "Why it exists and where its thresholds come from: a statutory timescale or local practice.", Resolve: field(func(r flags.Rule) any { return r.Rationale })},
 		},
 	})
-	matchConnection := b.listConnection("PossibleMatch", matchType, pageInfoType)
+	matchConnection := b.listConnection("PossibleMatch", "A page of possible matches, ordered by the children's ids.", matchType, pageInfoType)
 
 	query := graphql.NewObject(graphql.ObjectConfig{
 		Name: "Query",
+		Description: "Reads. Every query needs a bearer token; reads of children's records also need a purpose of access, " +
+			"and each goes on the access log before the answer is sent.",
 		Fields: graphql.Fields{
 			"child": {
 				Type:        childType,
-				Description: "Look a child up by any identifier any agency uses, or by Chronicle's id.",
+				Description: "Look a child up by any identifier any agency uses, or by Chronicle's id. Hub, practitioner and manager roles, with a purpose of access.",
 				Args: graphql.FieldConfigArgument{
-					"identifier": {Type: identifierInput},
-					"id":         {Type: graphql.ID, Description: "Chronicle's child id."},
+					"identifier": {Type: identifierInput, Description: "An identifier any agency uses; give this or id, not both."},
+					"id":         {Type: graphql.ID, Description: "Chronicle's child id; give this or identifier, not both."},
 					"asKnownAt":  asKnownAt,
 					"purpose":    purposeArg,
 				},
@@ -465,17 +473,17 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			},
 			"event": {
 				Type:        entryType,
-				Description: "One event by id, as shown at the time asked for.",
-				Args:        graphql.FieldConfigArgument{"id": {Type: graphql.NewNonNull(graphql.ID)}, "asKnownAt": asKnownAt, "purpose": purposeArg},
+				Description: "One event by id, as shown at the time asked for; a placeholder if it is hidden from your role. Hub, practitioner and manager roles, with a purpose of access.",
+				Args:        graphql.FieldConfigArgument{"id": {Type: graphql.NewNonNull(graphql.ID), Description: "The event id, as in ChronologyEntry.id."}, "asKnownAt": asKnownAt, "purpose": purposeArg},
 				Resolve:     b.resolveEvent,
 			},
 			"children": {
 				Type:        graphql.NewNonNull(childConnection),
-				Description: "List and search children.",
+				Description: "List and search children, ordered by id. Hub, practitioner and manager roles, with a purpose of access.",
 				Args: graphql.FieldConfigArgument{
-					"filter":    {Type: childFilter},
+					"filter":    {Type: childFilter, Description: "Conditions every child listed meets; omit to list every child."},
 					"first":     {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
-					"after":     {Type: graphql.String, Description: "Cursor: return children after this one."},
+					"after":     {Type: graphql.String, Description: "Cursor: return children after this one (endCursor of the previous page)."},
 					"asKnownAt": asKnownAt,
 					"purpose":   purposeArg,
 				},
@@ -483,7 +491,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			},
 			"identityConflicts": {
 				Type:        graphql.NewNonNull(conflictConnection),
-				Description: "Possible mismatches in identity, for practitioners to resolve.",
+				Description: "Possible mismatches in identity, for the hub to resolve. Hub and manager roles, with a purpose of access.",
 				Args:        listArgs(),
 				Resolve: func(p graphql.ResolveParams) (any, error) {
 					_, why, err := b.authorize(p, auth.ResolveIdentity)
@@ -504,7 +512,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			},
 			"possibleMatches": {
 				Type:        graphql.NewNonNull(matchConnection),
-				Description: "Children who may be the same person by name and date of birth, never merged automatically.",
+				Description: "Children who may be the same person by name and date of birth, never merged automatically. Hub and manager roles, with a purpose of access.",
 				Args:        listArgs(),
 				Resolve: func(p graphql.ResolveParams) (any, error) {
 					_, why, err := b.authorize(p, auth.ResolveIdentity)
@@ -524,37 +532,38 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				},
 			},
 			"flaggedChildren": {
-				Type:        graphql.NewNonNull(flaggedConnection),
-				Description: "The hub's worklist: children with active risk flags, most severe first, then most recently raised.",
+				Type: graphql.NewNonNull(flaggedConnection),
+				Description: "The hub's worklist now: children with active risk flags, most severe first, then most recently raised. " +
+					"Hub, practitioner and manager roles, with a purpose of access; flags resting on entries hidden from your role show as REDACTED.",
 				Args: graphql.FieldConfigArgument{
-					"codes":      {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only these rules (see riskRules)."},
-					"severities": {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only flags of these severities."},
+					"codes":      {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only flags of these rules (see riskRules); REDACTED matches flags redacted for your role."},
+					"severities": {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only flags of these severities: high, medium or low."},
 					"first":      {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
-					"after":      {Type: graphql.String, Description: "Cursor: return children after this one."},
+					"after":      {Type: graphql.String, Description: "Cursor: return children after this one (endCursor of the previous page)."},
 					"purpose":    purposeArg,
 				},
 				Resolve: b.resolveFlaggedChildren,
 			},
 			"accessLog": {
 				Type:        graphql.NewNonNull(accessConnection),
-				Description: "Who read or changed a child's record, when and why (auditors only). The log is written by Chronicle and never editable through it.",
+				Description: "Who read or changed a child's record, when and why, oldest first (auditor role only). The log is written by Chronicle and never editable through it.",
 				Args: graphql.FieldConfigArgument{
 					"childId": {Type: graphql.ID, Description: "Only this child's record."},
-					"from":    {Type: dateTime},
-					"to":      {Type: dateTime},
-					"first":   {Type: graphql.Int},
-					"after":   {Type: graphql.String},
+					"from":    {Type: dateTime, Description: "Only accesses at or after this time."},
+					"to":      {Type: dateTime, Description: "Only accesses at or before this time."},
+					"first":   {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
+					"after":   {Type: graphql.String, Description: "Cursor: return records after this one (endCursor of the previous page)."},
 				},
 				Resolve: b.resolveAccessLog(false),
 			},
 			"myAccessLog": {
 				Type:        graphql.NewNonNull(accessConnection),
-				Description: "Your own reads and changes, as the access log holds them.",
+				Description: "Your own reads and changes, as the access log holds them, oldest first. Any role.",
 				Args: graphql.FieldConfigArgument{
-					"from":  {Type: dateTime},
-					"to":    {Type: dateTime},
-					"first": {Type: graphql.Int},
-					"after": {Type: graphql.String},
+					"from":  {Type: dateTime, Description: "Only accesses at or after this time."},
+					"to":    {Type: dateTime, Description: "Only accesses at or before this time."},
+					"first": {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
+					"after": {Type: graphql.String, Description: "Cursor: return records after this one (endCursor of the previous page)."},
 				},
 				Resolve: b.resolveAccessLog(true),
 			},
@@ -563,35 +572,39 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					Name:        "StatisticsRow",
 					Description: "How many events of a type an agency shared in a period.",
 					Fields: graphql.Fields{
-						"period": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r statRow) any { return r.Period })},
-						"agency": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r statRow) any { return r.Agency })},
-						"type":   {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r statRow) any { return r.Type })},
-						"count":  {Type: graphql.NewNonNull(graphql.Int), Resolve: field(func(r statRow) any { return r.Count })},
+						"period": {Type: graphql.NewNonNull(graphql.String), Description: "When the events occurred, in UTC: 2024-03 by month, 2024-Q1 by quarter, 2024 by year.", Resolve: field(func(r statRow) any { return r.Period })},
+						"agency": {Type: graphql.NewNonNull(graphql.String), Description: "The publishing agency's code.", Resolve: field(func(r statRow) any { return r.Agency })},
+						"type":   {Type: graphql.NewNonNull(graphql.String), Description: "The event type (see eventTypes).", Resolve: field(func(r statRow) any { return r.Type })},
+						"count":  {Type: graphql.NewNonNull(graphql.Int), Description: "How many events.", Resolve: field(func(r statRow) any { return r.Count })},
 					},
 				})))),
-				Description: "Counts per period, agency and event type, for analysts and managers: no child data.",
+				Description: "Event counts per period, agency and type, with corrections applied and retractions left out: no child data. " +
+					"Analyst and manager roles; entries of every sensitivity are counted.",
 				Args: graphql.FieldConfigArgument{
-					"from":      {Type: dateTime},
-					"to":        {Type: dateTime},
+					"from":      {Type: dateTime, Description: "Only events that occurred at or after this time."},
+					"to":        {Type: dateTime, Description: "Only events that occurred at or before this time."},
 					"asKnownAt": asKnownAt,
-					"period": {Type: graphql.NewEnum(graphql.EnumConfig{Name: "Period", Values: graphql.EnumValueConfigMap{
-						"MONTH": {Value: "month"}, "QUARTER": {Value: "quarter"}, "YEAR": {Value: "year"}}}), DefaultValue: "quarter"},
+					"period": {Type: graphql.NewEnum(graphql.EnumConfig{Name: "Period", Description: "Calendar periods to count by, in UTC.", Values: graphql.EnumValueConfigMap{
+						"MONTH":   {Value: "month", Description: "Calendar months, written 2024-03."},
+						"QUARTER": {Value: "quarter", Description: "Calendar quarters (Q1 is January to March), written 2024-Q1."},
+						"YEAR":    {Value: "year", Description: "Calendar years, written 2024."}}}),
+						DefaultValue: "quarter", Description: "How to group events by when they occurred (default QUARTER)."},
 				},
 				Resolve: b.resolveStatistics,
 			},
 			"riskRules": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(ruleType))),
-				Description: "The risk rules in force, with thresholds and rationale.",
+				Description: "The risk rules in force, with thresholds and rationale. Any role.",
 				Resolve:     func(graphql.ResolveParams) (any, error) { return b.rules.Rules(), nil },
 			},
 			"agencies": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(agencyType))),
-				Description: "The agencies, for building filters.",
+				Description: "The agencies, for building filters. Any role.",
 				Resolve:     func(graphql.ResolveParams) (any, error) { return events.Agencies.Codes, nil },
 			},
 			"eventTypes": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(eventTypeType))),
-				Description: "The event catalogue, for building filters.",
+				Description: "The event catalogue, for building filters. Any role.",
 				Resolve:     func(graphql.ResolveParams) (any, error) { return events.Catalogue(), nil },
 			},
 		},
@@ -604,6 +617,8 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 	}
 	mutation := graphql.NewObject(graphql.ObjectConfig{
 		Name: "Mutation",
+		Description: "The hub's identity decisions. Each is recorded as a hub event, and on the access log before it is made; " +
+			"hub and manager roles, with a purpose of access.",
 		Fields: graphql.Fields{
 			"linkChildren": {
 				Type:        graphql.NewNonNull(childType),
@@ -669,16 +684,20 @@ func (b *schemaBuilder) resolveMatchChildren(p graphql.ResolveParams) (any, erro
 }
 
 // listConnection is a connection type for a list paged by position.
-func (b *schemaBuilder) listConnection(name string, node *graphql.Object, pi *graphql.Object) *graphql.Object {
+func (b *schemaBuilder) listConnection(name, desc string, node *graphql.Object, pi *graphql.Object) *graphql.Object {
 	edgeType := graphql.NewObject(graphql.ObjectConfig{
-		Name: name + "Edge",
+		Name:        name + "Edge",
+		Description: "One " + name + " of a page, with its cursor.",
 		Fields: graphql.Fields{
-			"cursor": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(e edge) any { return e.Cursor })},
-			"node":   {Type: graphql.NewNonNull(node), Resolve: field(func(e edge) any { return e.Node })},
+			"cursor": {Type: graphql.NewNonNull(graphql.String), Description: cursorDesc, Resolve: field(func(e edge) any { return e.Cursor })},
+			"node":   {Type: graphql.NewNonNull(node), Description: "The " + name + ".", Resolve: field(func(e edge) any { return e.Node })},
 		},
 	})
-	return b.connectionType(name, "A page of "+name+" items.", node, edgeType, pi)
+	return b.connectionType(name, desc, node, edgeType, pi)
 }
+
+// cursorDesc describes every edge's cursor.
+const cursorDesc = "An opaque position in the list: pass it as after to continue from this item."
 
 // page cuts a list into a connection by position.
 func (b *schemaBuilder) page(p graphql.ResolveParams, items []any) (any, error) {
@@ -813,10 +832,10 @@ var redactionType = graphql.NewObject(graphql.ObjectConfig{
 	Name:        "Redaction",
 	Description: "Entries hidden from your role, counted so that nothing is hidden silently.",
 	Fields: graphql.Fields{
-		"agency":      {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r redaction) any { return r.Agency })},
-		"sensitivity": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r redaction) any { return r.Sensitivity })},
-		"count":       {Type: graphql.NewNonNull(graphql.Int), Resolve: field(func(r redaction) any { return r.Count })},
-		"description": {Type: graphql.NewNonNull(graphql.String), Resolve: field(func(r redaction) any {
+		"agency":      {Type: graphql.NewNonNull(graphql.String), Description: "The agency code of the hidden entries.", Resolve: field(func(r redaction) any { return r.Agency })},
+		"sensitivity": {Type: graphql.NewNonNull(graphql.String), Description: "Their sensitivity: restricted or sealed.", Resolve: field(func(r redaction) any { return r.Sensitivity })},
+		"count":       {Type: graphql.NewNonNull(graphql.Int), Description: "How many.", Resolve: field(func(r redaction) any { return r.Count })},
+		"description": {Type: graphql.NewNonNull(graphql.String), Description: "The same in words, for example 2 restricted entries from health.", Resolve: field(func(r redaction) any {
 			return fmt.Sprintf("%d %s %s from %s", r.Count, r.Sensitivity, map[bool]string{true: "entry", false: "entries"}[r.Count == 1], r.Agency)
 		})},
 	},
@@ -827,9 +846,9 @@ func (b *schemaBuilder) connectionType(name, desc string, node *graphql.Object, 
 		Name:        name + "Connection",
 		Description: desc,
 		Fields: graphql.Fields{
-			"redactions": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(redactionType))), Description: "Hidden entries in the whole filtered list, by agency and sensitivity.",
+			"redactions": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(redactionType))), Description: "Entries hidden from your role in the whole filtered chronology, by agency and sensitivity; always empty on other lists.",
 				Resolve: field(func(c connection) any { return c.Redactions })},
-			"redactedCount": {Type: graphql.NewNonNull(graphql.Int), Description: "How many entries in the whole filtered list are hidden from your role (they appear as placeholders).",
+			"redactedCount": {Type: graphql.NewNonNull(graphql.Int), Description: "How many entries in the whole filtered chronology are hidden from your role (they appear as placeholders); always 0 on other lists.",
 				Resolve: field(func(c connection) any {
 					n := 0
 					for _, r := range c.Redactions {
@@ -837,9 +856,9 @@ func (b *schemaBuilder) connectionType(name, desc string, node *graphql.Object, 
 					}
 					return n
 				})},
-			"edges":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(edgeType))), Resolve: field(func(c connection) any { return c.Edges })},
+			"edges":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(edgeType))), Description: "The page's items, each with its cursor.", Resolve: field(func(c connection) any { return c.Edges })},
 			"nodes":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(node))), Description: "The page's items, without cursors.", Resolve: field(func(c connection) any { return c.nodes() })},
-			"pageInfo":   {Type: graphql.NewNonNull(pi), Resolve: field(func(c connection) any { return c.PageInfo })},
+			"pageInfo":   {Type: graphql.NewNonNull(pi), Description: "Whether more items follow or precede this page, and the cursors to get them.", Resolve: field(func(c connection) any { return c.PageInfo })},
 			"totalCount": {Type: graphql.NewNonNull(graphql.Int), Description: "Items in the whole filtered list, not just this page.", Resolve: field(func(c connection) any { return c.TotalCount })},
 		},
 	})
