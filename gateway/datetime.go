@@ -12,7 +12,7 @@ import (
 // could fall before the event it came from.
 var dateTime = graphql.NewScalar(graphql.ScalarConfig{
 	Name:        "DateTime",
-	Description: "An RFC 3339 time with zone, for example 2024-03-02T14:05:00Z; fractions of a second are kept.",
+	Description: "An RFC 3339 time, for example 2024-03-02T14:05:00Z; fractions of a second (to the nanosecond) are kept. Inputs need a zone; outputs are always in UTC.",
 	Serialize: func(v any) any {
 		switch t := v.(type) {
 		case time.Time:
