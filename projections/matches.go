@@ -5,8 +5,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chronicle-hub/chronicle/events"
 )

@@ -26,12 +26,13 @@ type Role string
 // The roles. What each may do is in the tables below.
 const (
 	// Hub: a MASH practitioner; standard and restricted entries of every
-	// agency, not sealed ones.
+	// agency, not sealed ones. Publishes the hub's own events only (see
+	// Caller.Can).
 	Hub Role = "hub"
 	// Practitioner: agency-scoped; standard entries of every agency,
 	// restricted entries of their own agency only.
 	Practitioner Role = "practitioner"
-	// Manager: as hub, plus sealed entries.
+	// Manager: as hub, plus sealed entries; publishes as hub does.
 	Manager Role = "manager"
 	// Analyst: statistics and pseudonymised exports only; no names,
 	// identifiers or free text.
@@ -60,7 +61,12 @@ const (
 	ReadCatalogue   Action = "read the catalogue and rules"
 )
 
-// allowed is the permission table.
+// HubAgency is the agency code of the hub itself: its own events (MASH
+// decisions, strategy discussions, links) are published as this agency.
+const HubAgency = "hub"
+
+// allowed is the permission table. Publish is further limited by
+// Caller.Can.
 var allowed = map[Role][]Action{
 	Hub:          {ReadRecords, LinkRecords, ResolveIdentity, ReadCatalogue, Publish},
 	Practitioner: {ReadRecords, ReadCatalogue},
@@ -79,12 +85,34 @@ type Caller struct {
 }
 
 // Can reports whether the caller may do a.
-func (c Caller) Can(a Action) bool { return slices.Contains(allowed[c.Role], a) }
+//
+// Publishing: a token publishes only as the agency it names (the ingest
+// API refuses events of any other agency), so publishing needs a known
+// agency claim, and which one depends on the role:
+//   - publisher: its agency, which every publisher token must carry (Verify
+//     refuses one without).
+//   - hub and manager: only with the agency claim "hub" (HubAgency), for
+//     the hub's own events. A hub or manager token naming another agency
+//     (a seconded officer's employer, say) or none reads as before but may
+//     not publish: events of police, health and the rest come from those
+//     agencies' own publisher tokens, never from a person's reading token.
+//
+// Every other role may not publish.
+func (c Caller) Can(a Action) bool {
+	if a == Publish && (c.Role == Hub || c.Role == Manager) && c.Agency != HubAgency {
+		return false
+	}
+	return slices.Contains(allowed[c.Role], a)
+}
 
 // Require returns a KindForbidden error naming what the role may not do.
 func (c Caller) Require(a Action) error {
-	if c.Can(a) {
+	switch {
+	case c.Can(a):
 		return nil
+	case a == Publish && slices.Contains(allowed[c.Role], a):
+		return events.Errorf("auth", events.KindForbidden,
+			"role %q may %s only with agency claim %q (the hub's own events), not %q: an agency's events come from its publisher token", c.Role, a, HubAgency, c.Agency)
 	}
 	return events.Errorf("auth", events.KindForbidden, "role %q may not %s", c.Role, a)
 }
@@ -168,9 +196,17 @@ func NewLocalVerifier(pub ed25519.PublicKey, now func() time.Time) *Verifier {
 }
 
 // NewOIDCVerifier verifies tokens from an OpenID Connect issuer, fetching
-// and refreshing its JSON Web Key Set from jwksURL. The issuer's tokens must
-// carry the role and agency claims.
+// and refreshing its JSON Web Key Set from jwksURL while ctx lasts. Tokens
+// must carry iss equal to issuer, aud including audience, sub, exp, and
+// Chronicle's role and (for practitioner and publisher; for hub and
+// manager to publish) agency claims. An empty issuer or audience is an
+// error: without them any token signed by a key in the set would do. A key
+// set that cannot be fetched at start is fetched again later; until then
+// every token is refused.
 func NewOIDCVerifier(ctx context.Context, jwksURL, issuer, audience string, now func() time.Time) (*Verifier, error) {
+	if issuer == "" || audience == "" {
+		return nil, fmt.Errorf("oidc keys from %s: an issuer and an audience are required", jwksURL)
+	}
 	k, err := keyfunc.NewDefaultCtx(ctx, []string{jwksURL})
 	if err != nil {
 		return nil, fmt.Errorf("oidc keys from %s: %w", jwksURL, err)

@@ -6,12 +6,17 @@ package runner
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -27,31 +32,74 @@ type Config struct {
 	// Stream is the events stream's name.
 	Stream string
 	// Name distinguishes this replica's durable consumer
-	// ("chronicle-projector-<name>"): every replica builds its own model.
+	// ("chronicle-projector-<name>"): every replica builds its own model,
+	// so every process on one NATS cluster needs its own name (see
+	// CheckName and SanitiseName).
 	Name string
 	// SnapshotPath is the snapshot file; empty disables snapshots.
 	SnapshotPath string
 	// SnapshotEvery writes a snapshot after this many applied events (and
 	// always on Stop). Default 10,000.
 	SnapshotEvery int
+	// Retry is how long the runner waits, after its consumer stops
+	// working, before it looks again; later attempts back off to 30s.
+	// Default 2s.
+	Retry time.Duration
 	// Reject quarantines events Apply refuses; nil only logs them.
 	Reject RejectFunc
 	// Log receives progress and problems.
 	Log *slog.Logger
 }
 
+// Errors from Start and Ready.
+var (
+	// ErrReplicaInUse: Start found another process consuming with the same
+	// replica name. Starting anyway would delete that process's consumer
+	// and stop its projector.
+	ErrReplicaInUse = errors.New("projector: replica name in use")
+	// ErrCatchingUp: the model is behind the stream as it was when the
+	// runner started (or last recreated its consumer); answers would be
+	// incomplete.
+	ErrCatchingUp = errors.New("projector: catching up with the stream")
+	// ErrConsumerLost: the durable consumer stopped delivering. It was
+	// deleted (by an operator, by the server after long inactivity, or by
+	// another process started with the same replica name), or its
+	// heartbeats stopped. The runner recreates a deleted consumer from the
+	// model's position; one replaced by another process stays an error.
+	ErrConsumerLost = errors.New("projector: consumer not working")
+)
+
+// inactiveThreshold lets the server delete the durable of a replica that
+// has gone away for good (replica names default to host names, which
+// change with every container), so abandoned consumers do not pile up. A
+// running runner always has a pull request waiting, so it is never idle
+// that long; if it were, it recreates the consumer.
+const inactiveThreshold = time.Hour
+
+// instanceKey is the consumer metadata key naming the process that created
+// it, so that a runner can tell its own consumer from one another process
+// created under the same name.
+const instanceKey = "chronicle_instance"
+
 // Runner keeps a Model up to date with the stream.
 type Runner struct {
-	cfg   Config
-	js    jetstream.JetStream
-	model *projections.Model
-	cc    jetstream.ConsumeContext
+	cfg      Config
+	js       jetstream.JetStream
+	model    *projections.Model
+	instance string
+	target   atomic.Uint64 // the stream's last sequence when the consumer was (re)created
 
 	mu        sync.Mutex
-	target    uint64 // the stream's last sequence when the runner started
+	cc        jetstream.ConsumeContext
+	broken    error // why the consumer is not delivering; nil when it is
 	sinceSnap int
 	waiters   []waiter
 	skipped   int
+
+	trouble  chan struct{} // wakes the watcher; buffered
+	quit     chan struct{}
+	stopOnce sync.Once
+	watched  chan struct{} // closed when the watcher has returned
 }
 
 type waiter struct {
@@ -62,16 +110,71 @@ type waiter struct {
 // ConsumerName returns the durable consumer's name for a replica.
 func ConsumerName(replica string) string { return "chronicle-projector-" + replica }
 
+// maxName keeps consumer names (and snapshot file names) short.
+const maxName = 64
+
+// CheckName reports whether name can name a replica: 1 to 64 letters,
+// digits, '-' or '_' (JetStream consumer names may not hold '.', '*', '>',
+// spaces or path separators, and the name is also part of a file name).
+func CheckName(name string) error {
+	if name == "" || len(name) > maxName {
+		return fmt.Errorf("replica name %q: must be 1 to %d characters", name, maxName)
+	}
+	for _, c := range name {
+		if !nameChar(c) {
+			return fmt.Errorf("replica name %q: only letters, digits, '-' and '_' are allowed, not %q", name, c)
+		}
+	}
+	return nil
+}
+
+// SanitiseName turns s (a host name, say) into a valid replica name:
+// lower case, other characters as '-', at most 64 characters. An s with
+// nothing usable gives "local".
+func SanitiseName(s string) string {
+	var b strings.Builder
+	for _, c := range strings.ToLower(s) {
+		if !nameChar(c) {
+			c = '-'
+		}
+		b.WriteRune(c)
+	}
+	name := strings.Trim(b.String(), "-_")
+	if len(name) > maxName {
+		name = strings.TrimRight(name[:maxName], "-_")
+	}
+	if name == "" {
+		return "local"
+	}
+	return name
+}
+
+func nameChar(c rune) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
 // Start restores the model from the snapshot when there is a usable one,
-// then consumes the stream from the sequence after it.
+// then consumes the stream from the sequence after it. It returns
+// ErrReplicaInUse when another process is consuming under the same name.
 func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, error) {
 	if cfg.SnapshotEvery <= 0 {
 		cfg.SnapshotEvery = 10000
 	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = 2 * time.Second
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	r := &Runner{cfg: cfg, js: js, model: projections.NewModel()}
+	if err := CheckName(cfg.Name); err != nil {
+		return nil, fmt.Errorf("projector: %w", err)
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, fmt.Errorf("projector: instance id: %w", err)
+	}
+	r := &Runner{cfg: cfg, js: js, model: projections.NewModel(), instance: hex.EncodeToString(id[:]),
+		trouble: make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{})}
 	stream, err := js.Stream(ctx, cfg.Stream)
 	if err != nil {
 		return nil, fmt.Errorf("projector: stream %s: %w", cfg.Stream, err)
@@ -80,7 +183,7 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 	if err != nil {
 		return nil, fmt.Errorf("projector: stream info: %w", err)
 	}
-	r.target = info.State.LastSeq
+	r.target.Store(info.State.LastSeq)
 	if cfg.SnapshotPath != "" {
 		started := time.Now()
 		m, err := loadSnapshot(ctx, cfg.SnapshotPath, stream)
@@ -93,38 +196,198 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 		}
 	}
 	name := ConsumerName(cfg.Name)
+	// A consumer with pull requests waiting belongs to a live process (the
+	// server drops the requests of a closed connection): deleting it would
+	// silently stop that process's projector.
+	if c, err := js.Consumer(ctx, cfg.Stream, name); err == nil && c.CachedInfo().NumWaiting > 0 {
+		return nil, fmt.Errorf("%w: consumer %s is being consumed by another process; give each process its own replica name (chronicle serve --replica)", ErrReplicaInUse, name)
+	}
 	// The durable restarts from the snapshot: the model lives in memory, so
 	// what the consumer acknowledged before a crash may not be in it.
 	if err := js.DeleteConsumer(ctx, cfg.Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("projector: reset consumer: %w", err)
 	}
+	if err := r.consume(ctx); err != nil {
+		return nil, err
+	}
+	go r.watch()
+	return r, nil
+}
+
+// consume creates the durable consumer from the sequence after the model's
+// and starts consuming it.
+func (r *Runner) consume(ctx context.Context) error {
 	cc := jetstream.ConsumerConfig{
-		Durable:       name,
-		Description:   "Chronicle: feeds this replica's read model",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       time.Minute,
-		MaxAckPending: 10000,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Durable:           ConsumerName(r.cfg.Name),
+		Description:       "Chronicle: feeds this replica's read model",
+		AckPolicy:         jetstream.AckExplicitPolicy,
+		AckWait:           time.Minute,
+		MaxAckPending:     10000,
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: inactiveThreshold,
+		Metadata:          map[string]string{instanceKey: r.instance},
 	}
 	if seq := r.model.LastSeq(); seq > 0 {
 		cc.DeliverPolicy, cc.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
 	}
-	cons, err := js.CreateConsumer(ctx, cfg.Stream, cc)
+	cons, err := r.js.CreateConsumer(ctx, r.cfg.Stream, cc)
 	if err != nil {
-		return nil, fmt.Errorf("projector: consumer: %w", err)
+		return fmt.Errorf("projector: consumer %s: %w", cc.Durable, err)
 	}
-	if r.cc, err = cons.Consume(r.handle, jetstream.PullMaxMessages(1000)); err != nil {
-		return nil, fmt.Errorf("projector: consume: %w", err)
+	return r.start(cons)
+}
+
+// start consumes cons, reporting its errors to consumeErr.
+func (r *Runner) start(cons jetstream.Consumer) error {
+	cc, err := cons.Consume(r.handle, jetstream.PullMaxMessages(1000), jetstream.ConsumeErrHandler(r.consumeErr))
+	if err != nil {
+		return fmt.Errorf("projector: consume: %w", err)
 	}
-	return r, nil
+	r.mu.Lock()
+	r.cc = cc
+	r.mu.Unlock()
+	return nil
+}
+
+// consumeErr logs every consumer error; those that mean nothing is being
+// delivered make the runner not ready and wake the watcher.
+func (r *Runner) consumeErr(_ jetstream.ConsumeContext, err error) {
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound),
+		errors.Is(err, jetstream.ErrNoHeartbeat), errors.Is(err, nats.ErrNoResponders):
+		r.setBroken(err)
+	case errors.Is(err, jetstream.ErrConnectionClosed):
+		// Shutting down.
+	default:
+		r.cfg.Log.Warn("projector: consumer", "consumer", ConsumerName(r.cfg.Name), "err", err)
+	}
+}
+
+func (r *Runner) setBroken(err error) {
+	r.mu.Lock()
+	first := r.broken == nil
+	r.broken = err
+	r.mu.Unlock()
+	if first {
+		r.cfg.Log.Error("projector: consumer stopped delivering; not ready until it works again", "consumer", ConsumerName(r.cfg.Name), "err", err)
+	}
+	select {
+	case r.trouble <- struct{}{}:
+	default:
+	}
+}
+
+func (r *Runner) brokenErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.broken
+}
+
+// watch repairs the consumer whenever consumeErr reports it broken, until
+// Stop.
+func (r *Runner) watch() {
+	defer close(r.watched)
+	for {
+		select {
+		case <-r.quit:
+			return
+		case <-r.trouble:
+		}
+		// Retry, then back off to at most 30s while NATS stays away.
+		for delay := r.cfg.Retry; r.brokenErr() != nil; delay = min(2*delay, 30*time.Second) {
+			select {
+			case <-r.quit:
+				return
+			case <-time.After(delay):
+			}
+			r.repair()
+		}
+	}
+}
+
+// repair looks at the consumer: a deleted one is recreated from the model's
+// position, one of ours that the server still has is working again, and one
+// another process created under our name is reported and left alone.
+func (r *Runner) repair() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	name := ConsumerName(r.cfg.Name)
+	r.mu.Lock()
+	cc := r.cc
+	r.mu.Unlock()
+	cons, err := r.js.Consumer(ctx, r.cfg.Stream, name)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		// The old subscription must have stopped before the new consumer
+		// delivers, so that events are applied once and in order.
+		cc.Stop()
+		<-cc.Closed()
+		if err := r.retarget(ctx); err != nil {
+			r.cfg.Log.Warn("projector: recreating consumer", "consumer", name, "err", err)
+			return
+		}
+		if err := r.consume(ctx); err != nil {
+			r.cfg.Log.Warn("projector: recreating consumer", "consumer", name, "err", err)
+			return
+		}
+		r.cfg.Log.Info("projector: consumer recreated", "consumer", name, "from_seq", r.model.LastSeq()+1)
+	case err != nil:
+		r.cfg.Log.Warn("projector: checking consumer", "consumer", name, "err", err)
+		return
+	case cons.CachedInfo().Config.Metadata[instanceKey] != r.instance:
+		r.setBroken(fmt.Errorf("%w: consumer %s was replaced by another process; is a second process running with replica name %q?", ErrReplicaInUse, name, r.cfg.Name))
+		return
+	default:
+		select {
+		case <-cc.Closed():
+			if err := r.start(cons); err != nil {
+				r.cfg.Log.Warn("projector: resuming consumer", "consumer", name, "err", err)
+				return
+			}
+		default:
+		}
+		r.cfg.Log.Info("projector: consumer working again", "consumer", name)
+	}
+	r.mu.Lock()
+	r.broken = nil
+	r.mu.Unlock()
+}
+
+// retarget moves the catch-up target to the stream's last sequence now:
+// after a gap in delivery the model is as incomplete as at start.
+func (r *Runner) retarget(ctx context.Context) error {
+	s, err := r.js.Stream(ctx, r.cfg.Stream)
+	if err != nil {
+		return err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return err
+	}
+	r.target.Store(max(r.target.Load(), info.State.LastSeq))
+	return nil
 }
 
 // Model is the read model the runner maintains.
 func (r *Runner) Model() *projections.Model { return r.model }
 
 // CaughtUp reports whether the model has reached the stream as it was when
-// the runner started: until then, answers would be incomplete.
-func (r *Runner) CaughtUp() bool { return r.model.LastSeq() >= r.target }
+// the runner started (or last recreated its consumer): until then, answers
+// would be incomplete.
+func (r *Runner) CaughtUp() bool { return r.model.LastSeq() >= r.target.Load() }
+
+// Ready returns nil when the consumer is delivering and the model has
+// caught up; otherwise an error wrapping ErrConsumerLost (with the cause)
+// or ErrCatchingUp (with how far the model has got).
+func (r *Runner) Ready() error {
+	if err := r.brokenErr(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConsumerLost, err)
+	}
+	if applied, target := r.model.LastSeq(), r.target.Load(); applied < target {
+		return fmt.Errorf("%w: applied %d of %d", ErrCatchingUp, applied, target)
+	}
+	return nil
+}
 
 // WaitFor blocks until the model has applied stream sequence seq, or ctx ends.
 func (r *Runner) WaitFor(ctx context.Context, seq uint64) error {
@@ -209,7 +472,7 @@ func (r *Runner) progress(seq uint64) {
 	}
 	r.waiters = kept
 	r.sinceSnap++
-	if seq == r.target {
+	if seq == r.target.Load() {
 		r.cfg.Log.Info("projector: caught up", "seq", seq, "skipped_invalid", r.skipped)
 	}
 	if r.cfg.SnapshotPath != "" && r.sinceSnap >= r.cfg.SnapshotEvery {
@@ -222,8 +485,13 @@ func (r *Runner) progress(seq uint64) {
 
 // Stop ends consumption and writes a final snapshot.
 func (r *Runner) Stop() error {
-	r.cc.Stop()
-	<-r.cc.Closed()
+	r.stopOnce.Do(func() { close(r.quit) })
+	<-r.watched
+	r.mu.Lock()
+	cc := r.cc
+	r.mu.Unlock()
+	cc.Stop()
+	<-cc.Closed()
 	if r.cfg.SnapshotPath == "" {
 		return nil
 	}

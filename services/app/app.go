@@ -10,15 +10,18 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -58,8 +61,12 @@ type Config struct {
 	NoSyncAlways bool
 	// Streams tunes the JetStream streams (replicas, duplicate window).
 	Streams eventlog.StreamConfig
-	// Replica names this process's projector consumer; every replica
-	// builds its own read model from the stream. Default "local".
+	// Replica names this process's projector consumer
+	// (chronicle-projector-<Replica>) and snapshot file. Every process on
+	// one NATS cluster builds its own read model from the stream and needs
+	// its own name: a second process with the same name is refused at
+	// start (runner.ErrReplicaInUse). Default DefaultReplica(), the host
+	// name.
 	Replica string
 	// Limits bound GraphQL requests; zero means gateway.DefaultLimits.
 	Limits gateway.Limits
@@ -74,9 +81,11 @@ type Config struct {
 	AlertInterval time.Duration
 	// OIDCJWKSURL, when set, verifies bearer tokens against an OpenID
 	// Connect issuer's key set instead of the local signing key; OIDCIssuer
-	// and OIDCAudience are then required claims.
+	// and OIDCAudience must then be set too (Run refuses to start
+	// otherwise), and every token must carry them as iss and aud.
 	OIDCJWKSURL, OIDCIssuer, OIDCAudience string
-	// TLSCert and TLSKey serve HTTPS.
+	// TLSCert and TLSKey serve HTTPS; both or neither. Run loads them
+	// before starting anything, so a bad pair stops start-up.
 	TLSCert, TLSKey string
 	// NATSUsersFile gives the embedded server per-agency users (see
 	// embedded.LoadUsers); without it the client port needs no credentials.
@@ -96,7 +105,7 @@ func (c Config) withDefaults() Config {
 		c.NATSListen = "127.0.0.1:4222"
 	}
 	if c.Replica == "" {
-		c.Replica = "local"
+		c.Replica = DefaultReplica()
 	}
 	if c.Limits == (gateway.Limits{}) {
 		c.Limits = gateway.DefaultLimits
@@ -108,6 +117,41 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// DefaultReplica is the replica name a process takes when it is given
+// none: its host name, made a valid consumer name (runner.SanitiseName).
+func DefaultReplica() string {
+	host, _ := os.Hostname()
+	return runner.SanitiseName(host)
+}
+
+// check finds settings that cannot work together, naming the serve flags,
+// before anything is started.
+func (c Config) check() error {
+	var errs []error
+	if err := runner.CheckName(c.Replica); err != nil {
+		errs = append(errs, fmt.Errorf("--replica: %w", err))
+	}
+	switch {
+	case c.TLSCert != "" && c.TLSKey == "":
+		errs = append(errs, errors.New("--tls-cert is set but --tls-key is not: HTTPS needs both"))
+	case c.TLSKey != "" && c.TLSCert == "":
+		errs = append(errs, errors.New("--tls-key is set but --tls-cert is not: HTTPS needs both"))
+	}
+	if c.OIDCJWKSURL != "" {
+		// Without an issuer, any token signed by a key in that set would
+		// do, whoever it was issued by or for.
+		if c.OIDCIssuer == "" {
+			errs = append(errs, errors.New("--oidc-issuer is required with --oidc-jwks-url: the issuer (iss) every token must carry"))
+		}
+		if c.OIDCAudience == "" {
+			errs = append(errs, errors.New("--oidc-audience is required with --oidc-jwks-url: the audience (aud) every token must carry"))
+		}
+	} else if c.OIDCIssuer != "" {
+		errs = append(errs, errors.New("--oidc-issuer has no effect without --oidc-jwks-url: tokens would be checked against the local key"))
+	}
+	return errors.Join(errs...)
 }
 
 // App is one running Chronicle process.
@@ -126,6 +170,7 @@ type App struct {
 	verifier *auth.Verifier
 	audit    *audit.Log
 	http     *http.Server
+	tls      *tls.Config
 	ln       net.Listener
 	ready    atomic.Bool
 }
@@ -137,14 +182,30 @@ func New(cfg Config) *App {
 }
 
 // Run starts every part and returns once the HTTP API is serving. On error
-// it releases whatever it had started.
+// it releases whatever it had started. Settings that cannot work (see
+// Config), an unreadable TLS key pair and a listen address in use fail at
+// once, before NATS and the projector start; ctx ending while the embedded
+// server starts stops the wait.
 func (a *App) Run(ctx context.Context) (err error) {
 	defer func() {
 		if err != nil {
 			a.Close()
 		}
 	}()
-	if err := a.connect(); err != nil {
+	if err := a.cfg.check(); err != nil {
+		return err
+	}
+	if a.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(a.cfg.TLSCert, a.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert %s with --tls-key %s: %w", a.cfg.TLSCert, a.cfg.TLSKey, err)
+		}
+		a.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if a.ln, err = net.Listen("tcp", a.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("--http %s: %w", a.cfg.HTTPAddr, err)
+	}
+	if err := a.connect(ctx); err != nil {
 		return err
 	}
 	if err := eventlog.EnsureStreams(ctx, a.js, a.cfg.Streams); err != nil {
@@ -192,11 +253,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	a.ready.Store(true)
-	a.log.Info("chronicle ready", "http", "http://"+a.HTTPAddr(), "nats", a.NATSClientURL(), "data", a.cfg.DataDir)
+	a.log.Info("chronicle ready", "http", "http://"+a.HTTPAddr(), "nats", a.NATSClientURL(), "data", a.cfg.DataDir, "replica", a.cfg.Replica)
 	return nil
 }
 
-func (a *App) connect() error {
+func (a *App) connect(ctx context.Context) error {
 	opts := []nats.Option{
 		nats.Name("chronicle"),
 		nats.MaxReconnects(-1),
@@ -206,6 +267,9 @@ func (a *App) connect() error {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+		// Asynchronous errors (a permission the server refused, a slow
+		// consumer) go to the log rather than to stderr.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Error("nats", "err", err) }),
 	}
 	var err error
 	if a.cfg.NATSURL != "" {
@@ -234,7 +298,10 @@ func (a *App) connect() error {
 			ec.Internal = embedded.User{User: "chronicle-internal", Password: hex.EncodeToString(b[:])}
 			opts = append(opts, nats.UserInfo(ec.Internal.User, ec.Internal.Password))
 		}
-		a.ns, err = embedded.Start(ec)
+		a.ns, err = embedded.StartContext(ctx, ec)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("--nats-listen %s is in use (another Chronicle or nats-server?): %w", a.cfg.NATSListen, err)
+		}
 		if err != nil {
 			return err
 		}
@@ -265,12 +332,9 @@ func (a *App) serveHTTP() error {
 	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
 	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log,
 		gateway.NewExporter(a.proj.Model(), exportKey[:], a.audit, a.log, a.cfg.Now)))
-	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http listen %s: %w", a.cfg.HTTPAddr, err)
-	}
-	a.ln = ln
+	ln := a.ln
 	a.http = &http.Server{
+		TLSConfig:         a.tls,
 		Handler:           gateway.Middleware(a.log, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
@@ -279,8 +343,8 @@ func (a *App) serveHTTP() error {
 	}
 	go func() {
 		var err error
-		if a.cfg.TLSCert != "" {
-			err = a.http.ServeTLS(ln, a.cfg.TLSCert, a.cfg.TLSKey)
+		if a.tls != nil {
+			err = a.http.ServeTLS(ln, "", "") // the key pair Run loaded
 		} else {
 			err = a.http.Serve(ln)
 		}
@@ -291,18 +355,46 @@ func (a *App) serveHTTP() error {
 	return nil
 }
 
-// readyz answers 200 only when every part is up and NATS is connected.
-func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+// Reasons Ready gives besides the projector's own.
+var (
+	errStarting     = errors.New("starting")
+	errDisconnected = errors.New("nats disconnected")
+)
+
+// Ready returns nil when this process can answer fully: started, connected
+// to NATS, and its projector's consumer delivering with the read model
+// caught up. Otherwise the error says why; a projector problem wraps
+// runner.ErrCatchingUp or runner.ErrConsumerLost.
+func (a *App) Ready() error {
 	switch {
 	case !a.ready.Load():
-		gateway.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting"})
+		return errStarting
 	case a.nc == nil || !a.nc.IsConnected():
-		gateway.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "nats disconnected"})
-	case !a.proj.CaughtUp():
-		gateway.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "catching up", "applied_seq": a.proj.Model().LastSeq()})
-	default:
-		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return errDisconnected
 	}
+	return a.proj.Ready()
+}
+
+// readyz answers 200 when Ready does, else 503 with a short status
+// ("starting", "nats disconnected", "catching up", "consumer not working"),
+// the reason in full and how far the read model has got.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	err := a.Ready()
+	if err == nil {
+		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+	body := map[string]any{"status": err.Error(), "reason": err.Error()}
+	switch {
+	case errors.Is(err, runner.ErrCatchingUp):
+		body["status"] = "catching up"
+	case errors.Is(err, runner.ErrConsumerLost):
+		body["status"] = "consumer not working"
+	}
+	if proj := a.proj; proj != nil {
+		body["applied_seq"] = proj.Model().LastSeq()
+	}
+	gateway.WriteJSON(w, http.StatusServiceUnavailable, body)
 }
 
 // HTTPAddr is the address the HTTP API listens on.
@@ -344,6 +436,8 @@ func (a *App) Close() error {
 		errs = append(errs, a.http.Shutdown(ctx))
 		cancel()
 		a.http = nil
+	} else if a.ln != nil {
+		a.ln.Close() // Run failed before serving
 	}
 	if a.alerter != nil {
 		a.alerter.Stop()

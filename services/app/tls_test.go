@@ -20,9 +20,10 @@ import (
 	"github.com/chronicle-hub/chronicle/services/app"
 )
 
-// --tls-cert and --tls-key serve HTTPS, and plain HTTP is not answered.
-func TestServesTLS(t *testing.T) {
-	dir := t.TempDir()
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key to
+// dir, and returns their paths and the parsed certificate.
+func writeCert(t *testing.T, dir string) (certPath, keyPath string, cert *x509.Certificate) {
+	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "chronicle.test"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
@@ -32,17 +33,27 @@ func TestServesTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyDER, _ := x509.MarshalECPrivateKey(key)
-	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	certPath, keyPath = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(der)
+	return certPath, keyPath, cert
+}
 
+// --tls-cert and --tls-key serve HTTPS, and plain HTTP is not answered.
+func TestServesTLS(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath, cert := writeCert(t, dir)
 	a := app.New(app.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true, TLSCert: certPath, TLSKey: keyPath})
 	if err := a.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
 	pool := x509.NewCertPool()
-	cert, _ := x509.ParseCertificate(der)
 	pool.AddCert(cert)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	resp, err := client.Get("https://" + a.HTTPAddr() + "/healthz")

@@ -16,16 +16,22 @@ func token(_ context.Context, args []string, std stdio) int {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(std.err)
 	fs.Usage = func() {
-		fmt.Fprintln(std.err, "usage: chronicle token --sub ID --name NAME --role ROLE [--agency AGENCY] [--ttl 8h] [--data DIR]\n\nroles: hub, practitioner (needs --agency), manager, analyst, auditor, publisher (needs --agency)")
+		fmt.Fprintln(std.err, "usage: chronicle token --sub ID --name NAME --role ROLE [--agency AGENCY] [--ttl 8h] [--data DIR]\n\n"+
+			"roles: hub, practitioner, manager, analyst, auditor, publisher. Every role but analyst and auditor needs --agency.\n"+
+			"A publisher token publishes as its agency; hub and manager tokens publish (the hub's own events) only with --agency hub.")
 		fs.PrintDefaults()
 	}
 	dataDir := fs.String("data", "./data", "the data directory whose signing key signs the token (as used by chronicle serve)")
 	sub := fs.String("sub", "", "subject: the person's or system's stable id")
 	name := fs.String("name", "", "display name for the access log")
 	role := fs.String("role", "", "role")
-	agency := fs.String("agency", "", "agency code (required for practitioner and publisher)")
+	agency := fs.String("agency", "", "agency code (required for hub, manager, practitioner and publisher)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
 	if err := parseFlags(fs, args); err != nil {
+		return exitUsage
+	}
+	if needsAgency(auth.Role(*role)) && *agency == "" {
+		fmt.Fprintf(std.err, "token: role %q needs --agency: %s\n", *role, agencyAdvice[auth.Role(*role)])
 		return exitUsage
 	}
 	key, err := app.LoadSigningKey(*dataDir)
@@ -38,9 +44,26 @@ func token(_ context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.err, "token: %v\n", err)
 		return exitUsage
 	}
+	if r := auth.Role(*role); (r == auth.Hub || r == auth.Manager) && *agency != auth.HubAgency {
+		fmt.Fprintf(std.err, "token: note: a %s token with agency %q reads but may not publish (only --agency %s may)\n", r, *agency, auth.HubAgency)
+	}
 	fmt.Fprintln(std.out, tok)
 	return exitOK
 }
+
+// agencyAdvice says, per role that needs one, what --agency to give. A
+// token that publishes must name the agency it publishes as (the ingest API
+// refuses any other), and the local issuer asks for it on the hub and
+// manager roles too, so that whether the token may publish is decided when
+// it is issued rather than discovered at the first refused request.
+var agencyAdvice = map[auth.Role]string{
+	auth.Publisher:    "the agency whose events the system publishes",
+	auth.Practitioner: "the practitioner's own agency, whose restricted entries they see",
+	auth.Hub:          "hub for hub staff (may also publish the hub's own events), or the person's own agency (reads only)",
+	auth.Manager:      "hub for hub managers (may also publish the hub's own events), or the person's own agency (reads only)",
+}
+
+func needsAgency(r auth.Role) bool { _, ok := agencyAdvice[r]; return ok }
 
 // demoTokens are the ready-made callers serve --demo prints.
 var demoTokens = []struct {

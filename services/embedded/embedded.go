@@ -4,6 +4,7 @@ package embedded
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -108,9 +110,20 @@ func serverUsers(cfg Config) []*server.User {
 	return out
 }
 
-// Start runs a JetStream-enabled nats-server and waits until it accepts
-// connections. The caller must Shutdown it.
+// readyWithin is how long Start waits for the server to accept connections.
+const readyWithin = 30 * time.Second
+
+// Start is StartContext with a context that never ends.
 func Start(cfg Config) (*server.Server, error) {
+	return StartContext(context.Background(), cfg)
+}
+
+// StartContext runs a JetStream-enabled nats-server and waits until it
+// accepts connections. The caller must Shutdown it. A client address that
+// is already in use fails at once, with the *net.OpError (errors.Is
+// syscall.EADDRINUSE) naming it; otherwise it waits until ctx ends or for
+// 30s at most, and then reports the server's last error.
+func StartContext(ctx context.Context, cfg Config) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: cfg.ServerName,
 		JetStream:  true,
@@ -132,6 +145,9 @@ func Start(cfg Config) (*server.Server, error) {
 		}
 		if port == 0 {
 			port = server.RANDOM_PORT
+		} else if err := checkFree(cfg.Listen); err != nil {
+			// nats-server would log the failure and never become ready.
+			return nil, err
 		}
 		opts.Host, opts.Port = host, port
 	}
@@ -148,15 +164,40 @@ func Start(cfg Config) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
-	if cfg.Logger != nil {
-		s.SetLoggerV2(slogAdapter{cfg.Logger.With("component", "nats")}, false, false, false)
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
+	log := &slogAdapter{l: logger.With("component", "nats")}
+	s.SetLoggerV2(log, false, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		return nil, errors.New("embedded nats: not ready within 30s")
+	deadline := time.Now().Add(readyWithin)
+	for !s.ReadyForConnections(100 * time.Millisecond) {
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			s.Shutdown()
+			why := fmt.Sprintf("not ready within %v", readyWithin)
+			if ctx.Err() != nil {
+				why = "start-up abandoned: " + ctx.Err().Error()
+			}
+			if last := log.lastError(); last != "" {
+				why += "; last server error: " + last
+			}
+			return nil, errors.New("embedded nats: " + why)
+		}
 	}
 	return s, nil
+}
+
+// checkFree reports whether addr can be listened on, by doing so briefly.
+func checkFree(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("embedded nats: %w", err)
+	}
+	if err := ln.Close(); err != nil {
+		return fmt.Errorf("embedded nats: %w", err)
+	}
+	return nil
 }
 
 // Connect opens an in-process client connection (no socket) to s.
@@ -169,12 +210,30 @@ func Connect(s *server.Server, opts ...nats.Option) (*nats.Conn, error) {
 	return nc, nil
 }
 
-// slogAdapter sends nats-server log lines to slog.
-type slogAdapter struct{ l *slog.Logger }
+// slogAdapter sends nats-server log lines to slog, and keeps the last error
+// for Start to report.
+type slogAdapter struct {
+	l    *slog.Logger
+	mu   sync.Mutex
+	last string
+}
 
-func (a slogAdapter) Noticef(format string, v ...any) { a.l.Info(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
-func (a slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) lastError() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.last
+}
+
+func (a *slogAdapter) keep(msg string) string {
+	a.mu.Lock()
+	a.last = msg
+	a.mu.Unlock()
+	return msg
+}
+
+func (a *slogAdapter) Noticef(format string, v ...any) { a.l.Info(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(a.keep(fmt.Sprintf(format, v...))) }
+func (a *slogAdapter) Errorf(format string, v ...any)  { a.l.Error(a.keep(fmt.Sprintf(format, v...))) }
+func (a *slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a *slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }

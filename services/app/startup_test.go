@@ -1,0 +1,75 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chronicle-hub/chronicle/services/app"
+)
+
+// Settings that cannot work stop Run at once, with an error naming the
+// serve flag, instead of a process that says it is running and is not.
+func TestRunRefusesSettingsThatCannotWork(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath, _ := writeCert(t, dir)
+	garbage := filepath.Join(dir, "garbage.pem")
+	os.WriteFile(garbage, []byte("not a certificate"), 0o600)
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	addr := busy.Addr().String()
+
+	tests := []struct {
+		name   string
+		cfg    func(*app.Config)
+		want   []string
+		errIs  error
+		within time.Duration
+	}{
+		{name: "certificate without key", cfg: func(c *app.Config) { c.TLSCert = certPath }, want: []string{"--tls-key"}},
+		{name: "key without certificate", cfg: func(c *app.Config) { c.TLSKey = keyPath }, want: []string{"--tls-cert"}},
+		{name: "missing certificate file", cfg: func(c *app.Config) { c.TLSCert, c.TLSKey = filepath.Join(dir, "nope.pem"), keyPath },
+			want: []string{"--tls-cert", "nope.pem"}, errIs: os.ErrNotExist},
+		{name: "certificate that is not one", cfg: func(c *app.Config) { c.TLSCert, c.TLSKey = garbage, keyPath }, want: []string{"--tls-cert", "garbage.pem"}},
+		{name: "key that does not match", cfg: func(c *app.Config) { c.TLSCert, c.TLSKey = certPath, garbage }, want: []string{"--tls-key", "garbage.pem"}},
+		{name: "OIDC without issuer", cfg: func(c *app.Config) { c.OIDCJWKSURL, c.OIDCAudience = "http://127.0.0.1:1/jwks", "chronicle" }, want: []string{"--oidc-issuer"}},
+		{name: "OIDC without audience", cfg: func(c *app.Config) { c.OIDCJWKSURL, c.OIDCIssuer = "http://127.0.0.1:1/jwks", "https://idp.test" }, want: []string{"--oidc-audience"}},
+		{name: "issuer without key set", cfg: func(c *app.Config) { c.OIDCIssuer = "https://idp.test" }, want: []string{"--oidc-issuer", "--oidc-jwks-url"}},
+		{name: "replica name with a dot", cfg: func(c *app.Config) { c.Replica = "web.1" }, want: []string{"--replica", "web.1"}},
+		{name: "NATS port in use", cfg: func(c *app.Config) { c.NATSListen = addr }, want: []string{"--nats-listen", addr}, errIs: syscall.EADDRINUSE},
+		{name: "HTTP port in use", cfg: func(c *app.Config) { c.HTTPAddr = addr }, want: []string{"--http", addr}, errIs: syscall.EADDRINUSE},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := app.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true}
+			tt.cfg(&cfg)
+			a := app.New(cfg)
+			started := time.Now()
+			err := a.Run(context.Background())
+			if err == nil {
+				a.Close()
+				t.Fatal("Run succeeded")
+			}
+			if took := time.Since(started); took > 5*time.Second {
+				t.Errorf("took %v to fail", took)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %q", err, w)
+				}
+			}
+			if tt.errIs != nil && !errors.Is(err, tt.errIs) {
+				t.Errorf("error %q is not %v", err, tt.errIs)
+			}
+		})
+	}
+}
