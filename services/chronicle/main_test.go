@@ -177,3 +177,56 @@ func TestServeRefusesInvalidRulesConfig(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }
+
+// chronicle publish FILE writes the events it did not store, with their
+// reasons, next to the file; and it judges corrections against the log as
+// the HTTP API does: another agency's correction is rejected, not stored.
+func TestPublishFileWritesRejectsAndChecksCorrections(t *testing.T) {
+	a := startApp(t)
+	spec, _ := events.Lookup("health.concern")
+	orig := spec.ExampleEvent()
+	data, _ := events.Encode(orig)
+	if code, out, errOut := runCLI(t, string(data), "publish", "--nats-url", a.NATSClientURL()); code != exitOK {
+		t.Fatalf("original: exit %d %s %s", code, out, errOut)
+	}
+	correction := func(agency, ref string) string {
+		cs, _ := events.Lookup("record.corrected")
+		e := cs.ExampleEvent()
+		body := &events.RecordCorrected{EventID: orig.ID, Reason: "wrong clinic", Summary: "Health concern (corrected)"}
+		raw, _ := json.Marshal(body)
+		e.Agency, e.SourceRef, e.Payload, e.Body = agency, ref, raw, body
+		e.ID = events.DeriveID(e)
+		b, _ := events.Encode(e)
+		return string(b)
+	}
+	bad := strings.Replace(string(data), "9990000018", "9990000017", 1)
+	bad = strings.Replace(bad, orig.ID, "", 1)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "batch.json")
+	if err := os.WriteFile(path, []byte("["+correction("health", "c-own")+","+correction("police", "c-foreign")+","+bad+"]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "", "publish", "--nats-url", a.NATSClientURL(), path)
+	if code != exitRejected || !strings.Contains(errOut, "1 accepted") || !strings.Contains(errOut, "2 rejected") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	rejects, err := os.ReadFile(filepath.Join(dir, "batch.rejects.ndjson"))
+	if err != nil {
+		t.Fatalf("no rejects file: %v (stderr %s)", err, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(string(rejects)), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"line":2`) || !strings.Contains(lines[0], "may not amend") ||
+		!strings.Contains(lines[1], `"line":3`) || !strings.Contains(lines[1], "check digit does not match") {
+		t.Fatalf("rejects:\n%s", rejects)
+	}
+	// Fixed and published again: the stale rejects file goes.
+	if err := os.WriteFile(path, []byte(correction("health", "c-own-2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "", "publish", "--nats-url", a.NATSClientURL(), path); code != exitOK {
+		t.Fatalf("second publish: exit %d %s", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "batch.rejects.ndjson")); !os.IsNotExist(err) {
+		t.Fatalf("stale rejects file left behind: %v", err)
+	}
+}

@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
@@ -35,7 +35,11 @@ func (n *natsFlags) options(name string) []nats.Option {
 	return opts
 }
 
-func (n *natsFlags) publisher() (*eventlog.Publisher, func(), error) {
+// publisher connects and returns a publisher that also judges corrections
+// and retractions against the log (ingest.AmendmentCheck), so that the CLI
+// rejects a correction of an unknown or foreign event as the HTTP API does.
+// When the credentials cannot read the log, it says so on warn once.
+func (n *natsFlags) publisher(warn io.Writer) (*eventlog.Publisher, func(), error) {
 	nc, err := nats.Connect(n.url, n.options("chronicle-cli")...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is chronicle serve running?)", n.url, err)
@@ -45,6 +49,12 @@ func (n *natsFlags) publisher() (*eventlog.Publisher, func(), error) {
 		nc.Close()
 		return nil, nil, err
 	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	pub.SetCheck(ingest.AmendmentCheck(js, func(err error) { fmt.Fprintf(warn, "warning: %v\n", err) }))
 	return pub, nc.Close, nil
 }
 
@@ -62,28 +72,33 @@ func publish(ctx context.Context, args []string, std stdio) int {
 		return exitUsage
 	}
 	var body []byte
-	var err error
-	switch name := fs.Arg(0); name {
-	case "", "-":
+	name := fs.Arg(0)
+	if name == "" || name == "-" {
+		var err error
 		body, err = io.ReadAll(io.LimitReader(std.in, ingest.MaxBody+1))
-	default:
-		body, err = os.ReadFile(name)
+		if err != nil {
+			fmt.Fprintf(std.err, "publish: %v\n", err)
+			return exitUsage
+		}
+		if len(body) > ingest.MaxBody {
+			fmt.Fprintf(std.err, "publish: more than %d bytes: use chronicle import for large files\n", ingest.MaxBody)
+			return exitUsage
+		}
+		name = ""
 	}
-	if err != nil {
-		fmt.Fprintf(std.err, "publish: %v\n", err)
-		return exitUsage
-	}
-	if len(body) > ingest.MaxBody {
-		fmt.Fprintf(std.err, "publish: more than %d bytes: use chronicle import for large files\n", ingest.MaxBody)
-		return exitUsage
-	}
-	pub, closeConn, err := conn.publisher()
+	pub, closeConn, err := conn.publisher(std.err)
 	if err != nil {
 		fmt.Fprintf(std.err, "publish: %v\n", err)
 		return exitUsage
 	}
 	defer closeConn()
-	resp, err := ingest.PublishBody(ctx, pub, body)
+	var resp *ingest.Response
+	rejectsPath := ""
+	if name == "" {
+		resp, err = ingest.PublishBody(ctx, pub, body)
+	} else {
+		resp, rejectsPath, err = ingest.PublishFile(ctx, pub, name)
+	}
 	if err != nil {
 		fmt.Fprintf(std.err, "publish: %v\n", err)
 		return exitUsage
@@ -107,6 +122,9 @@ func publish(ctx context.Context, args []string, std stdio) int {
 			}
 		}
 		fmt.Fprintf(std.err, "%d accepted, %d duplicates, %d rejected, %d failed\n", resp.Accepted, resp.Duplicates, resp.Rejected, resp.Failed)
+	}
+	if rejectsPath != "" {
+		fmt.Fprintf(std.err, "events not stored, with reasons: %s\n", rejectsPath)
 	}
 	if resp.Rejected+resp.Failed > 0 {
 		return exitRejected
@@ -155,7 +173,7 @@ func importFile(ctx context.Context, args []string, std stdio) int {
 	if !*quiet {
 		opts.Progress, opts.Interactive = std.err, isTerminal(std.err)
 	}
-	pub, closeConn, err := conn.publisher()
+	pub, closeConn, err := conn.publisher(std.err)
 	if err != nil {
 		fmt.Fprintf(std.err, "import: %v\n", err)
 		return exitUsage

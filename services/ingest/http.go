@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +11,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"unicode"
 
@@ -195,6 +198,72 @@ func PublishBody(ctx context.Context, pub *eventlog.Publisher, body []byte) (*Re
 		return nil, err
 	}
 	return publishItems(ctx, pub, items), nil
+}
+
+// PublishFile is PublishBody for a file of at most MaxBody bytes. The events
+// not stored are written with their reasons, in the NDJSON shape import
+// uses ("line" is the event's position in the file), next to it:
+// events.json gives events.rejects.ndjson. It returns that path, or "" when
+// every event was stored (and no such file is left behind).
+func PublishFile(ctx context.Context, pub *eventlog.Publisher, path string) (*Response, string, error) {
+	body, err := readCapped(path)
+	if err != nil {
+		return nil, "", err
+	}
+	mt := "application/json"
+	if !json.Valid(bytes.TrimSpace(body)) {
+		mt = "application/x-ndjson"
+	}
+	items, err := splitBody(mt, body)
+	if err != nil {
+		return nil, "", err
+	}
+	resp := publishItems(ctx, pub, items)
+	rejectsPath := strings.TrimSuffix(path, filepath.Ext(path)) + ".rejects.ndjson"
+	if resp.Rejected+resp.Failed == 0 {
+		_ = os.Remove(rejectsPath) // one from an earlier run would mislead
+		return resp, "", nil
+	}
+	f, err := os.Create(rejectsPath)
+	if err != nil {
+		return resp, "", fmt.Errorf("publish: rejects file: %w", err)
+	}
+	rw := &ndjsonRejects{w: bufio.NewWriter(f)}
+	for _, r := range resp.Results {
+		if r.Status != eventlog.Rejected && r.Status != eventlog.Failed {
+			continue
+		}
+		probs := r.Problems
+		if r.Error != "" {
+			probs = append(probs, events.FieldError{Problem: "not stored: " + r.Error + " (safe to publish again)"})
+		}
+		rw.write(r.Key+1, reasons(probs), nil, items[r.Key].raw)
+	}
+	err = rw.flush()
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return resp, "", fmt.Errorf("publish: rejects file: %w", err)
+	}
+	return resp, rejectsPath, nil
+}
+
+// readCapped reads a file of at most MaxBody bytes.
+func readCapped(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	defer f.Close()
+	body, err := io.ReadAll(io.LimitReader(f, MaxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	if len(body) > MaxBody {
+		return nil, events.Errorf("publish", events.KindTooLarge, "%s is more than %d bytes: use chronicle import for large files", path, MaxBody)
+	}
+	return body, nil
 }
 
 func publishItems(ctx context.Context, pub *eventlog.Publisher, items []item) *Response {
