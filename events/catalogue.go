@@ -209,7 +209,7 @@ var catalogue = []Spec{
 		Doc: "An independent return home interview after a missing episode: a chance for the child to say why they went and what happened while away. " +
 			"Statutory guidance expects it within 72 hours of return. Record declined interviews too (accepted false).",
 		Version: 1, New: func() Payload { return new(ReturnInterview) },
-		Example: &ReturnInterview{EpisodeRef: "MP/24/0042", Accepted: true, Disclosures: "Says he was with older boys who gave him money to carry a bag."},
+		Example: &ReturnInterview{EpisodeRef: "MP/24/0042", Accepted: ptr(true), Disclosures: "Says he was with older boys who gave him money to carry a bag."},
 	},
 	{
 		Type: "exploitation.screening", Area: AreaMissing, Title: "Exploitation screening",
@@ -265,7 +265,7 @@ var catalogue = []Spec{
 		Type: "education.persistent_absence", Area: AreaEducation, Title: "Persistent absence",
 		Doc:      "The child's attendance fell to the persistent absence threshold (missing 10% or more of sessions) for a period.",
 		Agencies: []string{"education"}, Version: 1, New: func() Payload { return new(PersistentAbsence) },
-		Example: &PersistentAbsence{AttendancePercent: 81.5, Period: "2024/25 autumn term"},
+		Example: &PersistentAbsence{AttendancePercent: ptr(81.5), Period: "2024/25 autumn term"},
 	},
 	{
 		Type: "education.missing_education", Area: AreaEducation, Title: "Child missing education",

@@ -456,7 +456,7 @@ func (m *MissingReturned) Validate() error {
 // ReturnInterview is the payload of return_interview.completed.
 type ReturnInterview struct {
 	EpisodeRef  string `json:"episode_ref" doc:"The episode's reference from missing.reported"`
-	Accepted    bool   `json:"accepted" doc:"Whether the child took part (a declined offer still counts as offered)"`
+	Accepted    *bool  `json:"accepted,omitempty" doc:"Whether the child took part (a declined offer still counts as offered); left out when the agency did not record it, which is not the same as declined"`
 	Disclosures string `json:"disclosures,omitempty" doc:"What the child said that others need to know"`
 }
 
@@ -568,15 +568,15 @@ func (e *Exclusion) Validate() error {
 
 // PersistentAbsence is the payload of education.persistent_absence.
 type PersistentAbsence struct {
-	AttendancePercent float64 `json:"attendance_percent" doc:"Attendance over the period, 0 to 100"`
+	AttendancePercent *float64 `json:"attendance_percent,omitempty" doc:"Attendance over the period, 0 to 100; left out when not given, which is not the same as 0"`
 	Period            string  `json:"period" doc:"The period measured, for example 2024/25 autumn term"`
 }
 
 // Validate implements Payload.
 func (a *PersistentAbsence) Validate() error {
 	var p ProblemSet
-	if a.AttendancePercent < 0 || a.AttendancePercent > 100 {
-		p.Add("attendance_percent", "%g is outside 0 to 100", a.AttendancePercent)
+	if v := a.AttendancePercent; v != nil && (*v < 0 || *v > 100) {
+		p.Add("attendance_percent", "%g is outside 0 to 100", *v)
 	}
 	checkText(&p, "period", a.Period, MaxShortText, true, true)
 	return p.Err()

@@ -35,7 +35,7 @@ func TestNothingHiddenLeaksThroughHistoryFlagsOrIdentity(t *testing.T) {
 	h.publish(school, sealedFirst, reported, returned)
 	h.publish(unseal) // a correction is checked against what the hub has applied
 	interview := withBody(ev("return_interview.completed", "early_help", "lk-ri", back.Add(80*time.Hour), robin),
-		&events.ReturnInterview{EpisodeRef: "LK-M1", Accepted: true, Disclosures: "Spoke of a flat she would not name"})
+		&events.ReturnInterview{EpisodeRef: "LK-M1", Accepted: new(true), Disclosures: "Spoke of a flat she would not name"})
 	interview.Sensitivity = "restricted"
 	interview.ID = events.DeriveID(interview)
 	h.publish(interview)

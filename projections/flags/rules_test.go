@@ -111,7 +111,7 @@ func returned(at time.Time, ref string) ev {
 }
 
 func rhi(at time.Time, ref string) ev {
-	return ev{typ: "return_interview.completed", agency: "early_help", occurred: at, body: &events.ReturnInterview{EpisodeRef: ref, Accepted: true}}
+	return ev{typ: "return_interview.completed", agency: "early_help", occurred: at, body: &events.ReturnInterview{EpisodeRef: ref, Accepted: new(true)}}
 }
 
 func concern(agency string, typ events.Type, at time.Time, body events.Payload) ev {
@@ -175,7 +175,7 @@ func TestRules(t *testing.T) {
 			}
 		}},
 		{"rhi: not yet due at 71 hours", []ev{returned(hours(0), "r")}, hours(71), "RHI_OVERDUE", false, nil},
-		{"rhi: held at 71h59m", []ev{returned(hours(0), "r"), {typ: "return_interview.completed", agency: "early_help", occurred: hours(72).Add(-time.Minute), received: hours(72).Add(-time.Minute), body: &events.ReturnInterview{EpisodeRef: "r", Accepted: true}}},
+		{"rhi: held at 71h59m", []ev{returned(hours(0), "r"), {typ: "return_interview.completed", agency: "early_help", occurred: hours(72).Add(-time.Minute), received: hours(72).Add(-time.Minute), body: &events.ReturnInterview{EpisodeRef: "r", Accepted: new(true)}}},
 			hours(100), "RHI_OVERDUE", false, func(t *testing.T, f Flag) { t.Errorf("flag raised although the interview was in time: %+v", f) }},
 		{"rhi: late interview clears it", []ev{returned(hours(0), "r"), rhi(hours(80), "r")}, hours(100), "RHI_OVERDUE", false, func(t *testing.T, f Flag) {
 			if f.ClearedAt == nil || !strings.Contains(f.ClearReason, "80 hours after the return") {

@@ -108,7 +108,7 @@ func (g *gen) background(c *person, from time.Time, n int) {
 			}
 		case 2:
 			pct := 75 + g.rng.Float64()*14
-			g.emit("education.persistent_absence", "education", t, []*person{c}, &events.PersistentAbsence{AttendancePercent: float64(int(pct*10)) / 10, Period: fmt.Sprintf("%d/%02d term", t.Year(), (t.Year()+1)%100)},
+			g.emit("education.persistent_absence", "education", t, []*person{c}, &events.PersistentAbsence{AttendancePercent: new(float64(int(pct*10)) / 10), Period: fmt.Sprintf("%d/%02d term", t.Year(), (t.Year()+1)%100)},
 				fmt.Sprintf("Persistent absence: attendance %.1f%%", pct), opts{})
 		case 3:
 			g.emit("health.ed_attendance", "health", t, []*person{c}, &events.EDAttendance{Reason: "Attended with " + []string{"asthma", "a sprained wrist", "abdominal pain", "a head bump"}[g.rng.IntN(4)]}, "Emergency department attendance", opts{})
@@ -186,9 +186,9 @@ func (g *gen) missing(c *person, at time.Time, lookedAfter bool) {
 	g.emit("missing.returned", "police", back, []*person{c}, &events.MissingReturned{EpisodeRef: ref, FoundBy: []string{"self", "police", "family"}[g.rng.IntN(3)], Location: "Town centre"}, "Returned after missing episode", opts{})
 	switch r := g.rng.Float64(); {
 	case r < 0.75:
-		g.emit("return_interview.completed", "early_help", back.Add(time.Duration(12+g.rng.IntN(58))*time.Hour), []*person{c}, &events.ReturnInterview{EpisodeRef: ref, Accepted: true, Disclosures: "Says he was with older friends; would not say where."}, "Return home interview completed", opts{})
+		g.emit("return_interview.completed", "early_help", back.Add(time.Duration(12+g.rng.IntN(58))*time.Hour), []*person{c}, &events.ReturnInterview{EpisodeRef: ref, Accepted: new(true), Disclosures: "Says he was with older friends; would not say where."}, "Return home interview completed", opts{})
 	case r < 0.9:
-		g.emit("return_interview.completed", "early_help", back.Add(time.Duration(80+g.rng.IntN(200))*time.Hour), []*person{c}, &events.ReturnInterview{EpisodeRef: ref, Accepted: g.chance(0.6)}, "Return home interview (late)", opts{})
+		g.emit("return_interview.completed", "early_help", back.Add(time.Duration(80+g.rng.IntN(200))*time.Hour), []*person{c}, &events.ReturnInterview{EpisodeRef: ref, Accepted: new(g.chance(0.6))}, "Return home interview (late)", opts{})
 	}
 }
 

@@ -96,7 +96,7 @@ func TestIncrementalSweeps(t *testing.T) {
 	jstest.Eventually(t, 5*time.Second, "deadline alert", func() bool { return count(t, srv, "RHI_OVERDUE", "raised") == 1 })
 
 	// A new event about the child clears it, through ChangedSince.
-	apply(t, m, 3, "return_interview.completed", "early_help", t0.Add(74*time.Hour), a1, &events.ReturnInterview{EpisodeRef: "E1", Accepted: true})
+	apply(t, m, 3, "return_interview.completed", "early_help", t0.Add(74*time.Hour), a1, &events.ReturnInterview{EpisodeRef: "E1", Accepted: new(true)})
 	c.Set(t0.Add(75 * time.Hour))
 	jstest.Eventually(t, 5*time.Second, "clearing alert", func() bool { return count(t, srv, "RHI_OVERDUE", "cleared") == 1 })
 	if got := m.ChangedSince(2); len(got) != 1 {
@@ -167,7 +167,7 @@ func TestRestartPastDuplicateWindowDoesNotRepeat(t *testing.T) {
 	}
 
 	// The next change is still said, once.
-	apply(t, m, 2, "return_interview.completed", "early_help", t0.Add(81*time.Hour), ids, &events.ReturnInterview{EpisodeRef: "E1", Accepted: true})
+	apply(t, m, 2, "return_interview.completed", "early_help", t0.Add(81*time.Hour), ids, &events.ReturnInterview{EpisodeRef: "E1", Accepted: new(true)})
 	c.Set(t0.Add(82 * time.Hour))
 	sweep(t, b)
 	sweep(t, b)

@@ -130,7 +130,7 @@ func TestOverdueInterviewAlertsOnceAcrossRestart(t *testing.T) {
 	}
 
 	// The interview record arrives and clears it: one cleared alert.
-	post(b, "return_interview.completed", "early_help", "r3", time.Now().UTC(), &events.ReturnInterview{EpisodeRef: "MP/1", Accepted: true})
+	post(b, "return_interview.completed", "early_help", "r3", time.Now().UTC(), &events.ReturnInterview{EpisodeRef: "MP/1", Accepted: new(true)})
 	jstest.Eventually(t, 5*time.Second, "the clearing alert", func() bool {
 		_, cl := rhiAlerts(t, b)
 		return cl == 1
