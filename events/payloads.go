@@ -569,7 +569,7 @@ func (e *Exclusion) Validate() error {
 // PersistentAbsence is the payload of education.persistent_absence.
 type PersistentAbsence struct {
 	AttendancePercent *float64 `json:"attendance_percent,omitempty" doc:"Attendance over the period, 0 to 100; left out when not given, which is not the same as 0"`
-	Period            string  `json:"period" doc:"The period measured, for example 2024/25 autumn term"`
+	Period            string   `json:"period" doc:"The period measured, for example 2024/25 autumn term"`
 }
 
 // Validate implements Payload.
