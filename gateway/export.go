@@ -83,6 +83,10 @@ func (x *Exporter) Rows() []ExportRow {
 	return out
 }
 
+// ServeHTTP answers GET /v1/export with the pseudonymised rows as NDJSON,
+// once the export is on the access log. It needs a purpose of access in the
+// Chronicle-Purpose header; without one, or when the log cannot be written,
+// nothing is exported.
 func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
@@ -90,7 +94,7 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, _ := auth.CallerFrom(r.Context())
-	why := purpose{reason: strings.TrimSpace(r.Header.Get(HeaderPurpose)), detail: strings.TrimSpace(r.Header.Get(HeaderPurposeDetail))}
+	why := purpose{reason: strings.ToLower(strings.TrimSpace(r.Header.Get(HeaderPurpose))), detail: strings.TrimSpace(r.Header.Get(HeaderPurposeDetail))}
 	if !Purposes.Has(why.reason) {
 		WriteError(w, r, x.log, events.Errorf("export", events.KindForbidden, "an export needs a purpose of access in the %s header (one of %s)", HeaderPurpose, strings.Join(Purposes.Values(), ", ")))
 		return

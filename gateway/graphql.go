@@ -122,6 +122,11 @@ func loggerFrom(ctx context.Context) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// ServeHTTP serves /graphql per the GraphQL over HTTP specification:
+// GraphiQL for a browser asking for HTML, queries by GET or POST, mutations
+// by POST only. Every request but a bounded introspection query needs a
+// verified bearer token, and an answer that read a child's record is
+// released only once its access records are stored.
 func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(r.Context(), loggerKey{}, h.log)
 	if r.Method == http.MethodGet && r.URL.Query().Get("query") == "" && accepts(r, "text/html") {
