@@ -3,6 +3,7 @@ package gateway
 import (
 	"embed"
 	"net/http"
+	"strings"
 )
 
 // GraphiQL and React are embedded (from npm: graphiql 3.8.3, react 18.3.1,
@@ -17,10 +18,20 @@ func GraphiQLAssets() http.Handler {
 	return http.FileServer(http.FS(graphiqlAssets))
 }
 
-func serveGraphiQL(w http.ResponseWriter, _ *http.Request) {
+// placeholderNHS is the NHS number in the page's opening query when no
+// example child is named: a valid test number no record holds.
+const placeholderNHS = "9990000018"
+
+// serveGraphiQL writes the page, its opening query looking up example when
+// that is an NHS number (ten digits: nothing else reaches the script).
+func serveGraphiQL(w http.ResponseWriter, example string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	_, _ = w.Write([]byte(graphiqlPage))
+	page := graphiqlPage
+	if len(example) == 10 && strings.Trim(example, "0123456789") == "" {
+		page = strings.Replace(page, placeholderNHS, example, 1)
+	}
+	_, _ = w.Write([]byte(page))
 }
 
 // The page sends a token pasted into GraphiQL's Headers tab

@@ -44,6 +44,7 @@ type GraphQL struct {
 	verifier *auth.Verifier
 	auditor  Auditor
 	now      func() time.Time
+	example  func() string // the NHS number GraphiQL opens with; see WithExampleChild
 }
 
 // DefaultGraphQLTimeout is how long one GraphQL request may execute.
@@ -56,6 +57,13 @@ type GraphQLOption func(*GraphQL)
 // 503 TIMEOUT (default DefaultGraphQLTimeout).
 func WithTimeout(d time.Duration) GraphQLOption {
 	return func(h *GraphQL) { h.timeout = d }
+}
+
+// WithExampleChild names the NHS number GraphiQL's opening query looks up,
+// asked on every page load; "" (or anything but ten digits) keeps the
+// placeholder. Only synthetic data should be named: the page is public.
+func WithExampleChild(nhs func() string) GraphQLOption {
+	return func(h *GraphQL) { h.example = nhs }
 }
 
 // NewGraphQL returns the handler for schema with limits applied as a
@@ -130,7 +138,11 @@ func loggerFrom(ctx context.Context) *slog.Logger {
 func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(r.Context(), loggerKey{}, h.log)
 	if r.Method == http.MethodGet && r.URL.Query().Get("query") == "" && accepts(r, "text/html") {
-		serveGraphiQL(w, r)
+		example := ""
+		if h.example != nil {
+			example = h.example()
+		}
+		serveGraphiQL(w, example)
 		return
 	}
 	media, ok := responseMedia(r)

@@ -173,6 +173,7 @@ type App struct {
 	tls      *tls.Config
 	ln       net.Listener
 	ready    atomic.Bool
+	example  atomic.Value // string: the demo's example NHS number, for GraphiQL
 }
 
 // New returns an App that Run will start.
@@ -327,7 +328,10 @@ func (a *App) serveHTTP() error {
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
-	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.audit, a.log))
+	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.audit, a.log, gateway.WithExampleChild(func() string {
+		nhs, _ := a.example.Load().(string)
+		return nhs
+	})))
 	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
 	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
 	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log,

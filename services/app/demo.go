@@ -15,8 +15,21 @@ import (
 // LoadDemo publishes a synthetic data set through the validating publisher
 // when the log is empty, and waits until the projector has applied it. It
 // reports whether it loaded anything; a store that already holds events is
-// left alone, so a second `serve --demo` reuses the data.
+// left alone, so a second `serve --demo` reuses the data. Either way the
+// store is then taken to be synthetic, and GraphiQL's opening query names
+// the example child, so that pasting a token and pressing run shows a
+// chronology. (Without --demo the page names no real child: it is public.)
 func (a *App) LoadDemo(ctx context.Context, cfg demodata.Config, progress io.Writer) (bool, error) {
+	loaded, err := a.loadDemo(ctx, cfg, progress)
+	if err == nil {
+		if nhs, ok := a.ExampleChild(); ok {
+			a.example.Store(nhs)
+		}
+	}
+	return loaded, err
+}
+
+func (a *App) loadDemo(ctx context.Context, cfg demodata.Config, progress io.Writer) (bool, error) {
 	s, err := a.js.Stream(ctx, eventlog.EventsStream)
 	if err != nil {
 		return false, fmt.Errorf("demo: %w", err)
