@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -1152,13 +1153,7 @@ func personal(part string, get func(childView) any) graphql.FieldResolveFn {
 			return nil, fmt.Errorf("resolver: got %T", p.Source)
 		}
 		v := get(c)
-		n := 0
-		if list, ok := v.([]string); ok {
-			n = len(list)
-		} else {
-			n = len(c.Identifiers)
-		}
-		auditFrom(p.Context).note("read", c.ID, "", c.purpose, c.asOf, part, map[string]int{part: n})
+		auditFrom(p.Context).note("read", c.ID, "", c.purpose, c.asOf, part, map[string]int{part: reflect.ValueOf(v).Len()})
 		return v, nil
 	}
 }

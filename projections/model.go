@@ -300,11 +300,8 @@ func (m *Model) CheckAmendment(e *events.Event) error {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var orig *events.Event
-	if rec, ok := m.records[id]; ok {
-		orig = rec.Event
-	}
-	return JudgeAmendment(e, orig)
+	_, err := m.target(Delivered{Event: e}, id)
+	return err
 }
 
 // Advance moves the model's position past seq without applying anything:

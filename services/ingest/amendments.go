@@ -34,8 +34,10 @@ func AmendmentCheck(js jetstream.JetStream, warn func(error)) eventlog.CheckFunc
 	return func(ctx context.Context, e *events.Event) error {
 		id, ok := projections.AmendedID(e)
 		if !ok {
+			// Only what the judgement reads, so that a large import does
+			// not keep every payload alive.
 			mu.Lock()
-			seen[e.ID] = e
+			seen[e.ID] = &events.Event{ID: e.ID, Type: e.Type, Agency: e.Agency}
 			mu.Unlock()
 			return nil
 		}

@@ -189,15 +189,21 @@ func firstBytes(b []byte) string {
 // a JSON array of events, or NDJSON. It is what chronicle publish does with a
 // file; the error is for a body that cannot be read at all.
 func PublishBody(ctx context.Context, pub *eventlog.Publisher, body []byte) (*Response, error) {
-	mt := "application/json"
-	if !json.Valid(bytes.TrimSpace(body)) {
-		mt = "application/x-ndjson"
-	}
-	items, err := splitBody(mt, body)
+	items, err := splitAny(body)
 	if err != nil {
 		return nil, err
 	}
 	return publishItems(ctx, pub, items), nil
+}
+
+// splitAny splits a body given without a content type: one JSON value (an
+// event or an array) if it parses as one, NDJSON otherwise.
+func splitAny(body []byte) ([]item, error) {
+	mt := "application/json"
+	if !json.Valid(bytes.TrimSpace(body)) {
+		mt = "application/x-ndjson"
+	}
+	return splitBody(mt, body)
 }
 
 // PublishFile is PublishBody for a file of at most MaxBody bytes. The events
@@ -210,11 +216,7 @@ func PublishFile(ctx context.Context, pub *eventlog.Publisher, path string) (*Re
 	if err != nil {
 		return nil, "", err
 	}
-	mt := "application/json"
-	if !json.Valid(bytes.TrimSpace(body)) {
-		mt = "application/x-ndjson"
-	}
-	items, err := splitBody(mt, body)
+	items, err := splitAny(body)
 	if err != nil {
 		return nil, "", err
 	}

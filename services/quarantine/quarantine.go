@@ -128,18 +128,21 @@ func Reason(err error) string {
 	if len(probs) == 0 {
 		return truncate(oneLine(err.Error()), MaxReason)
 	}
+	const room = 32 // for "; and N more problems"
 	var b strings.Builder
 	for i, p := range probs {
 		part := oneLine(p.Error())
 		if i > 0 {
 			part = "; " + part
 		}
-		more := fmt.Sprintf("; and %d more problems", len(probs)-i)
-		if b.Len()+len(part)+len(more) > MaxReason {
-			if i == 0 {
-				return truncate(part, MaxReason-len(more)) + more
+		if b.Len()+len(part) > MaxReason-room {
+			if i == 0 { // the first problem alone is too long: cut it
+				b.WriteString(truncate(part, MaxReason-room))
+				i++
 			}
-			b.WriteString(more)
+			if left := len(probs) - i; left > 0 {
+				fmt.Fprintf(&b, "; and %d more problems", left)
+			}
 			break
 		}
 		b.WriteString(part)
