@@ -142,6 +142,17 @@ func TestRetractedFlagTellsOneStoryEverywhere(t *testing.T) {
 	if n := nodeByID(r.Data, notice.ID); n["retracted"] != true || n["retractionReason"] != "hidden from your role: ask the hub" {
 		t.Errorf("education's view of the retracted entry: %v", n)
 	}
+	// With hindsight (at before now), the retraction counts from when it
+	// was made, and its reason stays hidden all the same.
+	hq := `query($at: DateTime) { child(identifier: {scheme: NHS_NUMBER, value: "9990007004"}) {
+	  riskFlags(at: $at, includeCleared: true) { code active clearReason } } }`
+	r, body = h.as(teacher, hq, map[string]any{"at": stamp(time.Now().Add(-time.Second))})
+	if f := flagOf(r); f == nil || f["active"] != false || !strings.HasSuffix(f["clearReason"].(string), "; the reason is hidden from your role: ask the hub") {
+		t.Errorf("education's view with hindsight: %s", body)
+	}
+	if strings.Contains(body, "another child at the address") {
+		t.Errorf("the retraction's reason leaks with hindsight: %s", body)
+	}
 }
 
 // A flag resting on entries a role may not see says how many, in the

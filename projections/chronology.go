@@ -175,17 +175,15 @@ func (e Entry) Title() string {
 	return string(e.Type)
 }
 
-// Retraction returns the retraction in force on the entry as shown (the one
-// received at RetractedAt), with its own agency and sensitivity: a reader
-// who may see the entry may still not be allowed the retraction's reason.
+// Retraction returns the retraction in force on the entry as shown, with
+// its own agency and sensitivity: a reader who may see the entry may still
+// not be allowed the retraction's reason. It is the first retraction the
+// hub received (as retraction does; a second retraction of a retracted
+// entry changes nothing shown), found without RetractedAt, which a reader
+// may move (hindsight counts a retraction from when it was made).
 func (e Entry) Retraction() (Amendment, bool) {
-	if !e.Retracted || e.record == nil {
+	if !e.Retracted || e.record == nil || len(e.record.Retractions) == 0 {
 		return Amendment{}, false
 	}
-	for _, x := range e.record.Retractions {
-		if x.Received.Equal(e.RetractedAt) {
-			return x, true
-		}
-	}
-	return Amendment{}, false
+	return e.record.Retractions[0], true
 }
