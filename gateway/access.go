@@ -56,6 +56,12 @@ func (b *schemaBuilder) authorize(p graphql.ResolveParams, a auth.Action) (auth.
 // placeholder with only the date, agency and sensitivity.
 func shown(c auth.Caller, e projections.Entry, asOf *time.Time, children []string) entryView {
 	if c.Sees(e.Sensitivity, e.Agency) {
+		// A retraction carries its own sensitivity: a reader who may see
+		// the entry may still not be allowed why it was retracted (a flag
+		// cleared by it says the same; see redactFlag).
+		if x, ok := e.Retraction(); ok && x.Event != nil && !c.Sees(x.Event.Sensitivity, x.Event.Agency) {
+			e.RetractReason = "hidden from your role: ask the hub"
+		}
 		return entryView{Entry: e, asOf: asOf, children: children}
 	}
 	p := projections.Entry{

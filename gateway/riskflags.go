@@ -26,7 +26,9 @@ type flagView struct {
 // code, title and reason would say what the hidden entry was. The severity
 // and times stay, so the caller knows to ask. A visible flag cleared by a
 // hidden entry (a restricted interview, a sealed conference) keeps its clear
-// time, which the entry's placeholder shows anyway, but not its clear reason.
+// time, which the entry's placeholder shows anyway, but not its clear reason;
+// one cleared by a retraction the caller may not read keeps who retracted
+// its evidence and when, but not why (as the chronology's retractionReason).
 func (b *schemaBuilder) redactFlag(c auth.Caller, f flags.Flag, asOf *time.Time) (flags.Flag, bool) {
 	hiddenOf := func(ids []string) []string {
 		var hidden []string
@@ -38,17 +40,30 @@ func (b *schemaBuilder) redactFlag(c auth.Caller, f flags.Flag, asOf *time.Time)
 		return hidden
 	}
 	if h := hiddenOf(f.ClearedBy); len(h) > 0 {
-		f.ClearReason = fmt.Sprintf("cleared by an entry your role may not see (%s): ask the hub", strings.Join(uniq(h), "; "))
+		f.ClearReason = fmt.Sprintf("cleared by %s your role may not see (%s): ask the hub", entries(len(h)), strings.Join(uniq(h), "; "))
 		f.ClearedBy = nil
+	} else if x := f.Retraction; x != nil && !c.Sees(x.Sensitivity, x.Agency) {
+		f.ClearReason = x.Text(false) + "; the reason is hidden from your role: ask the hub"
 	}
 	hidden := hiddenOf(f.Evidence)
 	if len(hidden) == 0 {
 		return f, false
 	}
 	f.Code, f.Title = "REDACTED", "Flag based on entries hidden from your role"
-	f.Reason = fmt.Sprintf("Based on %d entries your role may not see (%s): ask the hub", len(hidden), strings.Join(uniq(hidden), "; "))
-	f.ClearReason = ""
+	if len(hidden) == 1 {
+		f.Title = "Flag based on an entry hidden from your role"
+	}
+	f.Reason = fmt.Sprintf("Based on %s your role may not see (%s): ask the hub", entries(len(hidden)), strings.Join(uniq(hidden), "; "))
+	f.ClearReason, f.Retraction = "", nil
 	return f, true
+}
+
+// entries counts entries as a sentence does: "an entry", "2 entries".
+func entries(n int) string {
+	if n == 1 {
+		return "an entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
 
 func uniq(list []string) []string {

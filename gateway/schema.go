@@ -195,7 +195,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			return graphql.Fields{
 				"id":           {Type: graphql.NewNonNull(graphql.ID), Description: "The event id (UUID v7).", Resolve: entry(func(e entryView) any { return e.EventID })},
 				"type":         {Type: graphql.NewNonNull(graphql.String), Description: "The event type, for example missing.reported (see eventTypes); redacted on a hidden entry.", Resolve: entry(func(e entryView) any { return string(e.Type) })},
-				"title":        {Type: graphql.NewNonNull(graphql.String), Description: "The type's human name, for example Missing episode reported; redacted on a hidden entry.", Resolve: entry(func(e entryView) any { return typeTitle(e.Type) })},
+				"title":        {Type: graphql.NewNonNull(graphql.String), Description: titleDesc, Resolve: entry(func(e entryView) any { return e.Title() })},
 				"agency":       {Type: graphql.NewNonNull(graphql.String), Description: "The publishing agency's code.", Resolve: entry(func(e entryView) any { return e.Agency })},
 				"summary":      {Type: graphql.NewNonNull(graphql.String), Description: "The agency's one-line summary; on a hidden entry, only the entry's sensitivity and agency.", Resolve: entry(func(e entryView) any { return e.Summary })},
 				"reliability":  {Type: graphql.NewNonNull(graphql.String), Description: "How the agency knows it: direct, reported or hearsay; redacted on a hidden entry.", Resolve: entry(func(e entryView) any { return e.Reliability })},
@@ -212,7 +212,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				"corrected":        {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether a correction changed what is shown.", Resolve: entry(func(e entryView) any { return e.Corrected() })},
 				"correctionReason": {Type: graphql.String, Description: "The latest correction's reason; null if never corrected.", Resolve: entry(func(e entryView) any { return nullable(e.AmendReason) })},
 				"retracted":        {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether the entry was retracted (shown only when includeRetracted is true).", Resolve: entry(func(e entryView) any { return e.Retracted })},
-				"retractionReason": {Type: graphql.String, Description: "Why the agency retracted it; null unless retracted.", Resolve: entry(func(e entryView) any { return nullable(e.RetractReason) })},
+				"retractionReason": {Type: graphql.String, Description: "Why the agency retracted it; null unless retracted. A retraction your role may not see (by its own sensitivity) says only that.", Resolve: entry(func(e entryView) any { return nullable(e.RetractReason) })},
 				"redacted": {Type: graphql.NewNonNull(graphql.Boolean), Description: "The entry is hidden from your role: only its id, agency, sensitivity, occurredAt, receivedAt and sequence are real; " +
 					"type and reliability read redacted and the other fields are empty or placeholders.",
 					Resolve: entry(func(e entryView) any { return e.hidden })},
@@ -442,6 +442,14 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"value": {Type: graphql.NewNonNull(graphql.Int), Description: "The number in force here, in that unit.", Resolve: field(func(t threshold) any { return t.Value })},
 		},
 	})
+	settingType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "RuleSetting",
+		Description: "One reading of the guidance a risk rule uses, set per deployment in the rules config.",
+		Fields: graphql.Fields{
+			"name":  {Type: graphql.NewNonNull(graphql.String), Description: "Which setting: count_absences, concerns or deadline.", Resolve: field(func(s flags.Setting) any { return s.Name })},
+			"value": {Type: graphql.NewNonNull(graphql.String), Description: "Its value here, as text: true or false; a comma-separated list of event types; date or clock.", Resolve: field(func(s flags.Setting) any { return s.Value })},
+		},
+	})
 	ruleType := graphql.NewObject(graphql.ObjectConfig{
 		Name:        "RiskRule",
 		Description: "A risk rule: its thresholds (set per deployment in the rules config) and why it exists.",
@@ -451,6 +459,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"severity":   {Type: graphql.NewNonNull(graphql.String), Description: "The severity of the flags it raises: high, medium or low.", Resolve: field(func(r flags.Rule) any { return r.Severity })},
 			"enabled":    {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether it runs in this deployment; a disabled rule raises no flags.", Resolve: field(func(r flags.Rule) any { return r.Enabled })},
 			"thresholds": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(thresholdType))), Description: "The numbers it uses, as configured here.", Resolve: field(func(r flags.Rule) any { return thresholdsOf(r) })},
+			"settings":   {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(settingType))), Description: settingsDesc, Resolve: field(func(r flags.Rule) any { return r.Settings() })},
 			"rationale":  {Type: graphql.NewNonNull(graphql.String), Description: "Why it exists and where its thresholds come from: a statutory timescale or local practice.", Resolve: field(func(r flags.Rule) any { return r.Rationale })},
 		},
 	})
@@ -1116,12 +1125,13 @@ func asOfText(asOf *time.Time) string {
 	return " as known at " + asOf.UTC().Format(time.RFC3339)
 }
 
-func typeTitle(t events.Type) string {
-	if s, ok := events.Lookup(t); ok {
-		return s.Title
-	}
-	return string(t)
-}
+// titleDesc and settingsDesc describe fields whose meaning needs more than a line.
+const (
+	titleDesc = "The entry's human name, for example Health concern. A missing.reported entry says which it was, Reported missing or " +
+		"Reported absent (whereabouts known), as the statutory guidance and SSDA903 keep them apart (its type stays missing.reported). Redacted on a hidden entry."
+	settingsDesc = "The readings of the guidance it uses that are not numbers, as configured here: count_absences (whether absences count as missing), " +
+		"concerns (the event types that count as an agency's concern) and deadline (date: met at any hour of the last day; clock: at the same time of day)."
+)
 
 func mergedFrom(c projections.Child) string {
 	if c.AskedID != "" && c.AskedID != c.ID {

@@ -141,3 +141,49 @@ func (e *Entry) retraction(r *Record, asOf *time.Time) {
 		}
 	}
 }
+
+// Absence reports whether the entry is a missing.reported episode recorded
+// as an absence: the child was not where they should be but their
+// whereabouts were known (police category absent; for a looked-after child,
+// SSDA903 code A, away from placement without authorisation). The statutory
+// guidance on children who run away or go missing from home or care (DfE
+// 2014) and SSDA903 keep absence apart from missing, and so do the flags.
+// An episode is an absence only when no classification on it says missing:
+// police recording "missing" or a carer recording SSDA903 "M" (whereabouts
+// unknown) makes it a missing episode, which errs towards the child.
+func (e Entry) Absence() bool {
+	m, ok := e.Body.(*events.MissingReported)
+	return ok && m.Category == "absent" && m.LookedAfterCode != "M"
+}
+
+// Title is the entry's human name: its type's title, except that a
+// missing.reported entry says which it was, missing or absent, so that an
+// absence reads as one in the chronology while its type stays
+// missing.reported for filters.
+func (e Entry) Title() string {
+	if m, ok := e.Body.(*events.MissingReported); ok && e.Type == "missing.reported" {
+		if e.Absence() {
+			return "Reported absent (whereabouts known)"
+		}
+		if m.Category != "" {
+			return "Reported missing"
+		}
+	}
+	if s, ok := events.Lookup(e.Type); ok {
+		return s.Title
+	}
+	return string(e.Type)
+}
+
+// Retraction returns the retraction in force on the entry as shown, with
+// its own agency and sensitivity: a reader who may see the entry may still
+// not be allowed the retraction's reason. It is the first retraction the
+// hub received (as retraction does; a second retraction of a retracted
+// entry changes nothing shown), found without RetractedAt, which a reader
+// may move (hindsight counts a retraction from when it was made).
+func (e Entry) Retraction() (Amendment, bool) {
+	if !e.Retracted || e.record == nil || len(e.record.Retractions) == 0 {
+		return Amendment{}, false
+	}
+	return e.record.Retractions[0], true
+}

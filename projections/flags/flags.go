@@ -10,11 +10,19 @@
 // always gives the same flags. A flag counts as raised no earlier than the
 // hub received the evidence that completed it: a late record cannot make the
 // hub have known sooner.
+//
+// The history includes retracted entries, each with when its retraction
+// became known: an entry counts from when the hub had it until it was
+// retracted. So a flag whose evidence was retracted (police: wrong child)
+// is not lost: it shows as raised when it was, and cleared when the
+// retraction was known, "evidence retracted by police on …".
 package flags
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -59,25 +67,60 @@ type Flag struct {
 	// clear reason speaks of them, so a caller who may not see one of them
 	// must not see the reason either.
 	ClearedBy []string
+	// Retraction is set when the flag cleared because an entry it rested
+	// on was retracted; ClearReason then says by whom, when and why. A
+	// reader who may not see the retraction withholds its reason.
+	Retraction *Retraction
 	// Key identifies the occurrence across evaluations (code and the event
 	// it starts from), so that an alert is sent once per raise and clear.
 	Key string
+}
+
+// Retraction is the retraction that cleared a flag.
+type Retraction struct {
+	// EventID is the entry retracted.
+	EventID string
+	// Agency and Sensitivity are the retraction's own: who retracted the
+	// entry, and who may read why.
+	Agency      string
+	Sensitivity string
+	// At is when it took effect: when the hub received it (with
+	// hindsight, when it was made).
+	At     time.Time
+	Reason string
+}
+
+// Text is the clear reason a retraction gives, "evidence retracted by
+// police on 10 March 2025: Wrong child", with its reason or, for a reader
+// who may not see that, without.
+func (r Retraction) Text(withReason bool) string {
+	who := strings.ReplaceAll(r.Agency, "_", " ")
+	if r.Agency == "hub" {
+		who = "the hub"
+	}
+	s := fmt.Sprintf("evidence retracted by %s on %s", who, day(r.At))
+	if withReason && r.Reason != "" {
+		s += ": " + r.Reason
+	}
+	return s
 }
 
 // Active reports whether the flag holds at the evaluation time.
 func (f Flag) Active() bool { return f.ClearedAt == nil }
 
 // History is what rules read: one child's chronology as known at the
-// evaluation time (corrections applied, retractions left out) and their
-// date of birth when any agency gave one.
+// evaluation time (corrections applied; retracted entries included and
+// marked, with when the retraction was received) and their date of birth
+// when any agency gave one. HistoryOf builds it from a read model.
 type History struct {
 	Entries     []projections.Entry
 	DateOfBirth *time.Time
 	// Hindsight counts every entry as known from when it happened rather
-	// than from when the hub received it: for asking, with what is known
-	// now, what held on a past date. Without it (the default) a flag is
-	// raised no earlier than the hub had the evidence, which is what a
-	// practice review of "what would have shown" needs.
+	// than from when the hub received it, and every retraction from when
+	// it was made: for asking, with what is known now, what held on a past
+	// date. Without it (the default) a flag is raised no earlier than the
+	// hub had the evidence, which is what a practice review of "what would
+	// have shown" needs.
 	Hindsight bool
 }
 
@@ -93,13 +136,16 @@ func Evaluate(h History, at time.Time, cfg Config) ([]Flag, time.Time) {
 			if entries[i].Received.After(entries[i].OccurredAt) {
 				entries[i].Received = entries[i].OccurredAt
 			}
+			if x, ok := entries[i].Retraction(); ok && x.Event != nil && x.Event.OccurredAt.Before(entries[i].RetractedAt) {
+				entries[i].RetractedAt = x.Event.OccurredAt
+			}
 		}
 		h.Entries = entries
 	}
 	e := &evaluation{h: h, at: at, cal: &Calendar{}}
 	var out []Flag
 	for _, r := range cfg.rules() {
-		for _, occ := range r.fn(e, r.Thresholds) {
+		for _, occ := range r.fn(e, r) {
 			if occ.start.After(at) {
 				e.next(occ.start)
 				continue
@@ -114,6 +160,10 @@ func Evaluate(h History, at time.Time, cfg Config) ([]Flag, time.Time) {
 			case !occ.end.After(at):
 				end := occ.end
 				f.ClearedAt, f.ClearReason, f.ClearedBy = &end, occ.clearReason, knownAt(h.Entries, end)
+				if x, ok := retractedAt(h.Entries, occ.evidence, end); ok {
+					f.ClearReason, f.Retraction = x.Text(true), &x
+					f.ClearedBy = append(f.ClearedBy, x.EventID)
+				}
 			default:
 				e.next(occ.end)
 			}
@@ -141,9 +191,25 @@ type occurrence struct {
 	anchor      string // event id the occurrence is keyed by
 	start, end  time.Time
 	reason      string
-	clearReason string
+	clearReason string // why it ended; a retraction of its evidence says so instead
 	evidence    []string
 	severity    string // overrides the rule's when higher
+}
+
+// retractedAt finds the evidence whose retraction took effect at t: the
+// reason an occurrence ended then.
+func retractedAt(entries []projections.Entry, evidence []string, t time.Time) (Retraction, bool) {
+	for _, en := range entries {
+		if !en.Retracted || !en.RetractedAt.Equal(t) || !slices.Contains(evidence, en.EventID) {
+			continue
+		}
+		x := Retraction{EventID: en.EventID, Agency: en.Agency, Sensitivity: en.Sensitivity, At: t, Reason: en.RetractReason}
+		if a, ok := en.Retraction(); ok && a.Event != nil {
+			x.Agency, x.Sensitivity = a.Event.Agency, a.Event.Sensitivity
+		}
+		return x, true
+	}
+	return Retraction{}, false
 }
 
 // evaluation carries one Evaluate call's inputs and helpers.
@@ -184,7 +250,12 @@ func later(a, b time.Time) time.Time {
 // run is a maximal stretch of time when a rule's condition held.
 type run struct {
 	start, end time.Time // end is zero while it still holds at the evaluation time
-	evidence   []projections.Entry
+	// evidence is every entry the condition rested on during the run, in
+	// occurred order; anchor is the earliest of those it rested on when it
+	// started, which later evidence cannot change, so it keys the flag.
+	evidence []projections.Entry
+	anchor   string
+	why      string // set by the deadline rules: why it ended
 }
 
 // condition says whether a rule holds at t, considering only entries the hub
@@ -212,6 +283,8 @@ func (e *evaluation) runs(points []time.Time, holds condition) []run {
 		switch {
 		case ok && cur == nil:
 			cur = &run{start: p, evidence: appendNew(nil, ev)}
+			sortEntries(cur.evidence)
+			cur.anchor = cur.evidence[0].EventID
 		case ok:
 			cur.evidence = appendNew(cur.evidence, ev)
 		case cur != nil:
@@ -223,7 +296,20 @@ func (e *evaluation) runs(points []time.Time, holds condition) []run {
 	if cur != nil {
 		out = append(out, *cur)
 	}
+	for _, r := range out {
+		sortEntries(r.evidence)
+	}
 	return out
+}
+
+// sortEntries puts entries in chronology order: occurred, then sequence.
+func sortEntries(es []projections.Entry) {
+	sort.SliceStable(es, func(i, j int) bool {
+		if !es[i].OccurredAt.Equal(es[j].OccurredAt) {
+			return es[i].OccurredAt.Before(es[j].OccurredAt)
+		}
+		return es[i].Seq < es[j].Seq
+	})
 }
 
 // knownAt returns the ids of the entries that became known exactly at t.
@@ -237,18 +323,28 @@ func knownAt(entries []projections.Entry, t time.Time) []string {
 	return out
 }
 
-// knownBy reports whether the hub had an entry by t: received, and
-// happened.
+// knownBy reports whether the hub had an entry by t: received, happened,
+// and not yet retracted.
 func knownBy(en projections.Entry, t time.Time) bool {
-	return !en.Received.After(t) && !en.OccurredAt.After(t)
+	return !en.Received.After(t) && !en.OccurredAt.After(t) && (!en.Retracted || en.RetractedAt.After(t))
 }
 
-// pointsOf collects every entry's occurred and received times, plus each
-// shifted by the given offsets (window ends, deadlines).
+// changes are the times knownBy can change for an entry: when it happened,
+// when the hub received it, and when its retraction took effect.
+func changes(en projections.Entry) []time.Time {
+	out := []time.Time{en.OccurredAt, en.Received}
+	if en.Retracted {
+		out = append(out, en.RetractedAt)
+	}
+	return out
+}
+
+// pointsOf collects every entry's change times, plus its occurred and known
+// times shifted by the given offsets (window ends, deadlines).
 func pointsOf(entries []projections.Entry, offsets ...func(time.Time) time.Time) []time.Time {
 	var out []time.Time
 	for _, en := range entries {
-		out = append(out, en.OccurredAt, en.Received)
+		out = append(out, changes(en)...)
 		for _, off := range offsets {
 			out = append(out, off(en.OccurredAt), off(later(en.OccurredAt, en.Received)))
 		}

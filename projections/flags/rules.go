@@ -2,6 +2,7 @@ package flags
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,103 +24,135 @@ type Thresholds struct {
 	ExpireDays  int `json:"expire_days,omitempty"`
 }
 
-// Rule is one risk rule: its code, what it means, its thresholds and why.
+// Rule is one risk rule: its code, what it means, its thresholds and
+// readings, and why.
 type Rule struct {
 	Code      string
 	Title     string
 	Severity  string
 	Enabled   bool
 	Rationale string
-	// Uses names the Thresholds fields the rule reads, by their JSON names.
+	// Uses names the Thresholds fields and Options the rule reads, by
+	// their JSON names.
 	Uses       []string
 	Thresholds Thresholds
-	fn         func(*evaluation, Thresholds) []occurrence
+	Options    Options
+	fn         func(*evaluation, Rule) []occurrence
 }
 
+// Readings of the guidance shared by several rules, quoted in their
+// rationales.
+const (
+	dateDeadline = " Reading: the deadline is a date, as the guidance gives it in working days: met at any hour of the last day, " +
+		"and the flag is raised from 00:00 in England on the next working day (deadline \"clock\" reads it as the same time of day instead)."
+	calendarWindow = "calendar dates in England, inclusive, not 24-hour blocks"
+	missingOnly    = "only missing episodes count, not absences (whereabouts known: police category absent, SSDA903 code A), " +
+		"as the guidance and SSDA903 keep them apart; an episode is an absence only when no classification on it says missing (count_absences counts both)"
+)
+
 // defaultRules is the rule table: thresholds in one readable place, each
-// with the practice reason for it. Some have a national basis (statutory
-// timescales in Working Together to Safeguard Children); others are set
-// locally (repeat missing) and are there to be tuned per deployment.
+// with the practice reason for it, its source, and which reading of the
+// guidance it uses. Some have a national basis (statutory timescales in
+// Working Together to Safeguard Children 2023); others are set locally
+// (repeat missing) and are there to be tuned per deployment.
 func defaultRules() []Rule {
 	return []Rule{
 		{
 			Code: "REPEAT_MISSING", Title: "Repeat missing episodes", Severity: High, Enabled: true,
-			Rationale: "Repeated missing episodes are one of the strongest indicators of exploitation and of harm at home; statutory guidance on children who run away or go missing asks areas to respond to patterns. " +
-				"No national threshold exists: 3 episodes in 90 days is a common local trigger for a multi-agency missing meeting.",
-			Uses: []string{"count", "window_days"}, Thresholds: Thresholds{Count: 3, WindowDays: 90}, fn: repeatMissing,
+			Rationale: "Repeated missing episodes are one of the strongest indicators of exploitation and of harm at home; the statutory guidance on children who run away or go missing from home or care (DfE 2014) asks areas to respond to patterns. " +
+				"No national threshold exists: 3 episodes in 90 days is a common local trigger for a multi-agency missing meeting. " +
+				"Reading: " + missingOnly + ". The window is " + calendarWindow + ": episodes on 17 February and 18 May 2025 are within 90 days whatever the hours, and the flag holds to the end of the 90th day after the last of them.",
+			Uses: []string{"count", "window_days", "count_absences"}, Thresholds: Thresholds{Count: 3, WindowDays: 90}, fn: repeatMissing,
 		},
 		{
 			Code: "RHI_OVERDUE", Title: "Return home interview overdue", Severity: Medium, Enabled: true,
-			Rationale: "Every child who returns from a missing episode should be offered an independent return home interview within 72 hours: " +
-				"it is often the only chance to hear why they went and what happened. A declined offer counts as offered. An unanswered flag retires after expire_days.",
-			Uses: []string{"hours", "expire_days"}, Thresholds: Thresholds{Hours: 72, ExpireDays: 90}, fn: rhiOverdue,
+			Rationale: "Every child who returns from a missing episode should be offered an independent return home interview within 72 hours of their return " +
+				"(statutory guidance on children who run away or go missing from home or care, DfE 2014): it is often the only chance to hear why they went and what happened. " +
+				"Reading: 72 hours is a clock duration, as the guidance gives it in hours: due to the minute, over weekends, bank holidays and clock changes. " +
+				"An absence (whereabouts known) raises no deadline, as the interview follows a missing episode (count_absences offers one after absences too). " +
+				"A declined offer counts as offered. An unanswered flag retires at the end of the expire_days-th day after it fell due.",
+			Uses: []string{"hours", "expire_days", "count_absences"}, Thresholds: Thresholds{Hours: 72, ExpireDays: 90}, fn: rhiOverdue,
 		},
 		{
 			Code: "MULTI_AGENCY_CONCERNS", Title: "Concerns from several agencies, no assessment", Severity: Medium, Enabled: true,
-			Rationale: "Serious case reviews repeatedly find that each agency held a piece and nobody put them together. Concerns from 3 or more agencies within 90 days, " +
-				"with no assessment open and no plan in place, are the pattern a MASH exists to catch.",
-			Uses: []string{"count", "window_days"}, Thresholds: Thresholds{Count: 3, WindowDays: 90}, fn: multiAgency,
+			Rationale: "Serious case reviews repeatedly find that each agency held a piece and nobody put them together (Working Together to Safeguard Children 2023, on information sharing). " +
+				"Concerns from 3 or more agencies within 90 days, with no assessment open and no plan in place, are the pattern a MASH exists to catch. " +
+				"Reading: the window is " + calendarWindow + "; a contact or referral counts for the agency that made it (its Children in Need referral source), so a school's contact is not counted twice. " +
+				concernsRationale() + " The list is set with concerns in the rules config; count_absences counts absences too.",
+			Uses: []string{"count", "window_days", "concerns", "count_absences"}, Thresholds: Thresholds{Count: 3, WindowDays: 90},
+			Options: Options{Concerns: defaultConcerns()}, fn: multiAgency,
 		},
 		{
 			Code: "REPEAT_DOMESTIC_ABUSE", Title: "Repeated domestic abuse notifications", Severity: Medium, Enabled: true,
-			Rationale: "Children living with domestic abuse are victims in their own right (Domestic Abuse Act 2021). A second police notification within 12 months means the abuse is continuing.",
-			Uses:      []string{"count", "window_days"}, Thresholds: Thresholds{Count: 2, WindowDays: 365}, fn: repeatDomesticAbuse,
+			Rationale: "Children living with domestic abuse are victims in their own right (Domestic Abuse Act 2021, section 3). A second police notification within 12 months means the abuse is continuing. " +
+				"Reading: 12 months as 365 " + calendarWindow + ".",
+			Uses: []string{"count", "window_days"}, Thresholds: Thresholds{Count: 2, WindowDays: 365}, fn: repeatDomesticAbuse,
 		},
 		{
 			Code: "MISSING_AND_EXPLOITATION", Title: "Missing with exploitation indicators", Severity: High, Enabled: true,
-			Rationale: "Going missing together with signs of sexual or criminal exploitation (a police exploitation concern, or a medium or high screening) is the pattern seen in county lines and child sexual exploitation.",
-			Uses:      []string{"window_days"}, Thresholds: Thresholds{WindowDays: 90}, fn: missingAndExploitation,
+			Rationale: "Going missing together with signs of sexual or criminal exploitation (a police exploitation concern, or a medium or high screening) is the pattern seen in county lines and child sexual exploitation " +
+				"(statutory guidance on children who run away or go missing from home or care, DfE 2014; Working Together 2023 on harm outside the home). " +
+				"Reading: " + missingOnly + "; within 90 days of each other, " + calendarWindow + ".",
+			Uses: []string{"window_days", "count_absences"}, Thresholds: Thresholds{WindowDays: 90}, fn: missingAndExploitation,
 		},
 		{
 			Code: "INJURY_UNDER_ONE", Title: "Injury to a baby under one", Severity: High, Enabled: true,
-			Rationale: "\"Those who don't cruise rarely bruise\": any injury to a baby who is not yet mobile needs a safeguarding explanation. Most local protocols require a referral for any bruise to a non-mobile infant.",
-			Uses:      []string{"age_months", "active_days"}, Thresholds: Thresholds{AgeMonths: 12, ActiveDays: 90}, fn: injuryUnderOne,
+			Rationale: "\"Those who don't cruise rarely bruise\" (Sugar, Taylor and Feldman, 1999): any injury to a baby who is not yet mobile needs a safeguarding explanation, and local bruising protocols require a referral for any bruise to a non-mobile infant. " +
+				"Reading: under one by the calendar date of the injury in England; the flag stays active to the end of the 90th day after the hub learned of the injury.",
+			Uses: []string{"age_months", "active_days"}, Thresholds: Thresholds{AgeMonths: 12, ActiveDays: 90}, fn: injuryUnderOne,
 		},
 		{
 			Code: "ASSESSMENT_OVERDUE", Title: "Assessment past 45 working days", Severity: Medium, Enabled: true,
-			Rationale: "A child and family assessment should be completed within 45 working days of the referral (Working Together to Safeguard Children). Drift leaves a child's needs unmet and unknown.",
-			Uses:      []string{"working_days"}, Thresholds: Thresholds{WorkingDays: 45}, fn: assessmentOverdue,
+			Rationale: "A child and family assessment should conclude within 45 working days from the point of referral (Working Together to Safeguard Children 2023). Drift leaves a child's needs unmet and unknown. " +
+				"Counted from the referral the assessment answers: the latest referral received on or before the assessment started, since the previous one started, unless it was closed with no further action or stepped down to early help; " +
+				"with no such referral on record, from the assessment's start." + dateDeadline,
+			Uses: []string{"working_days", "deadline"}, Thresholds: Thresholds{WorkingDays: 45}, Options: Options{Deadline: DeadlineDate}, fn: assessmentOverdue,
 		},
 		{
 			Code: "ICPC_OVERDUE", Title: "Initial conference overdue", Severity: High, Enabled: true,
-			Rationale: "When a strategy discussion starts a Section 47 enquiry, an initial child protection conference should be held within 15 working days of it, unless the enquiry finds no need.",
-			Uses:      []string{"working_days"}, Thresholds: Thresholds{WorkingDays: 15}, fn: icpcOverdue,
+			Rationale: "When a strategy discussion starts a Section 47 enquiry, the initial child protection conference should take place within 15 working days of the strategy discussion " +
+				"(Working Together to Safeguard Children 2023), unless the enquiry finds no need." + dateDeadline,
+			Uses: []string{"working_days", "deadline"}, Thresholds: Thresholds{WorkingDays: 15}, Options: Options{Deadline: DeadlineDate}, fn: icpcOverdue,
 		},
 		{
 			Code: "ESCALATING_NEED", Title: "Escalating level of need", Severity: Medium, Enabled: true,
-			Rationale: "Two rises in the level of need within 6 months show a situation deteriorating faster than support is helping.",
-			Uses:      []string{"count", "months"}, Thresholds: Thresholds{Count: 2, Months: 6}, fn: escalatingNeed,
+			Rationale: "Two rises in the level of need within 6 months show a situation deteriorating faster than support is helping (local practice, on the levels of the local threshold document Working Together 2023 asks for). " +
+				"Reading: 6 calendar months by date in England, inclusive (to the same day of the month, or the month's last day).",
+			Uses: []string{"count", "months"}, Thresholds: Thresholds{Count: 2, Months: 6}, fn: escalatingNeed,
 		},
 		{
 			Code: "CP_PLAN_ACTIVE", Title: "Child protection plan", Severity: High, Enabled: true,
-			Rationale: "A status flag, as NHS CP-IS shares with unscheduled care: anyone seeing the child should know there is an active child protection plan.",
+			Rationale: "A status flag, as NHS England's Child Protection Information Sharing (CP-IS) shares with unscheduled care: anyone seeing the child should know there is an active child protection plan.",
 			fn:        cpPlanActive,
 		},
 		{
 			Code: "UNBORN_CP_PLAN", Title: "Unborn child protection plan", Severity: High, Enabled: true,
-			Rationale: "A status flag shared through NHS CP-IS so that maternity services know before the birth.",
+			Rationale: "A status flag shared through NHS England's CP-IS so that maternity services know before the birth.",
 			fn:        unbornCPPlan,
 		},
 		{
 			Code: "LOOKED_AFTER", Title: "Looked after", Severity: Medium, Enabled: true,
-			Rationale: "A status flag shared through NHS CP-IS: the local authority shares parental responsibility and must be told of attendances.",
+			Rationale: "A status flag shared through NHS England's CP-IS: the local authority shares parental responsibility (or accommodates the child) and must be told of attendances.",
 			fn:        lookedAfter,
 		},
 		{
 			Code: "CORE_GROUP_OVERDUE", Title: "First core group overdue", Severity: Medium, Enabled: true,
 			Rationale: "The core group should first meet within 10 working days of the initial child protection conference (Working Together to Safeguard Children 2023), to turn the outline plan into a working one. " +
-				"The plan starts at that conference, so the working days are counted from the plan's start.",
-			Uses: []string{"working_days"}, Thresholds: Thresholds{WorkingDays: 10}, fn: coreGroupOverdue,
+				"The plan starts at that conference, so the working days are counted from the plan's start." + dateDeadline,
+			Uses: []string{"working_days", "deadline"}, Thresholds: Thresholds{WorkingDays: 10}, Options: Options{Deadline: DeadlineDate}, fn: coreGroupOverdue,
 		},
 		{
 			Code: "REVIEW_CONFERENCE_OVERDUE", Title: "First review conference overdue", Severity: Medium, Enabled: true,
-			Rationale: "The first review child protection conference should be held within 3 months of the initial conference (Working Together 2023); the plan starts at that conference, so the 3 months count from the plan's start.",
-			Uses:      []string{"months"}, Thresholds: Thresholds{Months: 3}, fn: reviewOverdue,
+			Rationale: "The first review child protection conference should be held within 3 months of the initial conference (Working Together to Safeguard Children 2023); the plan starts at that conference, so the 3 months count from the plan's start. " +
+				"Reading: 3 calendar months to the same day of the month, or the month's last day (29 November to 28 February); the deadline is a date: held at any hour of that day is in time, " +
+				"and the flag is raised from 00:00 in England on the next working day (deadline \"clock\" reads it as the same time of day instead).",
+			Uses: []string{"months", "deadline"}, Thresholds: Thresholds{Months: 3}, Options: Options{Deadline: DeadlineDate}, fn: reviewOverdue,
 		},
 		{
 			Code: "REFERRAL_UNDECIDED", Title: "Referral without a decision", Severity: Medium, Enabled: true,
-			Rationale: "Within one working day of a referral, a social worker should decide what response is needed (Working Together to Safeguard Children).",
-			Uses:      []string{"working_days"}, Thresholds: Thresholds{WorkingDays: 1}, fn: referralUndecided,
+			Rationale: "Within one working day of a referral being received, a local authority social worker should decide what response is needed (Working Together to Safeguard Children 2023). " +
+				"A referral on a Friday afternoon is therefore decided in time at any hour of Monday." + dateDeadline,
+			Uses: []string{"working_days", "deadline"}, Thresholds: Thresholds{WorkingDays: 1}, Options: Options{Deadline: DeadlineDate}, fn: referralUndecided,
 		},
 	}
 }
@@ -141,15 +174,15 @@ func knownOf(es []projections.Entry, t time.Time) []projections.Entry {
 }
 
 // clustered is the shared shape of "n or more within a window" rules: it
-// holds at t when n entries known by t fall within the window of each other
-// (inclusive), until a whole window has passed since the latest of them.
-func clustered(e *evaluation, entries []projections.Entry, n int, within func(a, b time.Time) bool) condition {
+// holds at t when n entries known by t fall within the window of each other,
+// until the window opened by the latest of them closes.
+func clustered(entries []projections.Entry, n int, w window) condition {
 	return func(t time.Time) (bool, []projections.Entry) {
 		k := knownOf(entries, t)
 		var ev []projections.Entry
 		for i := 0; i+n-1 < len(k); i++ {
 			first, last := k[i], k[i+n-1]
-			if within(first.OccurredAt, last.OccurredAt) && within(last.OccurredAt, t) && !t.Equal(windowEnd(within, last.OccurredAt, t)) {
+			if w.within(first.OccurredAt, last.OccurredAt) && w.within(last.OccurredAt, t) {
 				ev = appendNew(ev, k[i:i+n])
 			}
 		}
@@ -157,38 +190,90 @@ func clustered(e *evaluation, entries []projections.Entry, n int, within func(a,
 	}
 }
 
-// windowEnd returns t when t is exactly the end of the window opened at a,
-// so that a flag clears at that instant rather than at the next change point.
-func windowEnd(within func(a, b time.Time) bool, a, t time.Time) time.Time {
-	if within(a, t) && !within(a, t.Add(time.Nanosecond)) {
-		return t
+// span says when the evidence happened: "on 3 March 2025", or "between 3
+// March 2025 and 14 March 2025". The evidence is in occurred order.
+func span(ev []projections.Entry) string {
+	a, b := day(ev[0].OccurredAt), day(ev[len(ev)-1].OccurredAt)
+	if a == b {
+		return "on " + a
 	}
-	return time.Time{}
+	return "between " + a + " and " + b
 }
 
-func withinDays(days int) func(a, b time.Time) bool {
-	return func(a, b time.Time) bool { return !b.After(a.AddDate(0, 0, days)) }
+// sinceLast is the clear reason of a window rule: the window opened by the
+// last of the evidence has closed.
+func sinceLast(w window, ev []projections.Entry, one, many string) string {
+	last := day(ev[len(ev)-1].OccurredAt)
+	if len(ev) == 1 {
+		return fmt.Sprintf("more than %s since the %s on %s", w, one, last)
+	}
+	return fmt.Sprintf("more than %s since the last of these %s, on %s", w, many, last)
 }
 
-func between(ev []projections.Entry) string {
-	return day(ev[0].OccurredAt) + " and " + day(ev[len(ev)-1].OccurredAt)
+// times counts occurrences as people say them: once, twice, 3 times.
+func times(n int) string {
+	switch n {
+	case 1:
+		return "once"
+	case 2:
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
 
-func repeatMissing(e *evaluation, th Thresholds) []occurrence {
-	ms := e.of("missing.reported")
+// missingEpisodes are the missing.reported entries a rule counts: missing
+// episodes, and absences too when the rule's config says so.
+func missingEpisodes(e *evaluation, o Options) []projections.Entry {
+	var out []projections.Entry
+	for _, en := range e.of("missing.reported") {
+		if o.CountAbsences || !en.Absence() {
+			out = append(out, en)
+		}
+	}
+	return out
+}
+
+// episodesText names missing episodes and absences: "3 missing episodes",
+// "2 missing episodes and 1 absence".
+func episodesText(ev []projections.Entry) string {
+	absent := 0
+	for _, en := range ev {
+		if en.Absence() {
+			absent++
+		}
+	}
+	missing := plural(len(ev)-absent, "missing episode", "missing episodes")
+	switch {
+	case absent == 0:
+		return missing
+	case absent == len(ev):
+		return plural(absent, "absence", "absences")
+	}
+	return missing + " and " + plural(absent, "absence", "absences")
+}
+
+func repeatMissing(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
+	w := daysWindow(th.WindowDays)
+	ms := missingEpisodes(e, r.Options)
 	var out []occurrence
-	for _, r := range e.runs(pointsOf(ms, func(t time.Time) time.Time { return t.AddDate(0, 0, th.WindowDays) }),
-		clustered(e, ms, th.Count, withinDays(th.WindowDays))) {
+	for _, run := range e.runs(pointsOf(ms, w.closes), clustered(ms, th.Count, w)) {
+		note := fmt.Sprintf("at least %d within %s", th.Count, w)
+		if slices.ContainsFunc(run.evidence, projections.Entry.Absence) {
+			note += ", counting absences"
+		}
 		out = append(out, occurrence{
-			anchor: r.evidence[0].EventID, start: r.start, end: r.end, evidence: ids(r.evidence),
-			reason:      fmt.Sprintf("%s between %s (at least %d within %d days)", plural(len(r.evidence), "missing episode", "missing episodes"), between(r.evidence), th.Count, th.WindowDays),
-			clearReason: fmt.Sprintf("%d days passed without %d episodes within %d days", th.WindowDays, th.Count, th.WindowDays),
+			anchor: run.anchor, start: run.start, end: run.end, evidence: ids(run.evidence),
+			reason:      fmt.Sprintf("%s %s (%s)", episodesText(run.evidence), span(run.evidence), note),
+			clearReason: sinceLast(w, run.evidence, "episode", "episodes"),
 		})
 	}
 	return out
 }
 
-func repeatDomesticAbuse(e *evaluation, th Thresholds) []occurrence {
+func repeatDomesticAbuse(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
+	w := daysWindow(th.WindowDays)
 	var da []projections.Entry
 	for _, en := range e.of("police.notification", "police.incident") {
 		if p, ok := payloadOf[*events.PoliceReport](en); ok && p.Category == "domestic_abuse" {
@@ -196,31 +281,29 @@ func repeatDomesticAbuse(e *evaluation, th Thresholds) []occurrence {
 		}
 	}
 	var out []occurrence
-	for _, r := range e.runs(pointsOf(da, func(t time.Time) time.Time { return t.AddDate(0, 0, th.WindowDays) }),
-		clustered(e, da, th.Count, withinDays(th.WindowDays))) {
+	for _, run := range e.runs(pointsOf(da, w.closes), clustered(da, th.Count, w)) {
 		sev := ""
-		for _, en := range r.evidence {
+		for _, en := range run.evidence {
 			if p, _ := payloadOf[*events.PoliceReport](en); p != nil && p.RiskLevel == "high" {
 				sev = High
 			}
 		}
 		out = append(out, occurrence{
-			anchor: r.evidence[0].EventID, start: r.start, end: r.end, evidence: ids(r.evidence), severity: sev,
-			reason:      fmt.Sprintf("%s between %s", plural(len(r.evidence), "domestic abuse notification", "domestic abuse notifications"), between(r.evidence)),
-			clearReason: fmt.Sprintf("no further domestic abuse notification within %d days", th.WindowDays),
+			anchor: run.anchor, start: run.start, end: run.end, evidence: ids(run.evidence), severity: sev,
+			reason: fmt.Sprintf("%s %s (at least %d within %s)",
+				plural(len(run.evidence), "domestic abuse notification", "domestic abuse notifications"), span(run.evidence), th.Count, w),
+			clearReason: sinceLast(w, run.evidence, "notification", "notifications"),
 		})
 	}
 	return out
 }
 
-// concernTypes count as an agency raising a concern about the child.
-var concernTypes = []events.Type{"contact.received", "information.shared", "police.notification", "police.incident",
-	"health.concern", "health.injury", "education.concern", "housing.concern", "prevent.referral", "exploitation.screening"}
-
 // supported reports whether an assessment is open or a plan is in place at
-// t: the child is being looked at, so a pattern of concerns is being acted on.
-func supported(e *evaluation, t time.Time) bool {
+// t: the child is being looked at, so a pattern of concerns is being acted
+// on. It returns the entry that opened the latest of them.
+func supported(e *evaluation, t time.Time) (projections.Entry, bool) {
 	open := 0
+	var latest projections.Entry
 	for _, en := range e.h.Entries {
 		if !knownBy(en, t) {
 			continue
@@ -228,53 +311,82 @@ func supported(e *evaluation, t time.Time) bool {
 		switch en.Type {
 		case "assessment.started", "plan.started":
 			open++
+			latest = en
 		case "assessment.completed", "plan.ended":
 			open--
 		}
 	}
-	return open > 0
+	return latest, open > 0
 }
 
-func multiAgency(e *evaluation, th Thresholds) []occurrence {
-	concerns := e.of(concernTypes...)
-	points := pointsOf(concerns, func(t time.Time) time.Time { return t.AddDate(0, 0, th.WindowDays) })
+func multiAgency(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
+	w := daysWindow(th.WindowDays)
+	var concerns []projections.Entry
+	for _, en := range e.h.Entries {
+		if isConcern(en, r.Options) {
+			concerns = append(concerns, en)
+		}
+	}
+	points := pointsOf(concerns, w.closes)
 	points = append(points, pointsOf(e.of("assessment.started", "assessment.completed", "plan.started", "plan.ended"))...)
 	holds := func(t time.Time) (bool, []projections.Entry) {
-		if supported(e, t) {
+		if _, ok := supported(e, t); ok {
 			return false, nil
 		}
 		var ev []projections.Entry
-		agencies := map[string]bool{}
 		for _, en := range knownOf(concerns, t) {
-			if !en.OccurredAt.Before(t.AddDate(0, 0, -th.WindowDays)) {
+			if w.within(en.OccurredAt, t) {
 				ev = append(ev, en)
-				agencies[en.Agency] = true
 			}
 		}
-		return len(agencies) >= th.Count, ev
+		return len(concernAgencies(ev)) >= th.Count, ev
 	}
 	var out []occurrence
-	for _, r := range e.runs(points, holds) {
+	for _, run := range e.runs(points, holds) {
+		agencies := concernAgencies(run.evidence)
+		clear := fmt.Sprintf("fewer than %d agencies have raised a concern within the last %s", th.Count, w)
+		if th.Count == 1 {
+			clear = fmt.Sprintf("no agency has raised a concern within the last %s", w)
+		}
+		if !run.end.IsZero() {
+			if by, ok := supported(e, run.end); ok {
+				what := "an assessment"
+				if by.Type == "plan.started" {
+					what = "a plan"
+				}
+				clear = fmt.Sprintf("%s started on %s", what, day(by.OccurredAt))
+			}
+		}
 		out = append(out, occurrence{
-			anchor: r.evidence[0].EventID, start: r.start, end: r.end, evidence: ids(r.evidence),
-			reason: fmt.Sprintf("concerns from %s (%s) between %s, and no assessment open or plan in place",
-				plural(len(agenciesOf(r.evidence)), "agency", "agencies"), strings.Join(agenciesOf(r.evidence), ", "), between(r.evidence)),
-			clearReason: "an assessment or plan started, or the concerns are older than the window",
+			anchor: run.anchor, start: run.start, end: run.end, evidence: ids(run.evidence),
+			reason: fmt.Sprintf("%s from %s (%s) %s, and no assessment open or plan in place",
+				plural(len(run.evidence), "concern", "concerns"), plural(len(agencies), "agency", "agencies"),
+				strings.Join(agencyNames(agencies), ", "), span(run.evidence)),
+			clearReason: clear,
 		})
 	}
 	return out
 }
 
-func agenciesOf(es []projections.Entry) []string {
-	seen := map[string]bool{}
+// concernAgencies are the distinct agencies whose concerns the entries
+// are, sorted.
+func concernAgencies(es []projections.Entry) []string {
 	var out []string
 	for _, en := range es {
-		if !seen[en.Agency] {
-			seen[en.Agency] = true
-			out = append(out, en.Agency)
+		if a := concernAgency(en); !slices.Contains(out, a) {
+			out = append(out, a)
 		}
 	}
 	sort.Strings(out)
+	return out
+}
+
+func agencyNames(codes []string) []string {
+	out := make([]string, len(codes))
+	for i, c := range codes {
+		out[i] = strings.ReplaceAll(c, "_", " ")
+	}
 	return out
 }
 
@@ -288,15 +400,16 @@ func exploitationIndicator(en projections.Entry) bool {
 	return false
 }
 
-func missingAndExploitation(e *evaluation, th Thresholds) []occurrence {
-	ms := e.of("missing.reported")
+func missingAndExploitation(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
+	w := daysWindow(th.WindowDays)
+	ms := missingEpisodes(e, r.Options)
 	var xs []projections.Entry
 	for _, en := range e.of("police.notification", "police.incident", "exploitation.screening") {
 		if exploitationIndicator(en) {
 			xs = append(xs, en)
 		}
 	}
-	w := withinDays(th.WindowDays)
 	holds := func(t time.Time) (bool, []projections.Entry) {
 		var ev []projections.Entry
 		for _, m := range knownOf(ms, t) {
@@ -305,113 +418,148 @@ func missingAndExploitation(e *evaluation, th Thresholds) []occurrence {
 				if b.Before(a) {
 					a, b = b, a
 				}
-				if w(a, b) && w(b, t) && !t.Equal(windowEnd(w, b, t)) {
+				if w.within(a, b) && w.within(b, t) {
 					ev = appendNew(ev, []projections.Entry{m, x})
 				}
 			}
 		}
-		sort.Slice(ev, func(i, j int) bool { return ev[i].OccurredAt.Before(ev[j].OccurredAt) })
+		sortEntries(ev)
 		return len(ev) > 0, ev
 	}
-	plus := func(t time.Time) time.Time { return t.AddDate(0, 0, th.WindowDays) }
 	var out []occurrence
-	for _, r := range e.runs(append(pointsOf(ms, plus), pointsOf(xs, plus)...), holds) {
-		nm, nx := 0, 0
-		for _, en := range r.evidence {
+	for _, run := range e.runs(append(pointsOf(ms, w.closes), pointsOf(xs, w.closes)...), holds) {
+		var episodes []projections.Entry
+		for _, en := range run.evidence {
 			if en.Type == "missing.reported" {
-				nm++
-			} else {
-				nx++
+				episodes = append(episodes, en)
 			}
 		}
 		out = append(out, occurrence{
-			anchor: r.evidence[0].EventID, start: r.start, end: r.end, evidence: ids(r.evidence),
-			reason: fmt.Sprintf("%s and %s within %d days (%s)", plural(nm, "missing episode", "missing episodes"),
-				plural(nx, "exploitation indicator", "exploitation indicators"), th.WindowDays, between(r.evidence)),
-			clearReason: fmt.Sprintf("no missing episode or exploitation indicator in the last %d days", th.WindowDays),
+			anchor: run.anchor, start: run.start, end: run.end, evidence: ids(run.evidence),
+			reason: fmt.Sprintf("%s and %s %s (within %s of each other)", episodesText(episodes),
+				plural(len(run.evidence)-len(episodes), "exploitation indicator", "exploitation indicators"), span(run.evidence), w),
+			clearReason: fmt.Sprintf("more than %s since the most recent missing episode or exploitation indicator, on %s", w, day(run.evidence[len(run.evidence)-1].OccurredAt)),
 		})
 	}
 	return out
 }
 
-func injuryUnderOne(e *evaluation, th Thresholds) []occurrence {
+func injuryUnderOne(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
 	if e.h.DateOfBirth == nil {
 		return nil
 	}
-	dob := *e.h.DateOfBirth
+	dob := dateOf(*e.h.DateOfBirth)
+	w := daysWindow(th.ActiveDays)
 	var out []occurrence
 	for _, en := range e.of("health.ed_attendance", "health.injury") {
 		if p, ok := payloadOf[*events.EDAttendance](en); ok && !p.Injury {
 			continue
 		}
-		if en.OccurredAt.Before(dob) || !en.OccurredAt.Before(dob.AddDate(0, th.AgeMonths, 0)) {
+		// Age by the calendar date of the injury in England.
+		if d := dateOf(en.OccurredAt); d.Before(dob) || !d.Before(addMonths(dob, th.AgeMonths)) {
 			continue
 		}
 		one := []projections.Entry{en}
 		// The flag runs from when the hub knew: an injury reported late is
 		// still flagged when it arrives.
-		until := later(en.OccurredAt, en.Received).AddDate(0, 0, th.ActiveDays)
-		for _, r := range e.runs(pointsOf(one, func(t time.Time) time.Time { return t.AddDate(0, 0, th.ActiveDays) }),
+		learned := later(en.OccurredAt, en.Received)
+		until := w.closes(learned)
+		for _, run := range e.runs(append(changes(en), until),
 			func(t time.Time) (bool, []projections.Entry) { return knownBy(en, t) && t.Before(until), one }) {
 			out = append(out, occurrence{
-				anchor: en.EventID, start: r.start, end: r.end, evidence: ids(one),
-				reason:      fmt.Sprintf("injury at %s old: %s on %s", age(dob, en.OccurredAt), strings.ToLower(typeTitle(en.Type)), day(en.OccurredAt)),
-				clearReason: fmt.Sprintf("%d days after the injury was known", th.ActiveDays),
+				anchor: en.EventID, start: run.start, end: run.end, evidence: ids(one),
+				reason:      fmt.Sprintf("injury at %s old: %s on %s", age(dob, en.OccurredAt), strings.ToLower(en.Title()), day(en.OccurredAt)),
+				clearReason: fmt.Sprintf("more than %s since the hub learned of the injury, on %s", w, day(learned)),
 			})
 		}
 	}
 	return out
 }
 
-func age(dob, at time.Time) string {
-	months := (at.Year()-dob.Year())*12 + int(at.Month()-dob.Month())
-	if at.Day() < dob.Day() {
+// age is how old a baby born on dob (a date label) was at t, as a health
+// visitor says it: days in the first week, then weeks, then months.
+func age(dob, t time.Time) string {
+	d := dateOf(t)
+	months := (d.Year()-dob.Year())*12 + int(d.Month()-dob.Month())
+	if d.Day() < dob.Day() {
 		months--
 	}
-	if months < 1 {
-		return plural(int(at.Sub(dob).Hours()/24/7), "week", "weeks")
+	if months >= 1 {
+		return plural(months, "month", "months")
 	}
-	return plural(months, "month", "months")
-}
-
-func typeTitle(t events.Type) string {
-	if s, ok := events.Lookup(t); ok {
-		return s.Title
+	days := int(d.Sub(dob).Hours() / 24)
+	switch {
+	case days < 1:
+		return "less than a day"
+	case days < 7:
+		return plural(days, "day", "days")
 	}
-	return string(t)
+	return plural(days/7, "week", "weeks")
 }
 
 // deadline is the shape of the overdue rules: from a trigger, something
-// must happen by a deadline; the flag holds from the deadline until it does
-// (or the situation ends, or the flag retires).
+// must happen by a deadline; the flag holds from when the deadline is
+// missed until it does (or the need ends, or the flag retires).
 type deadline struct {
 	trigger projections.Entry
-	due     time.Time
-	// done finds the entry that satisfies the deadline, or ends the need.
-	done     func(t time.Time) (projections.Entry, bool)
+	// needs are other entries the deadline rests on (the referral an
+	// assessment answers): the flag holds only once they are known too.
+	needs  []projections.Entry
+	missed time.Time
+	// done says, once known by t, why the need was met or ended: the clear
+	// reason.
+	done     func(t time.Time) (string, bool)
 	retireAt time.Time // zero: never
+	retired  string    // the clear reason when it retires
 }
 
+// overdue returns the runs when the deadline was missed and not yet met,
+// each with why it ended (empty when its evidence was retracted: Evaluate
+// says so).
 func (e *evaluation) overdue(d deadline) []run {
-	points := []time.Time{d.due, d.trigger.Received, d.trigger.OccurredAt}
+	rests := append([]projections.Entry{d.trigger}, d.needs...)
+	points := []time.Time{d.missed}
+	for _, en := range rests {
+		points = append(points, changes(en)...)
+	}
 	for _, en := range e.h.Entries {
-		if en.OccurredAt.After(d.trigger.OccurredAt) {
-			points = append(points, later(en.OccurredAt, en.Received))
+		for _, t := range changes(en) {
+			if t.After(d.trigger.OccurredAt) {
+				points = append(points, t)
+			}
 		}
 	}
 	if !d.retireAt.IsZero() {
 		points = append(points, d.retireAt)
 	}
-	return e.runs(points, func(t time.Time) (bool, []projections.Entry) {
-		if !knownBy(d.trigger, t) || t.Before(d.due) || (!d.retireAt.IsZero() && !t.Before(d.retireAt)) {
+	runs := e.runs(points, func(t time.Time) (bool, []projections.Entry) {
+		for _, en := range rests {
+			if !knownBy(en, t) {
+				return false, nil
+			}
+		}
+		if t.Before(d.missed) || (!d.retireAt.IsZero() && !t.Before(d.retireAt)) {
 			return false, nil
 		}
 		_, ok := d.done(t)
-		return !ok, []projections.Entry{d.trigger}
+		return !ok, rests
 	})
+	for i, r := range runs {
+		if r.end.IsZero() {
+			continue
+		}
+		if why, ok := d.done(r.end); ok {
+			runs[i].why = why
+		} else if !d.retireAt.IsZero() && !r.end.Before(d.retireAt) {
+			runs[i].why = d.retired
+		}
+	}
+	return runs
 }
 
-// firstAfter returns the first entry known by t, after from, that matches.
+// firstAfter returns the first entry known by t, occurring at or after
+// from, that matches.
 func firstAfter(es []projections.Entry, from, t time.Time, match func(projections.Entry) bool) (projections.Entry, bool) {
 	for _, en := range es {
 		if !en.OccurredAt.Before(from) && knownBy(en, t) && match(en) {
@@ -423,9 +571,10 @@ func firstAfter(es []projections.Entry, from, t time.Time, match func(projection
 
 func anyEntry(projections.Entry) bool { return true }
 
-func rhiOverdue(e *evaluation, th Thresholds) []occurrence {
+func rhiOverdue(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
 	interviews := e.of("return_interview.completed")
-	reported := e.of("missing.reported")
+	reports := e.of("missing.reported")
 	var out []occurrence
 	for _, ret := range e.of("missing.returned") {
 		p, _ := payloadOf[*events.MissingReturned](ret)
@@ -433,62 +582,120 @@ func rhiOverdue(e *evaluation, th Thresholds) []occurrence {
 			continue
 		}
 		sameEpisode := func(en projections.Entry) bool {
-			ri, _ := payloadOf[*events.ReturnInterview](en)
-			return ri != nil && ri.EpisodeRef == p.EpisodeRef
+			switch b := en.Body.(type) {
+			case *events.ReturnInterview:
+				return b.EpisodeRef == p.EpisodeRef
+			case *events.MissingReported:
+				return b.EpisodeRef == p.EpisodeRef
+			}
+			return false
 		}
-		due := ret.OccurredAt.Add(time.Duration(th.Hours) * time.Hour)
-		d := deadline{trigger: ret, due: due, retireAt: due.AddDate(0, 0, th.ExpireDays),
-			done: func(t time.Time) (projections.Entry, bool) {
-				return firstAfter(interviews, time.Time{}, t, sameEpisode)
+		// 72 hours by the clock: the guidance gives the interview in hours.
+		missed := ret.OccurredAt.Add(time.Duration(th.Hours) * time.Hour)
+		d := deadline{trigger: ret, missed: missed, retireAt: daysWindow(th.ExpireDays).closes(missed),
+			retired: fmt.Sprintf("no return home interview recorded; the flag retired %s after it fell due", plural(th.ExpireDays, "day", "days")),
+			done: func(t time.Time) (string, bool) {
+				if ri, ok := firstAfter(interviews, time.Time{}, t, sameEpisode); ok {
+					return fmt.Sprintf("return home interview recorded on %s, %s after the return", day(ri.OccurredAt),
+						plural(int(ri.OccurredAt.Sub(ret.OccurredAt).Hours()), "hour", "hours")), true
+				}
+				if rep, ok := firstAfter(reports, time.Time{}, t, sameEpisode); ok && rep.Absence() && !r.Options.CountAbsences {
+					return "the episode was recorded as an absence (whereabouts known), which needs no return home interview", true
+				}
+				return "", false
 			}}
 		evidence := []string{ret.EventID}
-		if rep, ok := firstAfter(reported, time.Time{}, ret.Received, func(en projections.Entry) bool {
-			r, _ := payloadOf[*events.MissingReported](en)
-			return r != nil && r.EpisodeRef == p.EpisodeRef
-		}); ok {
+		if rep, ok := firstAfter(reports, time.Time{}, later(e.at, ret.Received), sameEpisode); ok {
 			evidence = append([]string{rep.EventID}, evidence...)
 		}
-		for _, r := range e.overdue(d) {
-			clear := fmt.Sprintf("no interview recorded; the flag retired %d days after it was due", th.ExpireDays)
-			if ri, ok := d.done(later(r.end, e.at)); ok && !r.end.IsZero() && !r.end.Equal(d.retireAt) {
-				clear = fmt.Sprintf("return home interview recorded on %s, %d hours after the return", day(ri.OccurredAt), int(ri.OccurredAt.Sub(ret.OccurredAt).Hours()))
-			}
+		for _, run := range e.overdue(d) {
 			out = append(out, occurrence{
-				anchor: ret.EventID, start: r.start, end: r.end, evidence: evidence,
-				reason:      fmt.Sprintf("returned on %s (episode %s) with no return home interview within %d hours", minute(ret.OccurredAt), p.EpisodeRef, th.Hours),
-				clearReason: clear,
+				anchor: ret.EventID, start: run.start, end: run.end, evidence: evidence,
+				reason:      fmt.Sprintf("returned on %s (episode %s) with no return home interview within %s", minute(ret.OccurredAt), p.EpisodeRef, plural(th.Hours, "hour", "hours")),
+				clearReason: run.why,
 			})
 		}
 	}
 	return out
 }
 
-func assessmentOverdue(e *evaluation, th Thresholds) []occurrence {
-	completions := e.of("assessment.completed")
-	var out []occurrence
-	for _, st := range e.of("assessment.started") {
-		a, _ := payloadOf[*events.AssessmentStarted](st)
-		if a == nil || a.Kind != "child_and_family" {
+// referralFor returns the referral a child and family assessment started
+// at `at` answers: the latest referral received on or before it started and
+// after the previous assessment started (after), unless the referral was
+// decided as needing no assessment (no further action, or early help).
+func referralFor(e *evaluation, after, at time.Time) (projections.Entry, bool) {
+	decisions := e.of("referral.decided")
+	refs := e.of("referral.received")
+	for i := len(refs) - 1; i >= 0; i-- {
+		ref := refs[i]
+		if ref.OccurredAt.After(at) || !ref.OccurredAt.After(after) {
 			continue
 		}
+		closed := false
+		for _, dd := range decisions {
+			p, _ := payloadOf[*events.ReferralDecided](dd)
+			if p == nil || dd.OccurredAt.Before(ref.OccurredAt) || (p.ReferralEventID != "" && p.ReferralEventID != ref.EventID) {
+				continue
+			}
+			closed = p.Decision == "no_further_action" || p.Decision == "early_help"
+			break
+		}
+		if !closed {
+			return ref, true
+		}
+	}
+	return projections.Entry{}, false
+}
+
+func assessmentOverdue(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
+	completions := e.of("assessment.completed")
+	var starts []projections.Entry
+	for _, st := range e.of("assessment.started") {
+		if a, _ := payloadOf[*events.AssessmentStarted](st); a != nil && a.Kind == "child_and_family" {
+			starts = append(starts, st)
+		}
+	}
+	var out []occurrence
+	for i, st := range starts {
+		a, _ := payloadOf[*events.AssessmentStarted](st)
 		matches := func(en projections.Entry) bool {
 			c, _ := payloadOf[*events.AssessmentCompleted](en)
 			return c != nil && c.Kind == a.Kind && (a.AssessmentRef == "" || c.AssessmentRef == a.AssessmentRef)
 		}
-		d := deadline{trigger: st, due: e.cal.AddWorkingDays(st.OccurredAt, th.WorkingDays),
-			done: func(t time.Time) (projections.Entry, bool) { return firstAfter(completions, st.OccurredAt, t, matches) }}
-		for _, r := range e.overdue(d) {
-			out = append(out, occurrence{
-				anchor: st.EventID, start: r.start, end: r.end, evidence: []string{st.EventID},
-				reason:      fmt.Sprintf("child and family assessment started on %s, not completed within %d working days (due %s)", day(st.OccurredAt), th.WorkingDays, day(d.due)),
-				clearReason: "assessment completed",
-			})
+		var previous time.Time
+		if i > 0 {
+			previous = starts[i-1].OccurredAt
+		}
+		d := deadline{trigger: st,
+			done: func(t time.Time) (string, bool) {
+				if c, ok := firstAfter(completions, st.OccurredAt, t, matches); ok {
+					return "assessment completed on " + day(c.OccurredAt), true
+				}
+				return "", false
+			}}
+		within := plural(th.WorkingDays, "working day", "working days")
+		var reason string
+		evidence := []string{st.EventID}
+		if ref, ok := referralFor(e, previous, st.OccurredAt); ok {
+			due := e.workingDaysDue(ref.OccurredAt, th.WorkingDays, r.Options.Deadline)
+			d.missed, d.needs = due.missed, []projections.Entry{ref}
+			evidence = []string{ref.EventID, st.EventID}
+			reason = fmt.Sprintf("child and family assessment following the referral on %s, not completed within %s of the referral (due %s)", day(ref.OccurredAt), within, day(due.date))
+		} else {
+			due := e.workingDaysDue(st.OccurredAt, th.WorkingDays, r.Options.Deadline)
+			d.missed = due.missed
+			reason = fmt.Sprintf("child and family assessment started on %s, not completed within %s (due %s)", day(st.OccurredAt), within, day(due.date))
+		}
+		for _, run := range e.overdue(d) {
+			out = append(out, occurrence{anchor: st.EventID, start: run.start, end: run.end, evidence: evidence, reason: reason, clearReason: run.why})
 		}
 	}
 	return out
 }
 
-func icpcOverdue(e *evaluation, th Thresholds) []occurrence {
+func icpcOverdue(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
 	outcomes := e.of("conference.held", "section47.completed")
 	var out []occurrence
 	for _, sd := range e.of("strategy_discussion.held") {
@@ -505,20 +712,36 @@ func icpcOverdue(e *evaluation, th Thresholds) []occurrence {
 			}
 			return false
 		}
-		d := deadline{trigger: sd, due: e.cal.AddWorkingDays(sd.OccurredAt, th.WorkingDays),
-			done: func(t time.Time) (projections.Entry, bool) { return firstAfter(outcomes, sd.OccurredAt, t, ends) }}
-		for _, r := range e.overdue(d) {
+		due := e.workingDaysDue(sd.OccurredAt, th.WorkingDays, r.Options.Deadline)
+		d := deadline{trigger: sd, missed: due.missed,
+			done: func(t time.Time) (string, bool) {
+				en, ok := firstAfter(outcomes, sd.OccurredAt, t, ends)
+				switch {
+				case !ok:
+					return "", false
+				case en.Type == "section47.completed":
+					return fmt.Sprintf("the Section 47 enquiry concluded on %s that no conference is needed", day(en.OccurredAt)), true
+				}
+				kind := "initial conference"
+				if c, _ := payloadOf[*events.Conference](en); c != nil && c.Kind == "pre_birth" {
+					kind = "pre-birth conference"
+				}
+				return fmt.Sprintf("%s held on %s", kind, day(en.OccurredAt)), true
+			}}
+		for _, run := range e.overdue(d) {
 			out = append(out, occurrence{
-				anchor: sd.EventID, start: r.start, end: r.end, evidence: []string{sd.EventID},
-				reason:      fmt.Sprintf("strategy discussion on %s started a Section 47 enquiry; no initial conference within %d working days (due %s)", day(sd.OccurredAt), th.WorkingDays, day(d.due)),
-				clearReason: "initial conference held, or the enquiry concluded that none is needed",
+				anchor: sd.EventID, start: run.start, end: run.end, evidence: []string{sd.EventID},
+				reason: fmt.Sprintf("strategy discussion on %s started a Section 47 enquiry; no initial conference within %s (due %s)",
+					day(sd.OccurredAt), plural(th.WorkingDays, "working day", "working days"), day(due.date)),
+				clearReason: run.why,
 			})
 		}
 	}
 	return out
 }
 
-func escalatingNeed(e *evaluation, th Thresholds) []occurrence {
+func escalatingNeed(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
 	var rises []projections.Entry
 	level := 0
 	for _, en := range e.of("need_level.changed") {
@@ -535,13 +758,13 @@ func escalatingNeed(e *evaluation, th Thresholds) []occurrence {
 		}
 		level = n.To
 	}
-	within := func(a, b time.Time) bool { return !b.After(a.AddDate(0, th.Months, 0)) }
+	w := monthsWindow(th.Months)
 	var out []occurrence
-	for _, r := range e.runs(pointsOf(rises, func(t time.Time) time.Time { return t.AddDate(0, th.Months, 0) }), clustered(e, rises, th.Count, within)) {
+	for _, run := range e.runs(pointsOf(rises, w.closes), clustered(rises, th.Count, w)) {
 		out = append(out, occurrence{
-			anchor: r.evidence[0].EventID, start: r.start, end: r.end, evidence: ids(r.evidence),
-			reason:      fmt.Sprintf("level of need rose %d times between %s (at least %d within %d months)", len(r.evidence), between(r.evidence), th.Count, th.Months),
-			clearReason: fmt.Sprintf("no further rise within %d months", th.Months),
+			anchor: run.anchor, start: run.start, end: run.end, evidence: ids(run.evidence),
+			reason:      fmt.Sprintf("level of need rose %s %s (at least %s within %s)", times(len(run.evidence)), span(run.evidence), times(th.Count), w),
+			clearReason: fmt.Sprintf("more than %s since the last rise, on %s", w, day(run.evidence[len(run.evidence)-1].OccurredAt)),
 		})
 	}
 	return out
@@ -587,11 +810,21 @@ func planEnded(e *evaluation, from, t time.Time) (projections.Entry, bool) {
 	})
 }
 
+// planEndedText is the clear reason when a plan ended by t.
+func planEndedText(e *evaluation, from, t time.Time) (string, bool) {
+	if en, ok := planEnded(e, from, t); ok {
+		return "the plan ended on " + day(en.OccurredAt), true
+	}
+	return "", false
+}
+
 func statusRun(e *evaluation, start projections.Entry, ends func(t time.Time) bool, extra ...time.Time) []run {
-	points := append([]time.Time{start.OccurredAt, start.Received}, extra...)
+	points := append(changes(start), extra...)
 	for _, en := range e.h.Entries {
-		if en.OccurredAt.After(start.OccurredAt) {
-			points = append(points, later(en.OccurredAt, en.Received))
+		for _, t := range changes(en) {
+			if t.After(start.OccurredAt) {
+				points = append(points, t)
+			}
 		}
 	}
 	return e.runs(points, func(t time.Time) (bool, []projections.Entry) {
@@ -610,7 +843,7 @@ func (e *evaluation) born(t time.Time) bool {
 	return e.h.DateOfBirth != nil && !e.h.DateOfBirth.After(t)
 }
 
-func cpPlanActive(e *evaluation, _ Thresholds) []occurrence {
+func cpPlanActive(e *evaluation, _ Rule) []occurrence {
 	var out []occurrence
 	for _, p := range cpPlans(e) {
 		body, _ := payloadOf[*events.PlanStarted](p.start)
@@ -618,21 +851,25 @@ func cpPlanActive(e *evaluation, _ Thresholds) []occurrence {
 		if p.unborn && e.h.DateOfBirth != nil {
 			extra = append(extra, *e.h.DateOfBirth)
 		}
-		for _, r := range statusRun(e, p.start, func(t time.Time) bool {
+		for _, run := range statusRun(e, p.start, func(t time.Time) bool {
 			_, ended := planEnded(e, p.start.OccurredAt, t)
 			return ended || (p.unborn && !e.born(t))
 		}, extra...) {
+			clear := ""
+			if !run.end.IsZero() {
+				clear, _ = planEndedText(e, p.start.OccurredAt, run.end)
+			}
 			out = append(out, occurrence{
-				anchor: p.start.EventID, start: r.start, end: r.end, evidence: []string{p.start.EventID},
+				anchor: p.start.EventID, start: run.start, end: run.end, evidence: []string{p.start.EventID},
 				reason:      fmt.Sprintf("child protection plan (category %s) since %s", categoryText(body.Category), day(p.start.OccurredAt)),
-				clearReason: "the plan ended",
+				clearReason: clear,
 			})
 		}
 	}
 	return out
 }
 
-func unbornCPPlan(e *evaluation, _ Thresholds) []occurrence {
+func unbornCPPlan(e *evaluation, _ Rule) []occurrence {
 	var out []occurrence
 	for _, p := range cpPlans(e) {
 		if !p.unborn {
@@ -643,42 +880,54 @@ func unbornCPPlan(e *evaluation, _ Thresholds) []occurrence {
 		if e.h.DateOfBirth != nil {
 			extra = append(extra, *e.h.DateOfBirth)
 		}
-		for _, r := range statusRun(e, p.start, func(t time.Time) bool {
+		for _, run := range statusRun(e, p.start, func(t time.Time) bool {
 			_, ended := planEnded(e, p.start.OccurredAt, t)
 			return ended || e.born(t)
 		}, extra...) {
+			clear := ""
+			if !run.end.IsZero() {
+				var ok bool
+				if clear, ok = planEndedText(e, p.start.OccurredAt, run.end); !ok && e.born(run.end) {
+					clear = "the baby was born on " + day(*e.h.DateOfBirth) + "; the plan continues as a child protection plan"
+				}
+			}
 			out = append(out, occurrence{
-				anchor: p.start.EventID, start: r.start, end: r.end, evidence: []string{p.start.EventID},
+				anchor: p.start.EventID, start: run.start, end: run.end, evidence: []string{p.start.EventID},
 				reason:      fmt.Sprintf("unborn child protection plan (category %s) since %s", categoryText(body.Category), day(p.start.OccurredAt)),
-				clearReason: "the baby was born (the plan continues as a child protection plan) or the plan ended",
+				clearReason: clear,
 			})
 		}
 	}
 	return out
 }
 
-func lookedAfter(e *evaluation, _ Thresholds) []occurrence {
+func lookedAfter(e *evaluation, _ Rule) []occurrence {
 	var out []occurrence
 	for _, st := range e.of("looked_after.started") {
 		la, _ := payloadOf[*events.LookedAfterStarted](st)
 		if la == nil {
 			continue
 		}
-		for _, r := range statusRun(e, st, func(t time.Time) bool {
-			_, ended := firstAfter(e.h.Entries, st.OccurredAt, t, func(en projections.Entry) bool { return en.Type == "looked_after.ended" })
-			return ended
-		}) {
+		ended := func(t time.Time) (projections.Entry, bool) {
+			return firstAfter(e.h.Entries, st.OccurredAt, t, func(en projections.Entry) bool { return en.Type == "looked_after.ended" })
+		}
+		for _, run := range statusRun(e, st, func(t time.Time) bool { _, ok := ended(t); return ok }) {
+			clear := ""
+			if en, ok := ended(run.end); ok && !run.end.IsZero() {
+				clear = "ceased to be looked after on " + day(en.OccurredAt)
+			}
 			out = append(out, occurrence{
-				anchor: st.EventID, start: r.start, end: r.end, evidence: []string{st.EventID},
+				anchor: st.EventID, start: run.start, end: run.end, evidence: []string{st.EventID},
 				reason:      fmt.Sprintf("looked after since %s (legal status %s: %s)", day(st.OccurredAt), la.LegalStatus, events.LegalStatuses.Meaning(la.LegalStatus)),
-				clearReason: "ceased to be looked after",
+				clearReason: clear,
 			})
 		}
 	}
 	return out
 }
 
-func coreGroupOverdue(e *evaluation, th Thresholds) []occurrence {
+func coreGroupOverdue(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
 	groups := e.of("core_group.held")
 	var out []occurrence
 	for _, p := range cpPlans(e) {
@@ -686,67 +935,78 @@ func coreGroupOverdue(e *evaluation, th Thresholds) []occurrence {
 			continue // the core group for an unborn child meets around the birth
 		}
 		start := p.start
-		d := deadline{trigger: start, due: e.cal.AddWorkingDays(start.OccurredAt, th.WorkingDays),
-			done: func(t time.Time) (projections.Entry, bool) {
+		due := e.workingDaysDue(start.OccurredAt, th.WorkingDays, r.Options.Deadline)
+		d := deadline{trigger: start, missed: due.missed,
+			done: func(t time.Time) (string, bool) {
 				if g, ok := firstAfter(groups, start.OccurredAt, t, anyEntry); ok {
-					return g, true
+					return "core group held on " + day(g.OccurredAt), true
 				}
-				return planEnded(e, start.OccurredAt, t)
+				return planEndedText(e, start.OccurredAt, t)
 			}}
-		for _, r := range e.overdue(d) {
+		for _, run := range e.overdue(d) {
 			out = append(out, occurrence{
-				anchor: start.EventID, start: r.start, end: r.end, evidence: []string{start.EventID},
-				reason:      fmt.Sprintf("child protection plan started on %s; no core group within %d working days (due %s)", day(start.OccurredAt), th.WorkingDays, day(d.due)),
-				clearReason: "core group held, or the plan ended",
+				anchor: start.EventID, start: run.start, end: run.end, evidence: []string{start.EventID},
+				reason: fmt.Sprintf("child protection plan started on %s; no core group within %s (due %s)",
+					day(start.OccurredAt), plural(th.WorkingDays, "working day", "working days"), day(due.date)),
+				clearReason: run.why,
 			})
 		}
 	}
 	return out
 }
 
-func reviewOverdue(e *evaluation, th Thresholds) []occurrence {
+func reviewOverdue(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
 	confs := e.of("conference.held")
 	var out []occurrence
 	for _, p := range cpPlans(e) {
 		start := p.start
-		d := deadline{trigger: start, due: start.OccurredAt.AddDate(0, th.Months, 0),
-			done: func(t time.Time) (projections.Entry, bool) {
+		due := e.monthsDue(start.OccurredAt, th.Months, r.Options.Deadline)
+		d := deadline{trigger: start, missed: due.missed,
+			done: func(t time.Time) (string, bool) {
 				if c, ok := firstAfter(confs, start.OccurredAt, t, func(en projections.Entry) bool {
 					c, _ := payloadOf[*events.Conference](en)
 					return c != nil && c.Kind == "review"
 				}); ok {
-					return c, true
+					return "review conference held on " + day(c.OccurredAt), true
 				}
-				return planEnded(e, start.OccurredAt, t)
+				return planEndedText(e, start.OccurredAt, t)
 			}}
-		for _, r := range e.overdue(d) {
+		for _, run := range e.overdue(d) {
 			out = append(out, occurrence{
-				anchor: start.EventID, start: r.start, end: r.end, evidence: []string{start.EventID},
-				reason:      fmt.Sprintf("child protection plan started on %s; no review conference within %d months (due %s)", day(start.OccurredAt), th.Months, day(d.due)),
-				clearReason: "review conference held, or the plan ended",
+				anchor: start.EventID, start: run.start, end: run.end, evidence: []string{start.EventID},
+				reason: fmt.Sprintf("child protection plan started on %s; no review conference within %s (due %s)",
+					day(start.OccurredAt), plural(th.Months, "month", "months"), day(due.date)),
+				clearReason: run.why,
 			})
 		}
 	}
 	return out
 }
 
-func referralUndecided(e *evaluation, th Thresholds) []occurrence {
+func referralUndecided(e *evaluation, r Rule) []occurrence {
+	th := r.Thresholds
 	decisions := e.of("referral.decided")
 	var out []occurrence
 	for _, ref := range e.of("referral.received") {
-		ref := ref
-		d := deadline{trigger: ref, due: e.cal.AddWorkingDays(ref.OccurredAt, th.WorkingDays),
-			done: func(t time.Time) (projections.Entry, bool) {
-				return firstAfter(decisions, ref.OccurredAt, t, func(en projections.Entry) bool {
+		due := e.workingDaysDue(ref.OccurredAt, th.WorkingDays, r.Options.Deadline)
+		d := deadline{trigger: ref, missed: due.missed,
+			done: func(t time.Time) (string, bool) {
+				dd, ok := firstAfter(decisions, ref.OccurredAt, t, func(en projections.Entry) bool {
 					dd, _ := payloadOf[*events.ReferralDecided](en)
 					return dd != nil && (dd.ReferralEventID == "" || dd.ReferralEventID == ref.EventID)
 				})
+				if !ok {
+					return "", false
+				}
+				return "referral decided on " + day(dd.OccurredAt), true
 			}}
-		for _, r := range e.overdue(d) {
+		for _, run := range e.overdue(d) {
 			out = append(out, occurrence{
-				anchor: ref.EventID, start: r.start, end: r.end, evidence: []string{ref.EventID},
-				reason:      fmt.Sprintf("referral received on %s with no decision within %s", minute(ref.OccurredAt), plural(th.WorkingDays, "working day", "working days")),
-				clearReason: "referral decided",
+				anchor: ref.EventID, start: run.start, end: run.end, evidence: []string{ref.EventID},
+				reason: fmt.Sprintf("referral received on %s with no decision within %s (due %s)",
+					minute(ref.OccurredAt), plural(th.WorkingDays, "working day", "working days"), day(due.date)),
+				clearReason: run.why,
 			})
 		}
 	}

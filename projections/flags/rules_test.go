@@ -21,6 +21,11 @@ type ev struct {
 	received time.Time
 	body     events.Payload
 	subject  *events.Subject
+	// label names the event, for a retraction's target and for evidence
+	// checks; retracts is, on a record.retracted, the label of its target.
+	label       string
+	retracts    string
+	sensitivity string
 }
 
 var child = events.Subject{Identifiers: events.Identifiers{NHSNumber: "9990000018"}, Name: "Robin Test", DateOfBirth: "2012-05-01"}
@@ -40,7 +45,16 @@ func build(t testing.TB, evs []ev) (*projections.Model, string) {
 // Model.
 func buildModel(t testing.TB, evs []ev) *projections.Model {
 	t.Helper()
+	m, _ := buildLabelled(t, evs)
+	return m
+}
+
+// buildLabelled applies a scenario to a real Model and returns the event
+// ids by label.
+func buildLabelled(t testing.TB, evs []ev) (*projections.Model, map[string]string) {
+	t.Helper()
 	m := projections.NewModel()
+	labels := map[string]string{}
 	for i, x := range evs {
 		spec, ok := events.Lookup(x.typ)
 		if !ok {
@@ -53,11 +67,24 @@ func buildModel(t testing.TB, evs []ev) *projections.Model {
 			e.Subjects = []events.Subject{*x.subject}
 		}
 		e.OccurredAt, e.RecordedAt = x.occurred, x.occurred
+		if r, ok := x.body.(*events.RecordRetracted); ok && x.retracts != "" {
+			target, ok := labels[x.retracts]
+			if !ok {
+				t.Fatalf("scenario event %d retracts %q, which is not an earlier label", i, x.retracts)
+			}
+			r.EventID = target
+		}
 		if x.body != nil {
 			raw, _ := json.Marshal(x.body)
 			e.Payload, e.Body = raw, x.body
 		}
+		if x.sensitivity != "" {
+			e.Sensitivity = x.sensitivity
+		}
 		e.ID = events.DeriveID(e)
+		if x.label != "" {
+			labels[x.label] = e.ID
+		}
 		if err := events.Validate(e, x.occurred.AddDate(1, 0, 0)); err != nil {
 			t.Fatalf("scenario event %d (%s) invalid: %v", i, x.typ, err)
 		}
@@ -69,7 +96,7 @@ func buildModel(t testing.TB, evs []ev) *projections.Model {
 			t.Fatalf("apply %d: %v", i, err)
 		}
 	}
-	return m
+	return m, labels
 }
 
 // flagsAt evaluates the child's flags at t, from the history as known at t.
@@ -133,8 +160,11 @@ func TestRules(t *testing.T) {
 	due45 := cal.AddWorkingDays(easterStart, 45)
 	sd := time.Date(2024, 4, 22, 14, 0, 0, 0, time.UTC) // before the early May bank holiday
 	due15 := cal.AddWorkingDays(sd, 15)
-	bstMonday := time.Date(2024, 6, 2, 23, 30, 0, 0, time.UTC) // Monday 3 June 2024, 00:30 BST
-	bstDue15 := time.Date(2024, 6, 23, 23, 30, 0, 0, time.UTC) // Monday 24 June, 00:30 BST
+	bstMonday := time.Date(2024, 6, 2, 23, 30, 0, 0, time.UTC)    // Monday 3 June 2024, 00:30 BST
+	bstDue15 := time.Date(2024, 6, 23, 23, 30, 0, 0, time.UTC)    // Monday 24 June, 00:30 BST
+	bstOverdue := time.Date(2024, 6, 24, 23, 0, 0, 0, time.UTC)   // Tuesday 25 June, 00:00 BST
+	mondayAfter45 := time.Date(2024, 6, 2, 23, 0, 0, 0, time.UTC) // Monday 3 June, 00:00 BST
+	dayAfter15 := cal.NextWorkingStart(cal.WorkingDate(sd, 15))
 	fri := time.Date(2024, 3, 8, 16, 0, 0, 0, time.UTC)
 	baby := events.Subject{Identifiers: events.Identifiers{NHSNumber: "9990000018"}, DateOfBirth: "2024-01-01"}
 
@@ -153,12 +183,15 @@ func TestRules(t *testing.T) {
 					t.Errorf("reason %q evidence %v", f.Reason, f.Evidence)
 				}
 			}},
-		{"missing: 90 days and a minute", []ev{missing(days(0), "a"), missing(days(45), "b"), missing(days(90).Add(time.Minute), "c")}, days(91), "REPEAT_MISSING", false, nil},
+		// Windows are calendar dates: later on the 90th day is still within 90 days; the 91st day is not.
+		{"missing: the 90th day, a minute later in the day", []ev{missing(days(0), "a"), missing(days(45), "b"), missing(days(90).Add(time.Minute), "c")}, days(91), "REPEAT_MISSING", true, nil},
+		{"missing: the 91st day", []ev{missing(days(0), "a"), missing(days(45), "b"), missing(days(91), "c")}, days(92), "REPEAT_MISSING", false, nil},
 		{"missing: 2 episodes", []ev{missing(days(0), "a"), missing(days(10), "b")}, days(11), "REPEAT_MISSING", false, nil},
-		{"missing: cleared 90 days after the last", []ev{missing(days(0), "a"), missing(days(5), "b"), missing(days(10), "c")}, days(200), "REPEAT_MISSING", false,
+		{"missing: cleared at the start of the 91st day after the last", []ev{missing(days(0), "a"), missing(days(5), "b"), missing(days(10), "c")}, days(200), "REPEAT_MISSING", false,
 			func(t *testing.T, f Flag) {
-				if f.ClearedAt == nil || !f.ClearedAt.Equal(days(100)) {
-					t.Errorf("cleared at %v, want %v", f.ClearedAt, days(100))
+				// 14 March 2024 plus 90 days is 12 June; cleared at 00:00 BST on 13 June.
+				if want := time.Date(2024, 6, 12, 23, 0, 0, 0, time.UTC); f.ClearedAt == nil || !f.ClearedAt.Equal(want) {
+					t.Errorf("cleared at %v, want %v", f.ClearedAt, want)
 				}
 			}},
 		{"missing: raised only when the late third report arrived", []ev{missing(days(0), "a"), missing(days(5), "b"), {typ: "missing.reported", agency: "police", occurred: days(10), received: days(30), body: &events.MissingReported{EpisodeRef: "c", Category: "missing"}}},
@@ -235,31 +268,36 @@ func TestRules(t *testing.T) {
 			time.Date(2024, 6, 4, 0, 0, 0, 0, time.UTC), "INJURY_UNDER_ONE", false, nil},
 
 		// Assessment past 45 working days, across Easter.
-		{"assessment: 45th working day across Easter", []ev{{typ: "assessment.started", agency: "social_care", occurred: easterStart, body: &events.AssessmentStarted{Kind: "child_and_family"}}},
-			due45, "ASSESSMENT_OVERDUE", true, func(t *testing.T, f Flag) {
-				// 09:00 in England both days: GMT on 25 March, BST by 31 May.
-				if want := time.Date(2024, 5, 31, 8, 0, 0, 0, time.UTC); !f.RaisedAt.Equal(want) {
-					t.Errorf("due %v, want %v (45 working days skipping Good Friday, Easter Monday and the two May bank holidays)", f.RaisedAt, want)
+		{"assessment: overdue from the working day after the 45th, across Easter", []ev{{typ: "assessment.started", agency: "social_care", occurred: easterStart, body: &events.AssessmentStarted{Kind: "child_and_family"}}},
+			mondayAfter45, "ASSESSMENT_OVERDUE", true, func(t *testing.T, f Flag) {
+				// The 45th working day, skipping Good Friday, Easter Monday and
+				// the two May bank holidays, is Friday 31 May: in time all that
+				// day, overdue from 00:00 BST on Monday 3 June.
+				if !f.RaisedAt.Equal(mondayAfter45) || !strings.Contains(f.Reason, "(due 31 May 2024)") {
+					t.Errorf("raised %v (%q), want %v", f.RaisedAt, f.Reason, mondayAfter45)
 				}
 			}},
-		{"assessment: a minute before the deadline", []ev{{typ: "assessment.started", agency: "social_care", occurred: easterStart, body: &events.AssessmentStarted{Kind: "child_and_family"}}},
-			due45.Add(-time.Minute), "ASSESSMENT_OVERDUE", false, nil},
+		{"assessment: at the 45th working day's hour, still in time", []ev{{typ: "assessment.started", agency: "social_care", occurred: easterStart, body: &events.AssessmentStarted{Kind: "child_and_family"}}},
+			due45.Add(time.Minute), "ASSESSMENT_OVERDUE", false, nil},
 		{"assessment: completed in time", []ev{
 			{typ: "assessment.started", agency: "social_care", occurred: easterStart, body: &events.AssessmentStarted{Kind: "child_and_family", AssessmentRef: "A1"}},
 			{typ: "assessment.completed", agency: "social_care", occurred: easterStart.AddDate(0, 1, 0), body: &events.AssessmentCompleted{Kind: "child_and_family", AssessmentRef: "A1", Outcome: "child_in_need_plan"}},
 		}, due45.AddDate(0, 0, 5), "ASSESSMENT_OVERDUE", false, nil},
 
 		// Initial conference within 15 working days of the strategy discussion.
-		{"icpc: none by the 15th working day", []ev{{typ: "strategy_discussion.held", agency: "social_care", occurred: sd, body: &events.StrategyDiscussion{Decision: "section47_enquiry"}}},
-			due15, "ICPC_OVERDUE", true, nil},
+		{"icpc: none by the end of the 15th working day", []ev{{typ: "strategy_discussion.held", agency: "social_care", occurred: sd, body: &events.StrategyDiscussion{Decision: "section47_enquiry"}}},
+			dayAfter15, "ICPC_OVERDUE", true, nil},
+		{"icpc: the 15th working day after the discussion's hour is still in time", []ev{{typ: "strategy_discussion.held", agency: "social_care", occurred: sd, body: &events.StrategyDiscussion{Decision: "section47_enquiry"}}},
+			due15.Add(time.Minute), "ICPC_OVERDUE", false, nil},
 		{"icpc: held on the 14th working day", []ev{
 			{typ: "strategy_discussion.held", agency: "social_care", occurred: sd, body: &events.StrategyDiscussion{Decision: "section47_enquiry"}},
 			{typ: "conference.held", agency: "social_care", occurred: cal.AddWorkingDays(sd, 14), body: &events.Conference{Kind: "initial", Outcome: "plan_started", Category: "NEG"}},
 		}, due15.AddDate(0, 0, 3), "ICPC_OVERDUE", false, nil},
 		{"icpc: counted in English working days from 00:30 BST on a Monday", []ev{{typ: "strategy_discussion.held", agency: "social_care", occurred: bstMonday, body: &events.StrategyDiscussion{Decision: "section47_enquiry"}}},
-			bstDue15, "ICPC_OVERDUE", true, func(t *testing.T, f Flag) {
-				// Still Sunday 2 June in UTC; the 15th working day from Monday 3 June is Monday 24 June.
-				if !f.RaisedAt.Equal(bstDue15) || !strings.Contains(f.Reason, "strategy discussion on 3 June 2024") || !strings.Contains(f.Reason, "(due 24 June 2024)") {
+			bstOverdue, "ICPC_OVERDUE", true, func(t *testing.T, f Flag) {
+				// Still Sunday 2 June in UTC; the 15th working day from Monday 3
+				// June is Monday 24 June, overdue from 00:00 BST on the 25th.
+				if !f.RaisedAt.Equal(bstOverdue) || !strings.Contains(f.Reason, "strategy discussion on 3 June 2024") || !strings.Contains(f.Reason, "(due 24 June 2024)") {
 					t.Errorf("raised %v, reason %q", f.RaisedAt, f.Reason)
 				}
 			}},
@@ -298,14 +336,17 @@ func TestRules(t *testing.T) {
 		}},
 
 		// Next statutory steps once a plan starts.
-		{"core group: none in 10 working days", []ev{cpPlan(days(0))}, cal.AddWorkingDays(days(0), 10), "CORE_GROUP_OVERDUE", true, nil},
+		{"core group: none in 10 working days", []ev{cpPlan(days(0))}, cal.NextWorkingStart(cal.WorkingDate(days(0), 10)), "CORE_GROUP_OVERDUE", true, nil},
+		{"core group: the 10th working day is still in time", []ev{cpPlan(days(0))}, cal.AddWorkingDays(days(0), 10), "CORE_GROUP_OVERDUE", false, nil},
 		{"core group: held on day 9", []ev{cpPlan(days(0)), {typ: "core_group.held", agency: "social_care", occurred: cal.AddWorkingDays(days(0), 9), body: &events.CoreGroup{}}}, days(30), "CORE_GROUP_OVERDUE", false, nil},
 		{"review conference: none in 3 months", []ev{cpPlan(days(0))}, days(0).AddDate(0, 3, 1), "REVIEW_CONFERENCE_OVERDUE", true, nil},
 		{"review conference: held", []ev{cpPlan(days(0)), {typ: "conference.held", agency: "social_care", occurred: days(80), body: &events.Conference{Kind: "review", Outcome: "plan_continued", Category: "NEG"}}}, days(0).AddDate(0, 4, 0), "REVIEW_CONFERENCE_OVERDUE", false, nil},
 
 		// A referral needs a decision within one working day.
-		{"referral: Friday afternoon, no decision by Monday afternoon", []ev{{typ: "referral.received", agency: "social_care", occurred: fri, body: &events.ReferralReceived{Source: "2A"}}},
-			fri.AddDate(0, 0, 3).Add(time.Minute), "REFERRAL_UNDECIDED", true, nil},
+		{"referral: Friday afternoon, no decision by the end of Monday", []ev{{typ: "referral.received", agency: "social_care", occurred: fri, body: &events.ReferralReceived{Source: "2A"}}},
+			time.Date(2024, 3, 12, 0, 0, 0, 0, time.UTC), "REFERRAL_UNDECIDED", true, nil},
+		{"referral: Friday afternoon, Monday afternoon is still in time", []ev{{typ: "referral.received", agency: "social_care", occurred: fri, body: &events.ReferralReceived{Source: "2A"}}},
+			fri.AddDate(0, 0, 3).Add(time.Minute), "REFERRAL_UNDECIDED", false, nil},
 		{"referral: decided on Monday", []ev{
 			{typ: "referral.received", agency: "social_care", occurred: fri, body: &events.ReferralReceived{Source: "2A"}},
 			{typ: "referral.decided", agency: "social_care", occurred: fri.AddDate(0, 0, 3).Add(-time.Hour), body: &events.ReferralDecided{Decision: "assessment"}},
@@ -398,7 +439,7 @@ func TestLoadConfig(t *testing.T) {
 		{`{"rules": {"REPEAT_MISSNG": {"count": 4}}}`, "REPEAT_MISSNG: no such rule"},
 		{`{"rules": {"REPEAT_MISSING": {"count": -1}}}`, "REPEAT_MISSING.count: must be a positive whole number"},
 		{`{"rules": {"REPEAT_MISSING": {"count": 0}}}`, "REPEAT_MISSING.count: must be a positive whole number"},
-		{`{"rules": {"REPEAT_MISSING": {"hours": 72}}}`, "REPEAT_MISSING.hours: not used by this rule (it uses count, window_days)"},
+		{`{"rules": {"REPEAT_MISSING": {"hours": 72}}}`, "REPEAT_MISSING.hours: not used by this rule (it uses count, window_days, count_absences)"},
 		{`{"rules": {"REPEAT_MISSING": {"severity": "urgent"}}}`, "REPEAT_MISSING.severity"},
 		{`{"rules": {"REPEAT_MISSING": {"windows": 3}}}`, `REPEAT_MISSING: json: unknown field "windows"`},
 		{`{"rules": {"RHI_OVERDUE": {"hours": "72"}}}`, "RHI_OVERDUE"},

@@ -161,23 +161,67 @@ func (c *Calendar) isWorkingDate(y int, m time.Month, d int) bool {
 
 // AddWorkingDays returns the time n working days after t, at the same time
 // of day in England (so the same wall-clock time either side of a change
-// between GMT and BST): the deadline for "within n working days". Day zero
-// is the English date of t itself, whether or not it is a working day. The
-// result is in t's location.
+// between GMT and BST): the clock reading of "within n working days", which
+// a rules config may choose (deadline "clock"); the default reads the
+// deadline as a date (see WorkingDate). Day zero is the English date of t
+// itself, whether or not it is a working day. The result is in t's location.
 func (c *Calendar) AddWorkingDays(t time.Time, n int) time.Time {
 	if n <= 0 {
 		return t
 	}
+	d := c.WorkingDate(t, n)
 	l := t.In(london)
-	y, m, d := l.Date()
-	k := 0
+	// Clocks change on Sundays, so a working day's wall-clock time always
+	// exists and is never ambiguous.
+	return time.Date(d.Year(), d.Month(), d.Day(), l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), london).In(t.Location())
+}
+
+// WorkingDate returns the date of the nth working day after t's date in
+// England, as a date label (midnight UTC): the last permitted day of
+// "within n working days of t". Day zero is t's own date, whether or not it
+// is a working day, so n = 0 gives t's date.
+func (c *Calendar) WorkingDate(t time.Time, n int) time.Time {
+	d := dateOf(t)
 	for n > 0 {
-		k++
-		if c.isWorkingDate(y, m, d+k) {
+		d = d.AddDate(0, 0, 1)
+		if c.isWorkingDate(d.Year(), d.Month(), d.Day()) {
 			n--
 		}
 	}
-	// Clocks change on Sundays, so a working day's wall-clock time always
-	// exists and is never ambiguous.
-	return time.Date(y, m, d+k, l.Hour(), l.Minute(), l.Second(), l.Nanosecond(), london).In(t.Location())
+	return d
+}
+
+// NextWorkingStart returns 00:00 in England on the first working day after
+// the date labelled d: when a deadline that fell on d is first missed, read
+// as a practitioner's working day. A flag raised then is waiting for the
+// first person at work, not for the weekend.
+func (c *Calendar) NextWorkingStart(d time.Time) time.Time {
+	for {
+		d = d.AddDate(0, 0, 1)
+		if c.isWorkingDate(d.Year(), d.Month(), d.Day()) {
+			return startOf(d)
+		}
+	}
+}
+
+// dateOf returns t's calendar date in England as a date label (midnight
+// UTC), the form BankHolidays and date arithmetic use.
+func dateOf(t time.Time) time.Time {
+	y, m, d := t.In(london).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// startOf returns 00:00 in England on the date labelled d. The clocks
+// change at 01:00, so midnight always exists, once.
+func startOf(d time.Time) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, london)
+}
+
+// addMonths adds calendar months to a date label the way a practitioner
+// counts them: the same day of the month, or the month's last day when it
+// is shorter (29 November plus 3 months is 28 February, not 1 March).
+func addMonths(d time.Time, n int) time.Time {
+	first := time.Date(d.Year(), d.Month()+time.Month(n), 1, 0, 0, 0, 0, time.UTC)
+	last := first.AddDate(0, 1, -1).Day()
+	return time.Date(first.Year(), first.Month(), min(d.Day(), last), 0, 0, 0, 0, time.UTC)
 }

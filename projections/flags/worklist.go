@@ -22,15 +22,28 @@ var _ Source = (*projections.Model)(nil)
 // is nil and hindsight is asked for), entries count from when they
 // happened: see History.Hindsight. ok is false for an unknown child.
 func ForChild(m Source, childID string, asOf *time.Time, at time.Time, hindsight bool, cfg Config) ([]Flag, bool) {
-	c, ok := m.ChildByID(childID, asOf)
+	h, ok := HistoryOf(m, childID, asOf)
 	if !ok {
 		return nil, false
 	}
-	entries, _ := m.Chronology(c.ID, asOf, false)
-	h := historyOf(c, entries)
 	h.Hindsight = hindsight
 	fs, _ := Evaluate(h, at, cfg)
 	return fs, true
+}
+
+// HistoryOf is a child's history as the hub knew it at asOf (nil: now), the
+// one way every reader (GraphQL, the worklist, the alerter, a replay) builds
+// what the rules read, so that they tell the same story of each flag.
+// Retracted entries are in it, marked with when the retraction was known:
+// a flag resting on one is shown cleared by it, not forgotten. ok is false
+// for an unknown child.
+func HistoryOf(m Source, childID string, asOf *time.Time) (History, bool) {
+	c, ok := m.ChildByID(childID, asOf)
+	if !ok {
+		return History{}, false
+	}
+	entries, _ := m.Chronology(c.ID, asOf, true)
+	return historyOf(c, entries), true
 }
 
 func historyOf(c projections.Child, entries []projections.Entry) History {
@@ -75,7 +88,7 @@ func Sweep(m Source, asOf *time.Time, at time.Time, cfg Config) ([]ChildFlags, t
 	var out []ChildFlags
 	var next time.Time
 	for _, c := range m.Children(projections.ChildFilter{}, asOf) {
-		entries, _ := m.Chronology(c.ID, asOf, false)
+		entries, _ := m.Chronology(c.ID, asOf, true)
 		fs, n := Evaluate(historyOf(c, entries), at, cfg)
 		if !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n

@@ -254,13 +254,15 @@ func (a *Alerter) sweep(ctx context.Context, full bool) error {
 	for key, last := range a.said {
 		childID, _, _ := strings.Cut(key, "|")
 		if last.up && !seen[key] && (full || evaluated[childID]) {
-			// The flag no longer exists at all: its evidence was retracted
-			// or corrected, or the record was merged into another child.
+			// The flag no longer exists at all: its evidence was corrected,
+			// or the record was merged into another child. (A retraction
+			// does not land here: the flag stays on the record, cleared by
+			// it, and is alerted as such above.)
 			_, flagKey, _ := strings.Cut(key, "|")
 			code, _, _ := strings.Cut(flagKey, ":")
 			cleared := now
 			errs = append(errs, a.publish(ctx, key, Alert{Kind: "cleared", Code: code, ChildID: childID, FlagKey: flagKey, RaisedAt: last.raisedAt, ClearedAt: &cleared,
-				ClearReason: "no longer holds on the current record (evidence corrected or retracted, or the record merged into another child)", EvaluatedAt: now}))
+				ClearReason: "no longer holds on the current record (its evidence was corrected, or the record merged into another child)", EvaluatedAt: now}))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -283,18 +285,14 @@ func (a *Alerter) sweep(ctx context.Context, full bool) error {
 	return nil
 }
 
+// evaluate builds the child's history the way every reader does
+// (flags.HistoryOf: retracted evidence included, with when it was
+// retracted), so an alert tells the same raise and clear, times and reasons,
+// as riskFlags and a replay.
 func (a *Alerter) evaluate(childID string, now time.Time) ([]flags.Flag, bool, time.Time) {
-	c, ok := a.src.ChildByID(childID, nil)
+	h, ok := flags.HistoryOf(a.src, childID, nil)
 	if !ok {
 		return nil, false, time.Time{}
-	}
-	entries, _ := a.src.Chronology(c.ID, nil, false)
-	h := flags.History{Entries: entries}
-	for _, d := range c.DatesOfBirth {
-		if t, err := time.Parse(time.DateOnly, d); err == nil {
-			h.DateOfBirth = &t
-			break
-		}
 	}
 	fs, next := flags.Evaluate(h, now, a.cfg.Rules)
 	return fs, true, next

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/projections"
+	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/services/alerts"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/jstest"
@@ -24,7 +25,8 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
-func apply(t *testing.T, m *projections.Model, seq uint64, typ events.Type, agency string, at time.Time, ids events.Identifiers, body events.Payload) {
+// apply applies one event, received when it happened, and returns its id.
+func apply(t *testing.T, m *projections.Model, seq uint64, typ events.Type, agency string, at time.Time, ids events.Identifiers, body events.Payload) string {
 	t.Helper()
 	spec, _ := events.Lookup(typ)
 	e := spec.ExampleEvent()
@@ -36,6 +38,7 @@ func apply(t *testing.T, m *projections.Model, seq uint64, typ events.Type, agen
 	if err := m.Apply(projections.Delivered{Event: e, Seq: seq, Received: at}); err != nil {
 		t.Fatal(err)
 	}
+	return e.ID
 }
 
 // t0 is when every scenario begins: a Monday morning.
@@ -245,5 +248,114 @@ func TestSameChangeIsStoredOnce(t *testing.T) {
 	}
 	if n := count(t, srv, "RHI_OVERDUE", "raised"); n != 1 {
 		t.Fatalf("%d raised alerts, want the one change stored once", n)
+	}
+}
+
+// byCode returns the alerts about one rule's flags, oldest first.
+func byCode(t *testing.T, srv *jstest.Server, code string) []alerts.Alert {
+	t.Helper()
+	list, err := alerts.List(context.Background(), srv.JS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []alerts.Alert
+	for _, a := range list {
+		if a.Code == code {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// An initial conference held at 15:00 on its last permitted day was in
+// time (Working Together 2023: within 15 working days is a date), so the
+// alerter says nothing, whenever it sweeps that day: not a raise at the
+// strategy discussion's hour and then a clear.
+func TestConferenceOnItsLastDayIsNeverAlerted(t *testing.T) {
+	srv := jstest.Run(t)
+	m := projections.NewModel()
+	ids := events.Identifiers{NHSNumber: "9990000018"}
+	london, _ := time.LoadLocation("Europe/London")
+	at := func(d, h, min int) time.Time { return time.Date(2025, 2, d, h, min, 0, 0, london) }
+	apply(t, m, 1, "strategy_discussion.held", "social_care", at(3, 14, 0), ids, &events.StrategyDiscussion{Decision: "section47_enquiry"})
+	apply(t, m, 2, "conference.held", "social_care", at(24, 15, 0), ids, &events.Conference{Kind: "initial", Outcome: "plan_started", Category: "NEG"})
+	c := &clock{t: at(24, 14, 30)}
+	var ready atomic.Bool // only the sweeps below
+	al := start(t, srv, m, alerts.Config{Now: c.Now, Interval: time.Hour, Ready: ready.Load})
+	defer al.Stop()
+	for _, now := range []time.Time{at(24, 14, 30), at(24, 16, 0), at(25, 0, 1), at(28, 12, 0)} {
+		c.Set(now)
+		sweep(t, al)
+	}
+	if got := byCode(t, srv, "ICPC_OVERDUE"); len(got) != 0 {
+		t.Fatalf("alerts for a conference held in time: %+v", got)
+	}
+	// The other side of the boundary: with no conference, the alert comes
+	// at 00:00 on the next working day, and not before.
+	m2 := projections.NewModel()
+	apply(t, m2, 1, "strategy_discussion.held", "social_care", at(3, 14, 0), events.Identifiers{NHSNumber: "9990000026"}, &events.StrategyDiscussion{Decision: "section47_enquiry"})
+	srv2 := jstest.Run(t)
+	c.Set(at(24, 23, 59))
+	al2 := start(t, srv2, m2, alerts.Config{Now: c.Now, Interval: time.Hour, Ready: ready.Load})
+	defer al2.Stop()
+	sweep(t, al2)
+	if got := byCode(t, srv2, "ICPC_OVERDUE"); len(got) != 0 {
+		t.Fatalf("alerted before the deadline was missed: %+v", got)
+	}
+	c.Set(at(25, 0, 0))
+	sweep(t, al2)
+	if got := byCode(t, srv2, "ICPC_OVERDUE"); len(got) != 1 || got[0].Kind != "raised" || !got[0].RaisedAt.Equal(at(25, 0, 0)) {
+		t.Fatalf("alerts once the deadline was missed: %+v", got)
+	}
+}
+
+// When police retract the only exploitation evidence (wrong child), the
+// alert that clears the flag tells what riskFlags tells: cleared when the
+// retraction was received, "evidence retracted by police on …: why", with
+// the raise time it was raised with; not a vanished flag cleared "now".
+func TestRetractionClearsWithTheSameStory(t *testing.T) {
+	srv := jstest.Run(t)
+	m := projections.NewModel()
+	ids := events.Identifiers{NHSNumber: "9990000018"}
+	london, _ := time.LoadLocation("Europe/London")
+	at := func(d, h int) time.Time { return time.Date(2025, 3, d, h, 0, 0, 0, london) }
+	apply(t, m, 1, "missing.reported", "police", at(1, 20), ids, &events.MissingReported{EpisodeRef: "E1", Category: "missing"})
+	notice := apply(t, m, 2, "police.notification", "police", at(3, 10), ids, &events.PoliceReport{Category: "exploitation_concern", ChildRole: "victim"})
+	c := &clock{t: at(5, 12)}
+	var ready atomic.Bool
+	al := start(t, srv, m, alerts.Config{Now: c.Now, Interval: time.Hour, Ready: ready.Load})
+	defer al.Stop()
+	sweep(t, al)
+
+	apply(t, m, 3, "record.retracted", "police", at(10, 14), ids, &events.RecordRetracted{EventID: notice, Reason: "Wrong child"})
+	c.Set(at(12, 12))
+	sweep(t, al)
+	got := byCode(t, srv, "MISSING_AND_EXPLOITATION")
+	if len(got) != 2 || got[0].Kind != "raised" || got[1].Kind != "cleared" {
+		t.Fatalf("want a raise then a clear: %+v", got)
+	}
+	raised, cleared := got[0], got[1]
+	c0, _ := m.FindChild(events.Identifier{Scheme: events.SchemeNHSNumber, Value: ids.NHSNumber}, nil)
+	fs, _ := flags.ForChild(m, c0.ID, nil, at(12, 12), false, flags.DefaultConfig())
+	var f flags.Flag
+	for _, x := range fs {
+		if x.Code == "MISSING_AND_EXPLOITATION" {
+			f = x
+		}
+	}
+	want := "evidence retracted by police on 10 March 2025: Wrong child"
+	switch {
+	case f.ClearedAt == nil || f.ClearReason != want:
+		t.Fatalf("riskFlags' story: %+v", f)
+	case !raised.RaisedAt.Equal(f.RaisedAt) || !cleared.RaisedAt.Equal(f.RaisedAt):
+		t.Errorf("raised %v and %v in the alerts, %v in the flags", raised.RaisedAt, cleared.RaisedAt, f.RaisedAt)
+	case cleared.ClearedAt == nil || !cleared.ClearedAt.Equal(at(10, 14)) || !cleared.ClearedAt.Equal(*f.ClearedAt):
+		t.Errorf("cleared %v in the alert, %v in the flags, want the retraction's receipt %v", cleared.ClearedAt, f.ClearedAt, at(10, 14))
+	case cleared.ClearReason != want || cleared.FlagKey != f.Key || raised.FlagKey != f.Key:
+		t.Errorf("alert %q (%s), flags %q (%s)", cleared.ClearReason, cleared.FlagKey, f.ClearReason, f.Key)
+	}
+	sweep(t, al) // nothing more to say
+	if n := len(byCode(t, srv, "MISSING_AND_EXPLOITATION")); n != 2 {
+		t.Fatalf("%d alerts after another sweep, want 2", n)
 	}
 }
