@@ -43,3 +43,42 @@ func TestImportCensusVerb(t *testing.T) {
 		t.Fatalf("missing file: exit %d, %s", code, errOut)
 	}
 }
+
+func TestImportSSDA903Verb(t *testing.T) {
+	a := startApp(t)
+	src := filepath.Join("..", "ingest", "ssda903", "testdata", "ssda903-2024")
+	dir := filepath.Join(t.TempDir(), "ssda903-2024")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	des, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range des {
+		b, err := os.ReadFile(filepath.Join(src, de.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if de.Name() == "reviews.csv" {
+			b = append(b, []byte("LAC2,01/01/2008,01/02/2024,PN9\n")...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, de.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--format", "ssda903", dir)
+	if code != exitRejected {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"SSDA903 tables: header.csv (header), episodes.csv (episodes), missing.csv (missing), reviews.csv (reviews)",
+		"note: social_worker.csv skipped", "children: 2 read, 1 imported, 1 with something not stored; episodes: 4", "14 stored", dir + ".rejects.csv"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	rej, err := os.ReadFile(dir + ".rejects.csv")
+	if err != nil || !strings.Contains(string(rej), `reviews.csv,LAC2,4,"REVIEW_CODE: ""PN9"" is not a known SSDA903 REVIEW_CODE code"`) {
+		t.Fatalf("rejects (%v):\n%s", err, rej)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest/cin"
@@ -69,7 +70,7 @@ func ImportCensusFile(ctx context.Context, pub *eventlog.Publisher, path string,
 		}
 		return u, nil
 	}
-	sum, err := withRejects(path, func(w io.Writer) (StatutorySummary, error) {
+	sum, err := withRejects(strings.TrimSuffix(path, filepath.Ext(path))+".rejects.csv", func(w io.Writer) (StatutorySummary, error) {
 		return importUnits(ctx, pub, next, counted, size, w, opts.ImportOptions)
 	})
 	sum.Format = fmt.Sprintf("CIN census %d (the %d-%02d collection), read with the %d schema", year, year-1, year%100, schema)

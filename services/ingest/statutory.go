@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -257,18 +256,9 @@ func unitError(err error) error {
 	return errors.New(reasons(probs))
 }
 
-// statutoryRejectsPath names the rejects file of a statutory input: the
-// file's name with .rejects.csv for its extension, or for a directory the
-// directory's name with .rejects.csv beside it.
-func statutoryRejectsPath(input string) string {
-	clean := filepath.Clean(input)
-	return strings.TrimSuffix(clean, filepath.Ext(clean)) + ".rejects.csv"
-}
-
-// withRejects creates the rejects file, runs fn, and removes the file when
-// nothing was rejected.
-func withRejects(input string, fn func(w io.Writer) (StatutorySummary, error)) (StatutorySummary, error) {
-	path := statutoryRejectsPath(input)
+// withRejects creates the rejects file at path, runs fn, and removes the
+// file when nothing was rejected.
+func withRejects(path string, fn func(w io.Writer) (StatutorySummary, error)) (StatutorySummary, error) {
 	rf, err := os.Create(path)
 	if err != nil {
 		return StatutorySummary{}, fmt.Errorf("import: rejects file: %w", err)

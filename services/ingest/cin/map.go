@@ -1,17 +1,14 @@
 package cin
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // census dates are London days on any machine
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/services/ingest/statutory"
 )
 
 // SourceSystem is the source_system of every event a census import
@@ -80,7 +77,7 @@ func (m *Mapper) child(n *node) (Child, error) {
 		p.Add("ChildIdentifiers/LAchildID", "is required: a child with no LA child id cannot be imported (line %d)", ids.line)
 		return c, p.Err()
 	}
-	if len(c.ID) > events.MaxShortText || strings.ContainsAny(c.ID, "/\r\n") {
+	if !statutory.ValidChildID(c.ID) {
 		p.Add("ChildIdentifiers/LAchildID", "%q is not an LA child id (at most %d characters, no / or line breaks)", c.ID, events.MaxShortText)
 		return c, p.Err()
 	}
@@ -122,14 +119,13 @@ func (m *Mapper) child(n *node) (Child, error) {
 		at = first
 	}
 	if !at.IsZero() {
-		sum := sha256.Sum256(mustJSON(details))
 		// The details carry the former UPN as an identifier too, so that
 		// identity resolution finds the child by it.
 		current := b.subject
 		if details.FormerUPN != "" {
 			b.subject.Identifiers.UPN = details.FormerUPN
 		}
-		b.add("child.details_recorded", at, "/details/"+hex.EncodeToString(sum[:6]), "Child's details (CIN census)"+detailsText(details), details)
+		b.add("child.details_recorded", at, "/details/"+statutory.ContentRef(details), "Child's details (CIN census)"+detailsText(details), details)
 		b.subject = current
 	}
 	if err := p.Err(); err != nil {
@@ -258,7 +254,7 @@ func (b *builder) assessment(a *node, field, ref string, after func(string, time
 	after(field+"/AssessmentActualStartDate", start, a.line)
 	aref := ref + "/assessment/" + start.Format(time.DateOnly)
 	b.add("assessment.started", start, aref, "Child and family assessment started (CIN census)",
-		&events.AssessmentStarted{Kind: "child_and_family", AssessmentRef: refText(aref)})
+		&events.AssessmentStarted{Kind: "child_and_family", AssessmentRef: statutory.RefText(b.ref + aref)})
 	authorised := b.date(a, field, "AssessmentAuthorisationDate")
 	review := b.date(a, field, "AssessmentInternalReviewDate")
 	var factors []string
@@ -290,7 +286,7 @@ func (b *builder) assessment(a *node, field, ref string, after func(string, time
 		text = ": factors " + strings.Join(factors, ", ")
 	}
 	b.add("assessment.completed", authorised, aref, "Child and family assessment authorised (CIN census)"+text,
-		&events.AssessmentCompleted{Kind: "child_and_family", AssessmentRef: refText(aref), Factors: factors, Outcome: "not_recorded", InternalReviewDate: dateOnly(review)})
+		&events.AssessmentCompleted{Kind: "child_and_family", AssessmentRef: statutory.RefText(b.ref + aref), Factors: factors, Outcome: "not_recorded", InternalReviewDate: dateOnly(review)})
 }
 
 func (b *builder) cpPlan(cp *node, field, ref string, starts map[string]string, after func(string, time.Time, int)) {
@@ -346,18 +342,11 @@ type builder struct {
 	seen    map[string]string // event id -> payload, to drop exact repeats
 }
 
-// add appends an event. Its id is derived from its source_ref (see
-// events.DeriveID), and recorded_at is occurred_at: a census does not say
-// when each fact was recorded, and a year-independent time keeps the id the
-// same in every census that repeats the fact.
+// add appends an event (see statutory.NewEvent), once: the file may give
+// the same fact twice (an initial conference under CINdetails and under
+// Section47), but not two different facts under one key.
 func (b *builder) add(t events.Type, at time.Time, ref, summary string, body events.Payload) {
-	spec, _ := events.Lookup(t)
-	e := &events.Event{
-		Type: t, SchemaVersion: spec.Version, Agency: "social_care", SourceSystem: SourceSystem, SourceRef: refText(b.ref + ref),
-		Subjects: []events.Subject{b.subject}, OccurredAt: at, RecordedAt: at,
-		Sensitivity: "standard", Reliability: "direct", Summary: summary, Body: body, Payload: mustJSON(body),
-	}
-	e.ID = events.DeriveID(e)
+	e := statutory.NewEvent(t, at, SourceSystem, b.ref+ref, b.subject, summary, body)
 	if prev, ok := b.seen[e.ID]; ok {
 		if prev != string(e.Payload) {
 			b.p.Add(ref, "the file records %s on %s twice, differently", t, day(at))
@@ -398,11 +387,7 @@ func (b *builder) dateOf(k *node, field string) time.Time {
 		b.p.Add(field, "%q is not a date like 2023-03-31 (line %d)", k.text, k.line)
 		return time.Time{}
 	}
-	zone := b.m.Zone
-	if zone == nil {
-		zone = london
-	}
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, zone)
+	return statutory.StartOfDay(t, b.m.Zone)
 }
 
 func (b *builder) code(n *node, path, name string, list *events.CodeList) string {
@@ -444,18 +429,7 @@ func dateOnly(t time.Time) events.Date {
 	return events.Date(t.Format(time.DateOnly))
 }
 
-func day(t time.Time) string { return t.Format(time.DateOnly) }
-
-// refText keeps a derived reference within the catalogue's limit for
-// references; an over-long one (a very long child id) is shortened to a
-// hash, which stays unique and deterministic.
-func refText(s string) string {
-	if len(s) <= events.MaxShortText {
-		return s
-	}
-	sum := sha256.Sum256([]byte(s))
-	return s[:events.MaxShortText-17] + "#" + hex.EncodeToString(sum[:8])
-}
+func day(t time.Time) string { return statutory.Day(t) }
 
 func meaning(l *events.CodeList, code string) string {
 	if m := l.Meaning(code); m != "" {
@@ -487,17 +461,3 @@ func detailsText(d *events.ChildDetails) string {
 	}
 	return ": " + strings.Join(parts, ", ")
 }
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		// Payload structs hold strings, dates, ints and slices: they
-		// always encode.
-		return json.RawMessage("{}")
-	}
-	return b
-}
-
-// london is where census dates are placed. The embedded zone database
-// (time/tzdata) means loading it cannot fail on a machine without one.
-var london, _ = time.LoadLocation("Europe/London")
