@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -34,21 +35,10 @@ type AnnexAResponse struct {
 // for Child Unique ID and no dates of birth (ages only); a manager the LA's
 // own child id. Sealed entries are never exported.
 func (x *Exporter) AnnexA(src Histories) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
-			return
-		}
-		why, err := exportPurpose(r)
-		if err != nil {
-			WriteError(w, r, x.log, err)
-			return
-		}
+	return x.Rendered("annex_a", "application/json", func(r *http.Request) ([]byte, int, error) {
 		period, err := periodArgs(r)
 		if err != nil {
-			WriteError(w, r, x.log, err)
-			return
+			return nil, 0, err
 		}
 		c, _ := auth.CallerFrom(r.Context())
 		pseudo := c.Role == auth.Analyst
@@ -57,10 +47,11 @@ func (x *Exporter) AnnexA(src Histories) http.Handler {
 		for _, l := range lists {
 			rows += len(l.Rows)
 		}
-		if !x.logged(w, r, why, "annex_a", rows) {
-			return
+		body, err := json.Marshal(AnnexAResponse{From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to"), Pseudonymised: pseudo, Lists: lists})
+		if err != nil {
+			return nil, 0, events.E("export", events.KindInternal, err)
 		}
-		WriteJSON(w, http.StatusOK, AnnexAResponse{From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to"), Pseudonymised: pseudo, Lists: lists})
+		return body, rows, nil
 	})
 }
 

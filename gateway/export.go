@@ -135,6 +135,35 @@ func (x *Exporter) logged(w http.ResponseWriter, r *http.Request, why purpose, p
 	return true
 }
 
+// Rendered returns a handler for an export that another layer renders (a
+// statutory return's file): the same role, purpose of access and access
+// log as the other exports. render answers the request's parameters with
+// the body and how many rows it holds, or a *events.Error.
+func (x *Exporter) Rendered(part, contentType string, render func(r *http.Request) (body []byte, rows int, err error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
+			return
+		}
+		why, err := exportPurpose(r)
+		if err != nil {
+			WriteError(w, r, x.log, err)
+			return
+		}
+		body, rows, err := render(r)
+		if err != nil {
+			WriteError(w, r, x.log, err)
+			return
+		}
+		if !x.logged(w, r, why, part, rows) {
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write(body)
+	})
+}
+
 // statRow is one count in statistics.
 type statRow struct {
 	Period, Agency, Type string

@@ -39,6 +39,7 @@ func exportVerb(ctx context.Context, args []string, std stdio) int {
 	from := fs.String("from", "", "annex-a: first day of the period (YYYY-MM-DD, London)")
 	to := fs.String("to", "", "annex-a: last day of the period (YYYY-MM-DD, London)")
 	year := fs.Int("year", 0, "cin-census: the census year (2024 is the 2023-24 collection, to 31 March 2024)")
+	la := fs.String("la", "", "cin-census: the three-digit DfE LA number for the file's header")
 	out := fs.String("out", "", "annex-a: the directory for the CSV files and annex-a.xlsx (default annex-a); cin-census: the file (default cin-census-YYYY.xml)")
 	if what != "annex-a" && what != "cin-census" {
 		fs.Usage()
@@ -58,6 +59,9 @@ func exportVerb(ctx context.Context, args []string, std stdio) int {
 		q.Set("to", *to)
 	case "cin-census":
 		q.Set("year", fmt.Sprint(*year))
+		if *la != "" {
+			q.Set("la", *la)
+		}
 	}
 	body, err := getExport(ctx, *server+"/v1/export/"+what+"?"+q.Encode(), *token, *why, *detail)
 	if err != nil {

@@ -64,12 +64,20 @@ func cinDetailsSeq(y int) []elem {
 	return append(seq, elem{"Section47", 0, -1}, elem{"ReferralNFA", 1, 1}, elem{"ChildProtectionPlans", 0, -1})
 }
 
-// checkShape reports elements of n that the sequence does not allow, and
-// required or single elements that occur the wrong number of times.
+// checkShape reports elements of n that the sequence does not allow or that
+// are out of its order, and required or single elements that occur the
+// wrong number of times.
 func checkShape(p *events.ProblemSet, n *node, path string, seq []elem, year int) {
+	last := 0
 	for _, k := range n.kids {
-		if !slices.ContainsFunc(seq, func(e elem) bool { return e.name == k.name }) {
+		at := slices.IndexFunc(seq, func(e elem) bool { return e.name == k.name })
+		switch {
+		case at < 0:
 			p.Add(join(path, k.name), "is not an element of %s in the %d census schema (line %d)", n.name, year, k.line)
+		case at < last:
+			p.Add(join(path, k.name), "is out of the schema's order: it comes before %s in %s (line %d)", seq[last].name, n.name, k.line)
+		default:
+			last = at
 		}
 	}
 	for _, e := range seq {
