@@ -315,3 +315,35 @@ func TestExportCensusRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// The Annex A counts and levels of need are in GraphQL statistics for
+// analysts, with missing episodes and absences apart.
+func TestStatutoryStatistics(t *testing.T) {
+	a, tokenFor := statutoryHub(t)
+	req, _ := http.NewRequest("POST", "http://"+a.HTTPAddr()+"/graphql", strings.NewReader(`{"query":"{ statutoryStatistics(period: YEAR, from: \"2023-04-01T00:00:00Z\") { period measure count } }"}`))
+	req.Header.Set("Authorization", "Bearer "+tokenFor("analyst", ""))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	body := string(b)
+	for _, want := range []string{
+		`{"count":3,"measure":"annex_a_referrals","period":"2023"}`,
+		`{"count":1,"measure":"annex_a_child_protection_plans_started","period":"2023"}`,
+		`{"count":1,"measure":"annex_a_started_to_be_looked_after","period":"2023"}`,
+		`{"count":1,"measure":"annex_a_started_to_be_looked_after","period":"2024"}`,
+		`{"count":1,"measure":"missing_episodes","period":"2023"}`,
+		`{"count":1,"measure":"absences","period":"2023"}`,
+		`{"count":1,"measure":"missing_episodes","period":"2024"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("statutoryStatistics lacks %s:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "SYN") || strings.Contains(body, "LAC1") {
+		t.Errorf("statistics name a child: %s", body)
+	}
+}
