@@ -331,13 +331,16 @@ type span struct {
 	start, end projections.Entry
 }
 
-// spans pairs each start with the first end after it that matches.
+// spans pairs each start with the first end on or after it that matches
+// and no earlier start took.
 func spans(starts, ends []projections.Entry, match func(start, end projections.Entry) bool) []span {
 	var out []span
+	used := make([]bool, len(ends))
 	for _, s := range starts {
 		sp := span{start: s}
-		for _, e := range ends {
-			if !e.OccurredAt.Before(s.OccurredAt) && match(s, e) {
+		for i, e := range ends {
+			if !used[i] && !e.OccurredAt.Before(s.OccurredAt) && match(s, e) {
+				used[i] = true
 				sp.end = e
 				break
 			}

@@ -188,6 +188,14 @@ func TestCensusBrokenFiles(t *testing.T) {
 			rejected: map[string]string{"NEWER": "CINPlanDates: is not an element of CINdetails in the 2021 census schema"},
 		},
 		{
+			name: "elements out of the schema's order",
+			file: func(good func(string) string) string {
+				return censusWith(strings.Replace(good("ORDER"), "<ReferralSource>6</ReferralSource>\n        <PrimaryNeedCode>N1</PrimaryNeedCode>", "<PrimaryNeedCode>N1</PrimaryNeedCode>\n        <ReferralSource>6</ReferralSource>", 1), good("OK1"))
+			},
+			rejected: map[string]string{"ORDER": "CINdetails[1]/ReferralSource: is out of the schema's order: it comes before PrimaryNeedCode"},
+			imported: 1,
+		},
+		{
 			name: "a date in the future",
 			file: func(good func(string) string) string {
 				future := time.Now().AddDate(1, 0, 0).Format(time.DateOnly)
