@@ -119,6 +119,13 @@ var catalogue = []Spec{
 		Example: &CaseClosed{Reason: "RC9", Note: "Stepped down to early help."},
 	},
 	{
+		Type: "child.details_recorded", Area: AreaAssessment, Title: "Child's details recorded",
+		Doc: "Who the child is, as a statutory return records it: sex, ethnicity, disabilities, a former UPN, why there is no UPN, expected date of birth or date of death. " +
+			"Imports of the Children in Need census and SSDA903 publish it so that the child is found by every identifier the return gives; it records no practice event.",
+		Agencies: []string{"social_care"}, Version: 1, New: func() Payload { return new(ChildDetails) },
+		Example: &ChildDetails{Sex: "2", Ethnicity: "WBRI", Disabilities: []string{"NONE"}, FormerUPN: "Q801200005002"},
+	},
+	{
 		Type: "transfer.in", Area: AreaAssessment, Title: "Transferred in from another local authority",
 		Doc:      "The child's case moved into this authority. The previous authority's history may arrive as imported events.",
 		Agencies: []string{"social_care", "hub"}, Version: 1, New: func() Payload { return new(TransferIn) },
@@ -181,6 +188,20 @@ var catalogue = []Spec{
 		Doc:      "The child started a period of being looked after by the local authority, with the SSDA903 legal status. Looked-after status is shared through NHS CP-IS.",
 		Agencies: []string{"social_care"}, Version: 1, New: func() Payload { return new(LookedAfterStarted) },
 		Example: &LookedAfterStarted{LegalStatus: "C1", Placement: "U4"},
+	},
+	{
+		Type: "looked_after.changed", Area: AreaProtection, Title: "Looked-after episode changed",
+		Doc: "A new SSDA903 episode within a period of care: the legal status, the placement or both changed. The child stays looked after; " +
+			"looked_after.started and looked_after.ended mark the period itself.",
+		Agencies: []string{"social_care"}, Version: 1, New: func() Payload { return new(LookedAfterChanged) },
+		Example: &LookedAfterChanged{ReasonNewEpisode: "P", LegalStatus: "C2", Placement: "U1"},
+	},
+	{
+		Type: "looked_after.review_held", Area: AreaProtection, Title: "Looked-after review held",
+		Doc: "A statutory review of a looked-after child's care plan by an independent reviewing officer, with how the child took part. " +
+			"The first review is due within 20 working days of becoming looked after, the second within 3 months of the first, then every 6 months.",
+		Agencies: []string{"social_care"}, Version: 1, New: func() Payload { return new(LookedAfterReview) },
+		Example: &LookedAfterReview{Participation: "PN1"},
 	},
 	{
 		Type: "looked_after.ended", Area: AreaProtection, Title: "Ceased to be looked after",

@@ -81,7 +81,8 @@ func CodeLists() []*CodeList {
 		Agencies, Sensitivities, Reliabilities, SubjectKinds,
 		ReferralSources, PrimaryNeeds, AssessmentFactors, AbuseCategories,
 		ClosureReasons, LegalStatuses, MissingCategories, LookedAfterMissingCodes,
-		RiskLevels, LevelsOfNeed,
+		RiskLevels, LevelsOfNeed, Sexes, Ethnicities, Disabilities, UPNUnknownReasons,
+		ReasonsNewEpisode, ReviewParticipation,
 	}
 }
 
@@ -189,8 +190,10 @@ var AssessmentFactors = codes("assessment factor", "DfE Children in Need census"
 	"15A", "Self-harm",
 	"16A", "Abuse or neglect: neglect",
 	"17A", "Abuse or neglect: emotional abuse",
+	"18A", "Abuse or neglect: physical abuse (census years to 2020, before the split into 18B and 18C)",
 	"18B", "Abuse or neglect: physical abuse by a child",
 	"18C", "Abuse or neglect: physical abuse by an adult",
+	"19A", "Abuse or neglect: sexual abuse (census years to 2020, before the split into 19B and 19C)",
 	"19B", "Abuse or neglect: sexual abuse by a child",
 	"19C", "Abuse or neglect: sexual abuse by an adult",
 	"20", "Other",
@@ -274,4 +277,64 @@ var LevelsOfNeed = codes("level of need", "Local safeguarding partnership thresh
 	"2", "Additional: early help from a single agency",
 	"3", "Increasing concerns: targeted or multi-agency early help",
 	"4", "Safeguarding: statutory social care (Section 17 child in need or Section 47)",
+)
+
+// Sexes are the DfE codes for a child's sex in the statutory returns (CIN
+// census GenderCurrent; SSDA903 SEX uses 1 and 2).
+var Sexes = codes("sex", "DfE Children in Need census and SSDA903",
+	"1", "Male",
+	"2", "Female",
+	"0", "Not recorded, or unborn",
+	"9", "Indeterminate",
+)
+
+// Ethnicities are the DfE ethnicity codes used by the statutory returns.
+var Ethnicities = codes("ethnicity", "DfE Children in Need census and SSDA903",
+	"WBRI", "White British", "WIRI", "White Irish", "WIRT", "Traveller of Irish heritage",
+	"WOTH", "Any other White background", "WROM", "Gypsy/Roma",
+	"MWBC", "White and Black Caribbean", "MWBA", "White and Black African", "MWAS", "White and Asian",
+	"MOTH", "Any other mixed background",
+	"AIND", "Indian", "APKN", "Pakistani", "ABAN", "Bangladeshi", "AOTH", "Any other Asian background",
+	"BCRB", "Caribbean", "BAFR", "African", "BOTH", "Any other Black background",
+	"CHNE", "Chinese", "OOTH", "Any other ethnic group",
+	"REFU", "Refused", "NOBT", "Information not yet obtained",
+)
+
+// Disabilities are the Children in Need census disability codes.
+var Disabilities = codes("disability", "DfE Children in Need census",
+	"NONE", "No disability", "MOB", "Mobility", "HAND", "Hand function", "PC", "Personal care",
+	"INC", "Incontinence", "COMM", "Communication", "LD", "Learning", "HEAR", "Hearing",
+	"VIS", "Vision", "BEH", "Behaviour", "CON", "Consciousness", "AUT", "Autism", "DDA", "Other",
+)
+
+// UPNUnknownReasons are the Children in Need census codes that say why a
+// child has no UPN; their meanings are in the DfE census guide.
+var UPNUnknownReasons = codes("UPN unknown reason", "DfE Children in Need census",
+	"UN1", "UPN unknown: DfE reason UN1", "UN2", "UPN unknown: DfE reason UN2", "UN3", "UPN unknown: DfE reason UN3",
+	"UN4", "UPN unknown: DfE reason UN4", "UN5", "UPN unknown: DfE reason UN5", "UN6", "UPN unknown: DfE reason UN6",
+	"UN7", "UPN unknown: DfE reason UN7",
+)
+
+// ReasonsNewEpisode are the SSDA903 reasons a new looked-after episode
+// starts: S begins a period of care, the others change something within it.
+var ReasonsNewEpisode = codes("reason for new episode", "DfE SSDA903 (children looked after return)",
+	"S", "Started to be looked after",
+	"L", "Change of legal status only",
+	"P", "Change of placement and carer(s) only",
+	"T", "Change of placement type only (same carer)",
+	"B", "Change of legal status and of placement and carer(s) at the same time",
+	"U", "Change of legal status and of placement type only (same carer) at the same time",
+)
+
+// ReviewParticipation are the SSDA903 codes for how a looked-after child
+// took part in their review.
+var ReviewParticipation = codes("review participation", "DfE SSDA903 (children looked after return)",
+	"PN0", "Child aged under 4 at the time of the review",
+	"PN1", "Child attends and speaks for themselves",
+	"PN2", "Child attends and an advocate speaks for them",
+	"PN3", "Child attends and conveys their views symbolically (non-verbally)",
+	"PN4", "Child attends but does not speak, convey views symbolically or ask an advocate to speak",
+	"PN5", "Child does not attend but briefs an advocate to speak for them",
+	"PN6", "Child does not attend but conveys their feelings through a facilitative medium",
+	"PN7", "Child does not attend and their views are not conveyed",
 )

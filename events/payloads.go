@@ -34,7 +34,8 @@ var (
 	AssessmentOutcomes = codes("assessment outcome", "Chronicle",
 		"no_further_action", "No further action", "universal_services", "Universal services",
 		"early_help_plan", "Early help plan", "child_in_need_plan", "Child in need plan",
-		"strategy_discussion", "Strategy discussion", "other", "Other")
+		"strategy_discussion", "Strategy discussion", "other", "Other",
+		"not_recorded", "Not recorded by the source (a statutory return records when an assessment was authorised, not what followed)")
 	NeedBases = codes("statutory basis", "Children Act 1989",
 		"section17", "Section 17: child in need", "section47", "Section 47: suspected significant harm")
 	StrategyDecisions = codes("strategy decision", "Working Together to Safeguard Children",
@@ -195,12 +196,13 @@ func (a *AssessmentStarted) Validate() error {
 
 // AssessmentCompleted is the payload of assessment.completed.
 type AssessmentCompleted struct {
-	Kind          string   `json:"kind" codes:"assessment kind" doc:"Early help or statutory child and family assessment"`
-	AssessmentRef string   `json:"assessment_ref,omitempty" doc:"The reference given when it started"`
-	LevelOfNeed   int      `json:"level_of_need,omitempty" codes:"level of need" doc:"Level of need found (1 to 4)"`
-	Factors       []string `json:"factors,omitempty" codes:"assessment factor" doc:"Children in Need census factors identified at the end of assessment"`
-	PrimaryNeed   string   `json:"primary_need,omitempty" codes:"primary need" doc:"Children in Need census primary need"`
-	Outcome       string   `json:"outcome" codes:"assessment outcome" doc:"What follows"`
+	Kind               string   `json:"kind" codes:"assessment kind" doc:"Early help or statutory child and family assessment"`
+	AssessmentRef      string   `json:"assessment_ref,omitempty" doc:"The reference given when it started"`
+	LevelOfNeed        int      `json:"level_of_need,omitempty" codes:"level of need" doc:"Level of need found (1 to 4)"`
+	Factors            []string `json:"factors,omitempty" codes:"assessment factor" doc:"Children in Need census factors identified at the end of assessment"`
+	PrimaryNeed        string   `json:"primary_need,omitempty" codes:"primary need" doc:"Children in Need census primary need"`
+	Outcome            string   `json:"outcome" codes:"assessment outcome" doc:"What follows"`
+	InternalReviewDate Date     `json:"internal_review_date,omitempty" doc:"When the assessment was reviewed internally before authorisation (CIN census AssessmentInternalReviewDate)"`
 }
 
 // Validate implements Payload.
@@ -214,6 +216,7 @@ func (a *AssessmentCompleted) Validate() error {
 	}
 	PrimaryNeeds.check(&p, "primary_need", a.PrimaryNeed, false)
 	AssessmentOutcomes.check(&p, "outcome", a.Outcome, true)
+	checkDate(&p, "internal_review_date", a.InternalReviewDate)
 	return p.Err()
 }
 
@@ -309,12 +312,15 @@ func (s *StrategyDiscussion) Validate() error {
 type Section47Started struct {
 	StrategyDiscussionEventID string `json:"strategy_discussion_event_id,omitempty" doc:"The strategy discussion that decided on the enquiry"`
 	JointWithPolice           bool   `json:"joint_with_police,omitempty" doc:"Whether it is a joint investigation with police"`
+	ConferenceDue             Date   `json:"conference_due,omitempty" doc:"The target date for an initial child protection conference, when one may follow (CIN census InitialCPCtarget)"`
+	ConferenceNotRequired     bool   `json:"conference_not_required,omitempty" doc:"The enquiry concluded that no initial conference was needed (CIN census ICPCnotRequired)"`
 }
 
 // Validate implements Payload.
 func (s *Section47Started) Validate() error {
 	var p ProblemSet
 	checkRef(&p, "strategy_discussion_event_id", s.StrategyDiscussionEventID, false)
+	checkDate(&p, "conference_due", s.ConferenceDue)
 	return p.Err()
 }
 
@@ -350,6 +356,10 @@ func (c *Conference) Validate() error {
 type PlanStarted struct {
 	Kind     string `json:"kind" codes:"plan kind" doc:"Which plan"`
 	Category string `json:"category,omitempty" codes:"category of abuse" doc:"Required for a child protection plan"`
+	// LatestCategory and PreviousPlans come from statutory returns, which
+	// keep a plan as one record rather than as a series of events.
+	LatestCategory string `json:"latest_category,omitempty" codes:"category of abuse" doc:"The category at the plan's latest review, when a statutory return gives it (CIN census LatestCategoryOfAbuse)"`
+	PreviousPlans  *int   `json:"previous_plans,omitempty" doc:"How many child protection plans the child had before this one (CIN census NumberOfPreviousCPP); left out when not known, which is not the same as 0"`
 }
 
 // Validate implements Payload.
@@ -357,6 +367,13 @@ func (s *PlanStarted) Validate() error {
 	var p ProblemSet
 	PlanKinds.check(&p, "kind", s.Kind, true)
 	AbuseCategories.check(&p, "category", s.Category, s.Kind == "child_protection")
+	AbuseCategories.check(&p, "latest_category", s.LatestCategory, false)
+	if s.LatestCategory != "" && s.Kind != "child_protection" {
+		p.Add("latest_category", "is only for a child protection plan")
+	}
+	if s.PreviousPlans != nil && *s.PreviousPlans < 0 {
+		p.Add("previous_plans", "%d is negative", *s.PreviousPlans)
+	}
 	if s.Category != "" && s.Kind != "child_protection" && s.Kind != "" {
 		p.Add("category", "is only for a child protection plan")
 	}
@@ -393,8 +410,9 @@ func (c *CoreGroup) Validate() error {
 
 // LookedAfterStarted is the payload of looked_after.started.
 type LookedAfterStarted struct {
-	LegalStatus string `json:"legal_status" codes:"legal status" doc:"SSDA903 legal status"`
-	Placement   string `json:"placement,omitempty" doc:"SSDA903 placement type code, for example U4 (foster placement with other foster carer)"`
+	LegalStatus    string `json:"legal_status" codes:"legal status" doc:"SSDA903 legal status"`
+	Placement      string `json:"placement,omitempty" doc:"SSDA903 placement type code, for example U4 (foster placement with other foster carer)"`
+	CategoryOfNeed string `json:"category_of_need,omitempty" codes:"primary need" doc:"SSDA903 category of need (CIN), the census's primary need codes N1 to N8"`
 }
 
 // Validate implements Payload.
@@ -402,6 +420,70 @@ func (l *LookedAfterStarted) Validate() error {
 	var p ProblemSet
 	LegalStatuses.check(&p, "legal_status", l.LegalStatus, true)
 	checkText(&p, "placement", l.Placement, 8, false, true)
+	PrimaryNeeds.check(&p, "category_of_need", l.CategoryOfNeed, false)
+	return p.Err()
+}
+
+// LookedAfterChanged is the payload of looked_after.changed.
+type LookedAfterChanged struct {
+	ReasonNewEpisode string `json:"reason_new_episode" codes:"reason for new episode" doc:"SSDA903 reason for new episode: what changed"`
+	LegalStatus      string `json:"legal_status" codes:"legal status" doc:"SSDA903 legal status from this change"`
+	Placement        string `json:"placement,omitempty" doc:"SSDA903 placement type code from this change"`
+	CategoryOfNeed   string `json:"category_of_need,omitempty" codes:"primary need" doc:"SSDA903 category of need (CIN)"`
+}
+
+// Validate implements Payload.
+func (l *LookedAfterChanged) Validate() error {
+	var p ProblemSet
+	ReasonsNewEpisode.check(&p, "reason_new_episode", l.ReasonNewEpisode, true)
+	if l.ReasonNewEpisode == "S" {
+		p.Add("reason_new_episode", "S starts a period of care: publish looked_after.started")
+	}
+	LegalStatuses.check(&p, "legal_status", l.LegalStatus, true)
+	checkText(&p, "placement", l.Placement, 8, false, true)
+	PrimaryNeeds.check(&p, "category_of_need", l.CategoryOfNeed, false)
+	return p.Err()
+}
+
+// LookedAfterReview is the payload of looked_after.review_held.
+type LookedAfterReview struct {
+	Participation string `json:"participation,omitempty" codes:"review participation" doc:"SSDA903 code for how the child took part"`
+}
+
+// Validate implements Payload.
+func (l *LookedAfterReview) Validate() error {
+	var p ProblemSet
+	ReviewParticipation.check(&p, "participation", l.Participation, false)
+	return p.Err()
+}
+
+// ChildDetails is the payload of child.details_recorded.
+type ChildDetails struct {
+	Sex               string   `json:"sex,omitempty" codes:"sex" doc:"DfE sex code"`
+	Ethnicity         string   `json:"ethnicity,omitempty" codes:"ethnicity" doc:"DfE ethnicity code"`
+	Disabilities      []string `json:"disabilities,omitempty" codes:"disability" doc:"Children in Need census disability codes"`
+	FormerUPN         string   `json:"former_upn,omitempty" doc:"A UPN the child was known by before (CIN census FormerUPN)"`
+	UPNUnknown        string   `json:"upn_unknown,omitempty" codes:"UPN unknown reason" doc:"Why the child has no UPN (CIN census UPNunknown)"`
+	ExpectedBirthDate Date     `json:"expected_birth_date,omitempty" doc:"Expected date of birth, for a child not yet born when recorded"`
+	DeathDate         Date     `json:"death_date,omitempty" doc:"Date of death"`
+}
+
+// Validate implements Payload.
+func (c *ChildDetails) Validate() error {
+	var p ProblemSet
+	Sexes.check(&p, "sex", c.Sex, false)
+	Ethnicities.check(&p, "ethnicity", c.Ethnicity, false)
+	for i, d := range c.Disabilities {
+		Disabilities.check(&p, indexed("disabilities", i), d, true)
+	}
+	if c.FormerUPN != "" {
+		if err := checkUPN(c.FormerUPN); err != nil {
+			p.Add("former_upn", "%s", err.Error())
+		}
+	}
+	UPNUnknownReasons.check(&p, "upn_unknown", c.UPNUnknown, false)
+	checkDate(&p, "expected_birth_date", c.ExpectedBirthDate)
+	checkDate(&p, "death_date", c.DeathDate)
 	return p.Err()
 }
 

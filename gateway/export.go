@@ -93,17 +93,13 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
 		return
 	}
-	c, _ := auth.CallerFrom(r.Context())
-	why := purpose{reason: strings.ToLower(strings.TrimSpace(r.Header.Get(HeaderPurpose))), detail: strings.TrimSpace(r.Header.Get(HeaderPurposeDetail))}
-	if !Purposes.Has(why.reason) {
-		WriteError(w, r, x.log, events.Errorf("export", events.KindForbidden, "an export needs a purpose of access in the %s header (one of %s)", HeaderPurpose, strings.Join(Purposes.Values(), ", ")))
+	why, err := exportPurpose(r)
+	if err != nil {
+		WriteError(w, r, x.log, err)
 		return
 	}
 	rows := x.Rows()
-	rec := AccessRecord{At: x.now(), RequestID: RequestID(r.Context()), Subject: c.Subject, Name: c.Name, Role: string(c.Role), Agency: c.Agency,
-		Purpose: why.reason, PurposeDetail: why.detail, Action: "export", Parts: []string{"pseudonymised_events"}, Returned: map[string]int{"rows": len(rows)}}
-	if err := x.auditor.Record(r.Context(), []AccessRecord{rec}); err != nil {
-		WriteError(w, r, x.log, events.E("export", events.KindUnavailable, fmt.Errorf("the access log cannot be written, so nothing is exported: %w", err)))
+	if !x.logged(w, r, why, "pseudonymised_events", len(rows)) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -113,6 +109,59 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = enc.Encode(row)
 	}
 	_ = bw.Flush()
+}
+
+// exportPurpose reads an export's purpose of access from its headers; an
+// export without one is refused.
+func exportPurpose(r *http.Request) (purpose, error) {
+	why := purpose{reason: strings.ToLower(strings.TrimSpace(r.Header.Get(HeaderPurpose))), detail: strings.TrimSpace(r.Header.Get(HeaderPurposeDetail))}
+	if !Purposes.Has(why.reason) {
+		return why, events.Errorf("export", events.KindForbidden, "an export needs a purpose of access in the %s header (one of %s)", HeaderPurpose, strings.Join(Purposes.Values(), ", "))
+	}
+	return why, nil
+}
+
+// logged records an export of part (rows rows) on the access log before a
+// byte is sent. When the log cannot be written it answers the request with
+// the error, exports nothing and returns false.
+func (x *Exporter) logged(w http.ResponseWriter, r *http.Request, why purpose, part string, rows int) bool {
+	c, _ := auth.CallerFrom(r.Context())
+	rec := AccessRecord{At: x.now(), RequestID: RequestID(r.Context()), Subject: c.Subject, Name: c.Name, Role: string(c.Role), Agency: c.Agency,
+		Purpose: why.reason, PurposeDetail: why.detail, Action: "export", Parts: []string{part}, Returned: map[string]int{"rows": rows}}
+	if err := x.auditor.Record(r.Context(), []AccessRecord{rec}); err != nil {
+		WriteError(w, r, x.log, events.E("export", events.KindUnavailable, fmt.Errorf("the access log cannot be written, so nothing is exported: %w", err)))
+		return false
+	}
+	return true
+}
+
+// Rendered returns a handler for an export that another layer renders (a
+// statutory return's file): the same role, purpose of access and access
+// log as the other exports. render answers the request's parameters with
+// the body and how many rows it holds, or a *events.Error.
+func (x *Exporter) Rendered(part, contentType string, render func(r *http.Request) (body []byte, rows int, err error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
+			return
+		}
+		why, err := exportPurpose(r)
+		if err != nil {
+			WriteError(w, r, x.log, err)
+			return
+		}
+		body, rows, err := render(r)
+		if err != nil {
+			WriteError(w, r, x.log, err)
+			return
+		}
+		if !x.logged(w, r, why, part, rows) {
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write(body)
+	})
 }
 
 // statRow is one count in statistics.

@@ -465,6 +465,16 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 	})
 	matchConnection := b.listConnection("PossibleMatch", "A page of possible matches, ordered by the children's ids.", matchType, pageInfoType)
 
+	statsArgs := graphql.FieldConfigArgument{
+		"from":      {Type: dateTime, Description: "Only events that occurred at or after this time."},
+		"to":        {Type: dateTime, Description: "Only events that occurred at or before this time."},
+		"asKnownAt": asKnownAt,
+		"period": {Type: graphql.NewEnum(graphql.EnumConfig{Name: "Period", Description: "Calendar periods to count by, in UTC.", Values: graphql.EnumValueConfigMap{
+			"MONTH":   {Value: "month", Description: "Calendar months, written 2024-03."},
+			"QUARTER": {Value: "quarter", Description: "Calendar quarters (Q1 is January to March), written 2024-Q1."},
+			"YEAR":    {Value: "year", Description: "Calendar years, written 2024."}}}),
+			DefaultValue: "quarter", Description: "How to group events by when they occurred (default QUARTER)."},
+	}
 	query := graphql.NewObject(graphql.ObjectConfig{
 		Name: "Query",
 		Description: "Reads. Every query needs a bearer token; reads of children's records also need a purpose of access, " +
@@ -590,18 +600,10 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				})))),
 				Description: "Event counts per period, agency and type, with corrections applied and retractions left out: no child data. " +
 					"Analyst and manager roles; entries of every sensitivity are counted.",
-				Args: graphql.FieldConfigArgument{
-					"from":      {Type: dateTime, Description: "Only events that occurred at or after this time."},
-					"to":        {Type: dateTime, Description: "Only events that occurred at or before this time."},
-					"asKnownAt": asKnownAt,
-					"period": {Type: graphql.NewEnum(graphql.EnumConfig{Name: "Period", Description: "Calendar periods to count by, in UTC.", Values: graphql.EnumValueConfigMap{
-						"MONTH":   {Value: "month", Description: "Calendar months, written 2024-03."},
-						"QUARTER": {Value: "quarter", Description: "Calendar quarters (Q1 is January to March), written 2024-Q1."},
-						"YEAR":    {Value: "year", Description: "Calendar years, written 2024."}}}),
-						DefaultValue: "quarter", Description: "How to group events by when they occurred (default QUARTER)."},
-				},
+				Args:    statsArgs,
 				Resolve: b.resolveStatistics,
 			},
+			"statutoryStatistics": b.statutoryStatisticsField(statsArgs),
 			"riskRules": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(ruleType))),
 				Description: "The risk rules in force, with thresholds and rationale. Any role.",

@@ -334,8 +334,10 @@ func (a *App) serveHTTP() error {
 	})))
 	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
 	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
-	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log,
-		gateway.NewExporter(a.proj.Model(), exportKey[:], a.audit, a.log, a.cfg.Now)))
+	exporter := gateway.NewExporter(a.proj.Model(), exportKey[:], a.audit, a.log, a.cfg.Now)
+	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter))
+	mux.Handle("/v1/export/annex-a", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.AnnexA(a.proj.Model())))
+	mux.Handle("/v1/export/cin-census", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.Rendered("cin_census", "application/xml", a.censusExport)))
 	ln := a.ln
 	a.http = &http.Server{
 		TLSConfig:         a.tls,

@@ -6,6 +6,7 @@
 //	chronicle replay   rebuild the read models as known at a time (practice reviews)
 //	chronicle token    issue a bearer token signed with the local key
 //	chronicle demo-data write the synthetic data set as NDJSON
+//	chronicle export   Annex A lists or a CIN census file, from the running hub
 //
 // Every flag can also be set from the environment as CHRONICLE_<FLAG>, with
 // dashes as underscores (--nats-url is CHRONICLE_NATS_URL). A flag given on
@@ -56,6 +57,7 @@ func verbs() []verb {
 		{"replay", "rebuild the read models from the stream as known at a time, and summarise them", replay},
 		{"token", "issue a bearer token signed with the data directory's key", token},
 		{"demo-data", "write the synthetic demo data set as NDJSON", demoData},
+		{"export", "ask the running hub for Annex A (annex-a) or a CIN census file (cin-census)", exportVerb},
 	}
 }
 

@@ -136,12 +136,13 @@ func importFile(ctx context.Context, args []string, std stdio) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.SetOutput(std.err)
 	fs.Usage = func() {
-		fmt.Fprintln(std.err, "usage: chronicle import [flags] FILE\n\nFILE is NDJSON (one event per line) or CSV with a header row (see README: CSV columns).\nRows not stored are written with their reasons to FILE's name with .rejects before the extension.")
+		fmt.Fprintln(std.err, "usage: chronicle import [flags] FILE\n       chronicle import --format cin-census FILE.xml\n       chronicle import --format ssda903 DIR\n\nFILE is NDJSON (one event per line) or CSV with a header row (see README: CSV columns).\nRows not stored are written with their reasons to FILE's name with .rejects before the extension.")
 		fs.PrintDefaults()
 	}
 	var conn natsFlags
 	conn.register(fs)
-	format := fs.String("format", "", "ndjson or csv (default: by extension)")
+	format := fs.String("format", "", "ndjson or csv (default: by extension); cin-census for a Children in Need census XML FILE, ssda903 for a DIR of SSDA903 CSV tables")
+	year := fs.Int("year", 0, "cin-census: the census year, when the file does not say")
 	rename := fs.String("map", "", "CSV header renames, comma-separated: \"NHS No=subject.nhs_number,Date=occurred_at\"")
 	zone := fs.String("zone", "Europe/London", "time zone for CSV times written without one")
 	inFlight := fs.Int("max-in-flight", eventlog.DefaultMaxInFlight, "most events awaiting acknowledgement at once")
@@ -172,6 +173,9 @@ func importFile(ctx context.Context, args []string, std stdio) int {
 	opts.Zone = loc
 	if !*quiet {
 		opts.Progress, opts.Interactive = std.err, isTerminal(std.err)
+	}
+	if statutoryFormat(*format) {
+		return importStatutory(ctx, conn, *format, fs.Arg(0), *year, opts, std)
 	}
 	pub, closeConn, err := conn.publisher(std.err)
 	if err != nil {
