@@ -298,7 +298,12 @@ func TestCensusChildFlags(t *testing.T) {
 		wantFlag   bool
 	}{
 		{"authorised on the 45th working day", "2022-07-06", false},
-		{"authorised on the 46th working day", "2022-07-07", true},
+		// Overdue from 00:00 on 7 July, the first day after the 45th; an
+		// authorisation known only by its date is placed at 00:00 that
+		// day, so the flag would have held for no time at all and none is
+		// raised. A day later it held for the whole of 7 July.
+		{"authorised on the 46th working day, date only", "2022-07-07", false},
+		{"authorised on the 47th working day", "2022-07-08", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
