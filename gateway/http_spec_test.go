@@ -169,8 +169,10 @@ func body(query string, vars any) string {
 func TestIntrospectionIsPublicButBounded(t *testing.T) {
 	h := startHub(t, t.TempDir())
 	url := "http://" + h.app.HTTPAddr() + "/graphql"
-	// What GraphiQL sends before a token is pasted: its placeholder.
-	graphiql := map[string]string{"Accept": "*/*", "Authorization": "Bearer <paste a token from chronicle serve --demo or chronicle token>", "Chronicle-Purpose": "mash_enquiry"}
+	// What GraphiQL sends before a token is pasted: no Authorization, as the
+	// page leaves its placeholder out (sent, it would be refused: see
+	// TestRefusedRequests).
+	graphiql := map[string]string{"Accept": "*/*", "Chronicle-Purpose": "mash_enquiry"}
 
 	std, _ := json.Marshal(map[string]any{"query": graphiqlIntrospection(), "operationName": "IntrospectionQuery"})
 	x := exchangeWith(t, url, string(std), graphiql)
@@ -188,7 +190,7 @@ func TestIntrospectionIsPublicButBounded(t *testing.T) {
 	}
 
 	var aliased strings.Builder
-	for i := range 300 {
+	for i := range 40 {
 		fmt.Fprintf(&aliased, " s%d: __schema { types { name description fields { name description } } }", i)
 	}
 	// A caller with a token may mix introspection into other queries (and
