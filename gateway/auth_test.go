@@ -16,7 +16,6 @@ import (
 	"os/exec"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -110,20 +109,6 @@ func (h *hub) healthy(t *testing.T) {
 	}
 }
 
-// trivialTime is the median time of a trivial query, the yardstick for
-// what a refusal may cost.
-func (h *hub) trivialTime() time.Duration {
-	h.t.Helper()
-	var times []time.Duration
-	for range 7 {
-		start := time.Now()
-		h.healthy(h.t)
-		times = append(times, time.Since(start))
-	}
-	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	return times[len(times)/2]
-}
-
 // within sends a request as raw does, and fails the test unless one of
 // three tries is answered within bound (the best of three, so that a
 // moment's load on a shared machine does not fail it).
@@ -159,7 +144,13 @@ func (h *hub) within(t *testing.T, bound time.Duration, method, path, contentTyp
 // one comes within bound.
 func (h *hub) trickle(t *testing.T, bound time.Duration, path, contentType, body string, headers map[string]string) (int, string) {
 	t.Helper()
-	conn, err := net.Dial("tcp", h.app.HTTPAddr())
+	return trickleTo(t, h.app.HTTPAddr(), bound, path, contentType, body, headers)
+}
+
+// trickleTo is trickle to the server at addr.
+func trickleTo(t *testing.T, addr string, bound time.Duration, path, contentType, body string, headers map[string]string) (int, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +297,7 @@ func TestRefusedRequests(t *testing.T) {
 	}
 
 	isolatedCase := os.Getenv(isolatedEnv)
-	trivial := h.trivialTime()
+	trivial := timeTrivial(t, h.app.HTTPAddr())
 	for _, tt := range tests {
 		if isolatedCase != "" && tt.name != isolatedCase {
 			continue

@@ -16,18 +16,21 @@ import (
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, d time.Duration) ([]byte, error) {
 	rc := http.NewResponseController(w)
 	// Without support (ErrNotSupported) the server's ReadTimeout still applies.
-	if rc.SetReadDeadline(time.Now().Add(d)) == nil {
-		defer rc.SetReadDeadline(time.Time{})
+	set := rc.SetReadDeadline(time.Now().Add(d)) == nil
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if set && err == nil {
+		_ = rc.SetReadDeadline(time.Time{})
 	}
-	return io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	return body, err
 }
 
 // BodyWithin gives next's request body d to arrive, counted from when next
 // is called (so after Authenticated, when it wraps this: a caller whose
 // token does not verify is refused before any of the body is read). The
-// deadline is lifted when the body has been read to its end or failed, so
-// next must read it to the end, as io.ReadAll does. A body still arriving
-// at d fails with an error wrapping os.ErrDeadlineExceeded.
+// deadline is lifted when the body has been read to its end, so next must
+// read it to the end, as io.ReadAll does. A body still arriving at d
+// fails with an error wrapping os.ErrDeadlineExceeded, and the deadline
+// stays: net/http then cannot wait for the rest before answering.
 func BodyWithin(d time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc := http.NewResponseController(w)
@@ -39,7 +42,7 @@ func BodyWithin(d time.Duration, next http.Handler) http.Handler {
 }
 
 // deadlineBody lifts the connection's read deadline once its body has
-// ended, one way or the other.
+// been read to the end.
 type deadlineBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
@@ -48,7 +51,7 @@ type deadlineBody struct {
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && !b.done {
+	if err == io.EOF && !b.done {
 		b.done = true
 		_ = b.rc.SetReadDeadline(time.Time{})
 	}

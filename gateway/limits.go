@@ -278,14 +278,15 @@ func (l Limits) precheck(src *source.Source, doc *ast.Document) []gqlerrors.Form
 	}
 	fields := 0
 	for _, def := range doc.Definitions {
-		var set *ast.SelectionSet
+		var sz size
 		switch d := def.(type) {
 		case *ast.OperationDefinition:
-			set = d.SelectionSet
+			sz = s.selections(d.SelectionSet)
 		case *ast.FragmentDefinition:
-			set = d.SelectionSet
+			if d.Name != nil {
+				sz = s.fragment(d.Name.Value, start(d))
+			}
 		}
-		sz := s.selections(set)
 		if s.err != nil {
 			return []gqlerrors.FormattedError{*s.err}
 		}
@@ -344,7 +345,9 @@ func (s *shape) selections(set *ast.SelectionSet) size {
 		case *ast.InlineFragment:
 			in = s.selections(x.SelectionSet)
 		case *ast.FragmentSpread:
-			in = s.spread(x)
+			if x.Name != nil {
+				in = s.fragment(x.Name.Value, start(x))
+			}
 		}
 		if s.err != nil {
 			return out
@@ -355,19 +358,20 @@ func (s *shape) selections(set *ast.SelectionSet) size {
 	return out
 }
 
-func (s *shape) spread(x *ast.FragmentSpread) size {
-	name := x.Name.Value
+// fragment returns the size of the fragment name, spread (or defined) at
+// byte pos, measuring it the first time only.
+func (s *shape) fragment(name string, pos int) size {
 	if sz, ok := s.sizes[name]; ok {
 		return sz
 	}
 	f, ok := s.frags[name]
 	if !ok {
-		e := problem(s.src, start(x), codeInvalid, "unknown fragment %s", name)
+		e := problem(s.src, pos, codeInvalid, "unknown fragment %s", name)
 		s.err = &e
 		return size{}
 	}
 	if i := slices.Index(s.visiting, name); i >= 0 {
-		e := problem(s.src, start(x), codeInvalid, "fragment %s spreads itself: %s", name, strings.Join(append(slices.Clone(s.visiting[i:]), name), " → "))
+		e := problem(s.src, pos, codeInvalid, "fragment %s spreads itself: %s", name, strings.Join(append(slices.Clone(s.visiting[i:]), name), " → "))
 		s.err = &e
 		return size{}
 	}
