@@ -72,17 +72,21 @@ const (
 // runs.
 const isolatedEnv = "CHRONICLE_ISOLATED_CASE"
 
-// runIsolated runs the case name of test in a child process (this test
-// binary, running test with isolatedEnv set), and fails unless the child
-// ran it and passed. The child's stack is capped at 64 MiB (Go's default
-// is 1 GiB), so that code which recurses without bound dies in a moment
-// instead of after eating a gigabyte.
-func runIsolated(t *testing.T, test, name string) {
+// runIsolated runs the case name of test (the whole of test when name is
+// "") in a child process (this test binary, running test with isolatedEnv
+// set), and fails unless the child ran it and passed. The child's stack
+// is capped at 64 MiB (Go's default is 1 GiB), so that code which
+// recurses without bound dies in a moment instead of after eating a
+// gigabyte.
+func runIsolated(t testing.TB, test, name string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v", "-test.count=1")
+	passed := "--- PASS: " + test + "/" + strings.ReplaceAll(name, " ", "_")
+	if name == "" {
+		name, passed = test, "--- PASS: "+test+" ("
+	}
 	cmd.Env = append(os.Environ(), isolatedEnv+"="+name)
 	out, err := cmd.CombinedOutput()
-	passed := "--- PASS: " + test + "/" + strings.ReplaceAll(name, " ", "_")
 	if err != nil || !strings.Contains(string(out), passed) {
 		tail := string(out)
 		if i := strings.Index(tail, "fatal error"); i >= 0 {
@@ -102,10 +106,11 @@ func init() {
 
 // healthy fails the test unless the server answers a trivial query
 // without a token.
-func (h *hub) healthy(t *testing.T) {
+func (h *hub) healthy(t testing.TB) {
 	t.Helper()
-	if status, body := h.raw("POST", "/graphql", "application/json", `{"query":"{ __typename }"}`, nil); status != 200 || !strings.Contains(body, `"__typename":"Query"`) {
-		t.Fatalf("the server is not answering a trivial query after the refusal: %d %s", status, body)
+	x := exchangeWith(t, "http://"+h.app.HTTPAddr()+"/graphql", `{"query":"{ __typename }"}`, nil)
+	if x.status != 200 || !strings.Contains(x.body, `"__typename":"Query"`) {
+		t.Fatalf("the server is not answering a trivial query: %d %s", x.status, x.body)
 	}
 }
 

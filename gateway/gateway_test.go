@@ -21,13 +21,13 @@ import (
 )
 
 type hub struct {
-	t     *testing.T
+	t     testing.TB
 	app   *app.App
 	dir   string
 	token string // sent with every request unless a test says otherwise
 }
 
-func startHub(t *testing.T, dir string) *hub {
+func startHub(t testing.TB, dir string) *hub {
 	t.Helper()
 	a := app.New(app.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true})
 	if err := a.Run(context.Background()); err != nil {
