@@ -32,7 +32,7 @@ const (
 
 // Body caps. A caller with a verified token may send up to
 // MaxGraphQLBody (room for large variables); a request without one may
-// only introspect the schema, which GraphiQL does in 2 KB, so it gets
+// only introspect the schema, which GraphiQL does in 1.3 KB, so it gets
 // MaxPublicGraphQLBody: nobody unauthenticated can make the server hold a
 // megabyte.
 const (
