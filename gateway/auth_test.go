@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -9,7 +10,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -40,6 +45,147 @@ func (h *hub) raw(method, path, contentType, body string, headers map[string]str
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// sendMode is how a refused request is sent and what it must not cost.
+type sendMode int
+
+const (
+	// plain sends the request and waits for the answer.
+	plain sendMode = iota
+	// timed must be answered within a bounded multiple of a trivial
+	// request's time, measured in the same run; the request is abandoned
+	// (and the case fails) once that has passed.
+	timed
+	// trickled sends the headers and half the body, then nothing more:
+	// the answer must come without the rest, within a bounded multiple of
+	// a trivial request's time.
+	trickled
+	// isolated runs the case in a child process (see runIsolated), for a
+	// request that killed the server's process before the fix: a stack
+	// overflow cannot be recovered, and would take the test binary with
+	// it.
+	isolated
+)
+
+// isolatedEnv names the one case a child process started by runIsolated
+// runs.
+const isolatedEnv = "CHRONICLE_ISOLATED_CASE"
+
+// runIsolated runs the case name of test (the whole of test when name is
+// "") in a child process (this test binary, running test with isolatedEnv
+// set), and fails unless the child ran it and passed. The child's stack
+// is capped at 64 MiB (Go's default is 1 GiB), so that code which
+// recurses without bound dies in a moment instead of after eating a
+// gigabyte.
+func runIsolated(t testing.TB, test, name string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v", "-test.count=1")
+	passed := "--- PASS: " + test + "/" + strings.ReplaceAll(name, " ", "_")
+	if name == "" {
+		name, passed = test, "--- PASS: "+test+" ("
+	}
+	cmd.Env = append(os.Environ(), isolatedEnv+"="+name)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), passed) {
+		tail := string(out)
+		if i := strings.Index(tail, "fatal error"); i >= 0 {
+			tail = tail[i:min(len(tail), i+600)]
+		} else {
+			tail = tail[max(0, len(tail)-2000):]
+		}
+		t.Fatalf("in a child process the case did not pass (%v): the request killed the server or was not refused:\n%s", err, tail)
+	}
+}
+
+func init() {
+	if os.Getenv(isolatedEnv) != "" {
+		debug.SetMaxStack(64 << 20)
+	}
+}
+
+// healthy fails the test unless the server answers a trivial query
+// without a token.
+func (h *hub) healthy(t testing.TB) {
+	t.Helper()
+	x := exchangeWith(t, "http://"+h.app.HTTPAddr()+"/graphql", `{"query":"{ __typename }"}`, nil)
+	if x.status != 200 || !strings.Contains(x.body, `"__typename":"Query"`) {
+		t.Fatalf("the server is not answering a trivial query: %d %s", x.status, x.body)
+	}
+}
+
+// within sends a request as raw does, and fails the test unless one of
+// three tries is answered within bound (the best of three, so that a
+// moment's load on a shared machine does not fail it).
+func (h *hub) within(t *testing.T, bound time.Duration, method, path, contentType, body string, headers map[string]string) (int, string) {
+	t.Helper()
+	var errs []error
+	for range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), bound)
+		req, _ := http.NewRequestWithContext(ctx, method, "http://"+h.app.HTTPAddr()+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			b, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			err = rerr
+			if err == nil {
+				cancel()
+				return resp.StatusCode, string(b)
+			}
+		}
+		cancel()
+		errs = append(errs, err)
+	}
+	t.Fatalf("not answered within %v (50 trivial requests' time) in three tries: %v", bound, errs)
+	return 0, ""
+}
+
+// trickle sends the request's headers and the first half of its body,
+// then waits for an answer with the rest unsent, failing the test unless
+// one of three tries is answered within bound.
+func (h *hub) trickle(t *testing.T, bound time.Duration, path, contentType, body string, headers map[string]string) (int, string) {
+	t.Helper()
+	var errs []error
+	for range 3 {
+		status, answer, err := trickleTo(h.app.HTTPAddr(), bound, path, contentType, body, headers)
+		if err == nil {
+			return status, answer
+		}
+		errs = append(errs, err)
+	}
+	t.Fatalf("no answer within %v (50 trivial requests' time) in three tries while the body was incomplete: %v", bound, errs)
+	return 0, ""
+}
+
+// trickleTo sends a request's headers and half its body to the server at
+// addr, and returns the answer, or an error when none comes within bound.
+func trickleTo(addr string, bound time.Duration, path, contentType, body string, headers map[string]string) (int, string, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, "", err
+	}
+	defer conn.Close()
+	var req strings.Builder
+	fmt.Fprintf(&req, "POST %s HTTP/1.1\r\nHost: chronicle\r\nContent-Type: %s\r\nContent-Length: %d\r\n", path, contentType, len(body))
+	for k, v := range headers {
+		fmt.Fprintf(&req, "%s: %s\r\n", k, v)
+	}
+	req.WriteString("\r\n" + body[:len(body)/2])
+	if _, err := conn.Write([]byte(req.String())); err != nil {
+		return 0, "", err
+	}
+	conn.SetReadDeadline(time.Now().Add(bound))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
 }
 
 func signed(t *testing.T, key ed25519.PrivateKey, c auth.Claims) string {
@@ -82,6 +228,23 @@ func TestRefusedRequests(t *testing.T) {
 		al.WriteString(" a" + string(rune('a'+i/26)) + string(rune('a'+i%26)) + ": agencies { code }")
 	}
 	aliases = `{"query":"{` + al.String() + ` }"}`
+	cyclic := `{"query":"{ __schema { ...A } } fragment A on __Schema { ...B } fragment B on __Schema { ...A }"}`
+	brackets := func(n int) string {
+		return `{"query":"{ __typename(x:` + strings.Repeat("[", n) + strings.Repeat("]", n) + `) }"}`
+	}
+	nested := func(n int) string { return `{"query":"` + strings.Repeat("{ a ", n) + strings.Repeat("}", n) + `"}` }
+	var frags strings.Builder
+	frags.WriteString(`{"query":"{ ...F0 }`)
+	for i := range 30 {
+		fmt.Fprintf(&frags, " fragment F%d on Query { ...F%d ...F%d }", i, i+1, i+1)
+	}
+	doubling := frags.String() + ` fragment F30 on Query { agencies { code } }"}`
+	frags.Reset()
+	frags.WriteString(`{"query":"{ ...C0 }`)
+	for i := range 12 {
+		fmt.Fprintf(&frags, " fragment C%d on Query { a { b { c { ...C%d } } } }", i, i+1)
+	}
+	chained := frags.String() + ` fragment C12 on Query { __typename }"}`
 
 	tests := []struct {
 		name     string
@@ -92,38 +255,93 @@ func TestRefusedRequests(t *testing.T) {
 		headers  map[string]string
 		status   int
 		contains string
+		mode     sendMode
 	}{
-		{"no token", "POST", "/graphql", "application/json", query, nil, 401, "no bearer token"},
-		{"bad signature", "POST", "/graphql", "application/json", query, bearer(signed(t, otherKey, claims(auth.Manager, "hub", now, now.Add(time.Hour)))), 401, "signature"},
-		{"alg none", "POST", "/graphql", "application/json", query, bearer(none), 401, "token"},
-		{"HS256 with a guessed secret", "POST", "/graphql", "application/json", query, bearer(hs256), 401, "token"},
-		{"expired", "POST", "/graphql", "application/json", query, bearer(signed(t, key, claims(auth.Manager, "hub", now.Add(-2*time.Hour), now.Add(-time.Hour)))), 401, "expired"},
-		{"not yet valid", "POST", "/graphql", "application/json", query, bearer(signed(t, key, claims(auth.Manager, "hub", now.Add(time.Hour), now.Add(2*time.Hour)))), 401, "not valid yet"},
-		{"unknown role", "POST", "/graphql", "application/json", query, bearer(signed(t, key, claims("janitor", "hub", now, now.Add(time.Hour)))), 403, "unknown role"},
-		{"garbage token", "POST", "/graphql", "application/json", query, bearer("not.a.token"), 401, "malformed"},
-		{"wrong role: analyst reads a child", "POST", "/graphql", "application/json", query, bearer(h.tokenFor(auth.Analyst, "")), 200, "FORBIDDEN"},
-		{"wrong role: auditor reads a child", "POST", "/graphql", "application/json", query, bearer(h.tokenFor(auth.Auditor, "")), 200, "FORBIDDEN"},
-		{"wrong role: publisher reads a child", "POST", "/graphql", "application/json", query, bearer(h.tokenFor(auth.Publisher, "police")), 200, "FORBIDDEN"},
-		{"missing purpose", "POST", "/graphql", "application/json", query, map[string]string{"Authorization": "Bearer " + manager}, 200, "purpose of access is required"},
-		{"unknown purpose", "POST", "/graphql", "application/json", query, map[string]string{"Authorization": "Bearer " + manager, "Chronicle-Purpose": "curiosity"}, 200, "not a purpose of access"},
-		{"cross-agency publish over HTTP", "POST", "/v1/events", "application/json", string(healthEvent), map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Publisher, "police")}, 403, `publishes for \"police\" only`},
-		{"reader role publishing", "POST", "/v1/events", "application/json", string(healthEvent), map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Practitioner, "health")}, 403, "may not publish"},
-		{"ingest without a token", "POST", "/v1/events", "application/json", string(healthEvent), nil, 401, "no bearer token"},
-		{"depth bomb", "POST", "/graphql", "application/json", deep, bearer(manager), 400, "levels deep"},
-		{"alias bomb", "POST", "/graphql", "application/json", aliases, bearer(manager), 400, "aliases"},
-		{"oversized body", "POST", "/graphql", "application/json", `{"query":"` + strings.Repeat("x", 2<<20) + `"}`, bearer(manager), 413, "over"},
-		{"batch", "POST", "/graphql", "application/json", `[` + query + `,` + query + `]`, bearer(manager), 400, "batched"},
+		{"no token", "POST", "/graphql", "application/json", query, nil, 401, "no bearer token", plain},
+		{"bad signature", "POST", "/graphql", "application/json", query, bearer(signed(t, otherKey, claims(auth.Manager, "hub", now, now.Add(time.Hour)))), 401, "signature", plain},
+		{"alg none", "POST", "/graphql", "application/json", query, bearer(none), 401, "token", plain},
+		{"HS256 with a guessed secret", "POST", "/graphql", "application/json", query, bearer(hs256), 401, "token", plain},
+		{"expired", "POST", "/graphql", "application/json", query, bearer(signed(t, key, claims(auth.Manager, "hub", now.Add(-2*time.Hour), now.Add(-time.Hour)))), 401, "expired", plain},
+		{"not yet valid", "POST", "/graphql", "application/json", query, bearer(signed(t, key, claims(auth.Manager, "hub", now.Add(time.Hour), now.Add(2*time.Hour)))), 401, "not valid yet", plain},
+		{"unknown role", "POST", "/graphql", "application/json", query, bearer(signed(t, key, claims("janitor", "hub", now, now.Add(time.Hour)))), 403, "unknown role", plain},
+		{"garbage token", "POST", "/graphql", "application/json", query, bearer("not.a.token"), 401, "malformed", plain},
+		{"wrong role: analyst reads a child", "POST", "/graphql", "application/json", query, bearer(h.tokenFor(auth.Analyst, "")), 200, "FORBIDDEN", plain},
+		{"wrong role: auditor reads a child", "POST", "/graphql", "application/json", query, bearer(h.tokenFor(auth.Auditor, "")), 200, "FORBIDDEN", plain},
+		{"wrong role: publisher reads a child", "POST", "/graphql", "application/json", query, bearer(h.tokenFor(auth.Publisher, "police")), 200, "FORBIDDEN", plain},
+		{"missing purpose", "POST", "/graphql", "application/json", query, map[string]string{"Authorization": "Bearer " + manager}, 200, "purpose of access is required", plain},
+		{"unknown purpose", "POST", "/graphql", "application/json", query, map[string]string{"Authorization": "Bearer " + manager, "Chronicle-Purpose": "curiosity"}, 200, "not a purpose of access", plain},
+		{"cross-agency publish over HTTP", "POST", "/v1/events", "application/json", string(healthEvent), map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Publisher, "police")}, 403, `publishes for \"police\" only`, plain},
+		{"reader role publishing", "POST", "/v1/events", "application/json", string(healthEvent), map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Practitioner, "health")}, 403, "may not publish", plain},
+		{"ingest without a token", "POST", "/v1/events", "application/json", string(healthEvent), nil, 401, "no bearer token", plain},
+		{"depth bomb", "POST", "/graphql", "application/json", deep, bearer(manager), 400, "levels deep", plain},
+		{"alias bomb", "POST", "/graphql", "application/json", aliases, bearer(manager), 400, "aliases", plain},
+		{"oversized body", "POST", "/graphql", "application/json", `{"query":"` + strings.Repeat("x", 2<<20) + `"}`, bearer(manager), 413, "over", plain},
+		{"batch", "POST", "/graphql", "application/json", `[` + query + `,` + query + `]`, bearer(manager), 400, "batched", plain},
+		// Every document meets cheap structural checks before graphql-go's
+		// validation rules, with a token or without (issue 10). A cyclic
+		// pair of fragments overflowed the stack inside
+		// OverlappingFieldsCanBeMerged and killed the process, so that
+		// case runs in a child process of its own: see sendMode.
+		{"cyclic fragments without a token", "POST", "/graphql", "application/json", cyclic, nil, 400, "fragment A spreads itself: A → B → A", isolated},
+		{"cyclic fragments with a token", "POST", "/graphql", "application/json", cyclic, bearer(manager), 400, "fragment A spreads itself: A → B → A", isolated},
+		{"a fragment spreading itself", "POST", "/graphql", "application/json", `{"query":"{ ...A } fragment A on Query { agencies { code } ...A }"}`, bearer(manager), 400, "fragment A spreads itself: A → A", isolated},
+		{"unknown fragment", "POST", "/graphql", "application/json", `{"query":"{ __schema { ...Nowhere } }"}`, nil, 400, "unknown fragment Nowhere", plain},
+		{"fragment defined twice", "POST", "/graphql", "application/json", `{"query":"{ ...A } fragment A on Query { __typename } fragment A on Query { ...A }"}`, bearer(manager), 400, "fragment A is defined more than once", isolated},
+		{"fragments doubling 30 times", "POST", "/graphql", "application/json", doubling, bearer(manager), 400, "more than 1000 fields", timed},
+		// Nesting cost graphql-go time in proportion to nodes × depth
+		// (8,000 brackets: 27 s), and the 30 s timeout did not cover
+		// validation: these are answered at once, in a bounded multiple of
+		// a trivial request's time.
+		{"8,000 brackets without a token", "POST", "/graphql", "application/json", brackets(8000), nil, 400, "nests brackets, braces or parentheses more than 32 deep", timed},
+		{"20,000 brackets with a token", "POST", "/graphql", "application/json", brackets(20000), bearer(manager), 400, "query is 40018 bytes; the limit is 32768", timed},
+		{"20,000 brackets without a token: over the public body cap", "POST", "/graphql", "application/json", brackets(20000), nil, 413, "over 16384 bytes, the limit without a bearer token", timed},
+		{"8,000 nested selections", "POST", "/graphql", "application/json", nested(8000), bearer(manager), 400, "query is 40000 bytes; the limit is 32768", timed},
+		{"6,000 nested selections", "POST", "/graphql", "application/json", nested(6000), bearer(manager), 400, "nests brackets, braces or parentheses more than 32 deep", timed},
+		{"selections nested through fragments", "POST", "/graphql", "application/json", chained, bearer(manager), 400, "selections nest 37 deep once fragments are followed; the limit is 32", plain},
+		{"over the token limit", "POST", "/graphql", "application/json", `{"query":"{ __typename(` + strings.Repeat("a:1 ", 1500) + `) }"}`, nil, 400, "more than 4000 tokens", timed},
+		// A token that does not verify is refused, whatever the request
+		// asks, and before its body is read.
+		{"garbage token on introspection", "POST", "/graphql", "application/json", `{"query":"{ __schema { queryType { name } } }"}`, bearer("not.a.token"), 401, "malformed", plain},
+		{"expired token on introspection", "GET", "/graphql?query=%7B__typename%7D", "", "", bearer(signed(t, key, claims(auth.Manager, "hub", now.Add(-2*time.Hour), now.Add(-time.Hour)))), 401, "expired", plain},
+		{"Authorization that is not a bearer token", "POST", "/graphql", "application/json", `{"query":"{ __typename }"}`, map[string]string{"Authorization": "Basic YWRtaW46YWRtaW4="}, 401, "no bearer token", plain},
+		{"GraphiQL's placeholder sent as a token", "POST", "/graphql", "application/json", `{"query":"{ __typename }"}`, bearer("<paste a token from chronicle serve --demo or chronicle token>"), 401, "malformed", plain},
+		{"bad token with a trickled body", "POST", "/graphql", "application/json", `{"query":"{ __schema { types { name } } }"}`, bearer("not.a.token"), 401, "malformed", trickled},
+		{"ingest: bad token with a trickled body", "POST", "/v1/events", "application/json", string(healthEvent), bearer("not.a.token"), 401, "malformed", trickled},
+		{"no token, a query for data", "POST", "/graphql", "application/json", `{"query":"{ __typename agencies { code } }"}`, nil, 401, "only introspection of the schema is public", plain},
 	}
+
+	isolatedCase := os.Getenv(isolatedEnv)
+	trivial := timeTrivial(t, h.app.HTTPAddr())
 	for _, tt := range tests {
+		if isolatedCase != "" && tt.name != isolatedCase {
+			continue
+		}
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := h.raw(tt.method, tt.path, tt.ctype, tt.body, tt.headers)
+			if tt.mode == isolated && isolatedCase == "" {
+				runIsolated(t, "TestRefusedRequests", tt.name)
+				return
+			}
+			var status int
+			var body string
+			switch tt.mode {
+			case timed:
+				status, body = h.within(t, 50*trivial, tt.method, tt.path, tt.ctype, tt.body, tt.headers)
+			case trickled:
+				status, body = h.trickle(t, 50*trivial, tt.path, tt.ctype, tt.body, tt.headers)
+			default:
+				status, body = h.raw(tt.method, tt.path, tt.ctype, tt.body, tt.headers)
+			}
 			if status != tt.status || !strings.Contains(body, tt.contains) {
-				t.Fatalf("status %d (want %d), body %s", status, tt.status, body[:min(len(body), 400)])
+				t.Fatalf("status %d (want %d containing %q), body %s", status, tt.status, tt.contains, body[:min(len(body), 400)])
 			}
 			if strings.Contains(body, "Sam Synthetic") || strings.Contains(body, `"totalCount"`) {
 				t.Fatalf("refused request returned data: %s", body)
 			}
+			h.healthy(t)
 		})
+	}
+	if isolatedCase != "" {
+		return
 	}
 	// And the same request with a good token and purpose works.
 	if status, body := h.raw("POST", "/graphql", "application/json", query, bearer(manager)); status != 200 || !strings.Contains(body, "Sam Synthetic") {

@@ -9,7 +9,10 @@ import (
 
 // Authenticated lets through only requests with a valid bearer token whose
 // role may do a, with the caller in the request context. Others get 401
-// (no or bad token, with WWW-Authenticate) or 403 (role not allowed).
+// (no or bad token, with WWW-Authenticate) or 403 (role not allowed),
+// decided on the headers alone: none of the body is read, and the
+// connection is closed, since net/http would otherwise read the rest of
+// the body before answering, and a client trickling one would hold it.
 func Authenticated(v *auth.Verifier, a auth.Action, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := v.Verify(auth.BearerToken(r))
@@ -17,6 +20,9 @@ func Authenticated(v *auth.Verifier, a auth.Action, log *slog.Logger, next http.
 			err = c.Require(a)
 		}
 		if err != nil {
+			if r.ContentLength != 0 {
+				w.Header().Set("Connection", "close")
+			}
 			if StatusOf(err) == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
 			}

@@ -1,14 +1,15 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -29,34 +30,55 @@ const (
 	mediaJSON            = "application/json"
 )
 
-// MaxGraphQLBody caps a GraphQL request body.
-const MaxGraphQLBody = 1 << 20
+// Body caps. A caller with a verified token may send up to
+// MaxGraphQLBody (room for large variables); a request without one may
+// only introspect the schema, which GraphiQL does in 1.3 KB, so it gets
+// MaxPublicGraphQLBody: nobody unauthenticated can make the server hold a
+// megabyte.
+const (
+	MaxGraphQLBody       = 1 << 20
+	MaxPublicGraphQLBody = 16 << 10
+)
 
 // GraphQL serves /graphql by the GraphQL over HTTP specification: POST with
 // application/json, GET for queries only, application/graphql-response+json
 // responses (application/json when that is all the client accepts), 4xx for
 // requests that cannot be parsed or validated, and GraphiQL for browsers.
 type GraphQL struct {
-	schema   graphql.Schema
-	rules    []graphql.ValidationRuleFn
-	log      *slog.Logger
-	timeout  time.Duration
-	verifier *auth.Verifier
-	auditor  Auditor
-	now      func() time.Time
-	example  func() string // the NHS number GraphiQL opens with; see WithExampleChild
+	schema      graphql.Schema
+	limits      Limits
+	log         *slog.Logger
+	timeout     time.Duration
+	bodyTimeout time.Duration
+	verifier    *auth.Verifier
+	auditor     Auditor
+	now         func() time.Time
+	example     func() string // the NHS number GraphiQL opens with; see WithExampleChild
 }
 
-// DefaultGraphQLTimeout is how long one GraphQL request may execute.
+// DefaultGraphQLTimeout is how long one GraphQL request may take, from
+// its first byte read to its access records stored.
 const DefaultGraphQLTimeout = 30 * time.Second
+
+// DefaultBodyTimeout is how long a GraphQL request body may take to
+// arrive once its headers have: 1 MiB at 1 Mbit/s. A client that trickles
+// its body holds a connection no longer than this.
+const DefaultBodyTimeout = 10 * time.Second
 
 // GraphQLOption configures the GraphQL handler.
 type GraphQLOption func(*GraphQL)
 
-// WithTimeout sets how long one request may execute before it is answered
-// 503 TIMEOUT (default DefaultGraphQLTimeout).
+// WithTimeout sets how long one request may take, reading, checking,
+// executing and auditing, before it is answered 503 TIMEOUT (default
+// DefaultGraphQLTimeout).
 func WithTimeout(d time.Duration) GraphQLOption {
 	return func(h *GraphQL) { h.timeout = d }
+}
+
+// WithBodyTimeout sets how long a request body may take to arrive before
+// the request is answered 408 (default DefaultBodyTimeout).
+func WithBodyTimeout(d time.Duration) GraphQLOption {
+	return func(h *GraphQL) { h.bodyTimeout = d }
 }
 
 // WithExampleChild names the NHS number GraphiQL's opening query looks up,
@@ -66,12 +88,15 @@ func WithExampleChild(nhs func() string) GraphQLOption {
 	return func(h *GraphQL) { h.example = nhs }
 }
 
-// NewGraphQL returns the handler for schema with limits applied as a
-// validation rule, callers verified by v, and every read recorded by a
-// before its answer is written.
+// NewGraphQL returns the handler for schema with limits applied before
+// validation (see Limits), callers verified by v, and every read recorded
+// by a before its answer is written.
 func NewGraphQL(schema graphql.Schema, limits Limits, v *auth.Verifier, a Auditor, log *slog.Logger, opts ...GraphQLOption) *GraphQL {
-	rules := append(append([]graphql.ValidationRuleFn{}, graphql.SpecifiedRules...), limits.rule)
-	h := &GraphQL{schema: schema, rules: rules, log: log, timeout: DefaultGraphQLTimeout, verifier: v, auditor: a, now: time.Now}
+	if limits == (Limits{}) {
+		limits = DefaultLimits
+	}
+	h := &GraphQL{schema: schema, limits: limits.withDefaults(), log: log, timeout: DefaultGraphQLTimeout, bodyTimeout: DefaultBodyTimeout,
+		verifier: v, auditor: a, now: time.Now}
 	for _, o := range opts {
 		o(h)
 	}
@@ -135,8 +160,19 @@ func loggerFrom(ctx context.Context) *slog.Logger {
 // by POST only. Every request but a bounded introspection query needs a
 // verified bearer token, and an answer that read a child's record is
 // released only once its access records are stored.
+//
+// The order is what keeps an unauthenticated or hostile request cheap: a
+// presented token is verified on the headers before any body is read
+// (and one that does not verify is refused, whatever the request asks);
+// the body is read under a size cap and a deadline of its own; the text is
+// scanned and the parsed document checked (Limits) before graphql-go's
+// validation rules see it; and one deadline (WithTimeout) runs from the
+// start to the access records, checked between stages, with resolvers
+// stopping once it passes or the client goes.
 func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx := context.WithValue(r.Context(), loggerKey{}, h.log)
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, loggerKey{}, h.log)
 	if r.Method == http.MethodGet && r.URL.Query().Get("query") == "" && accepts(r, "text/html") {
 		example := ""
 		if h.example != nil {
@@ -145,10 +181,25 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveGraphiQL(w, example)
 		return
 	}
+	if r.ContentLength != 0 {
+		// Until the body has been read, an answer closes the connection:
+		// otherwise net/http reads what is left of the body before it
+		// answers, and a client trickling one would hold the refusal back.
+		w.Header().Set("Connection", "close")
+	}
 	media, ok := responseMedia(r)
 	if !ok {
 		h.requestError(w, mediaJSON, http.StatusNotAcceptable, "NOT_ACCEPTABLE", "accept application/graphql-response+json or application/json")
 		return
+	}
+	var caller *auth.Caller
+	if _, presented := r.Header["Authorization"]; presented {
+		c, err := h.verifier.Verify(auth.BearerToken(r))
+		if err != nil {
+			h.authError(w, media, err)
+			return
+		}
+		caller = &c
 	}
 	var req request
 	switch r.Method {
@@ -167,18 +218,22 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.requestError(w, media, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "POST a JSON body with Content-Type: application/json")
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxGraphQLBody))
+		limit := int64(MaxGraphQLBody)
+		if caller == nil {
+			limit = MaxPublicGraphQLBody
+		}
+		body, err := readBody(w, r, limit, h.bodyTimeout)
 		if err != nil {
-			h.requestError(w, media, http.StatusRequestEntityTooLarge, events.KindTooLarge.String(), fmt.Sprintf("request body is over %d bytes", MaxGraphQLBody))
+			h.bodyError(w, media, err, caller == nil)
 			return
 		}
-		trimmed := strings.TrimSpace(string(body))
-		if strings.HasPrefix(trimmed, "[") {
+		w.Header().Del("Connection")
+		trimmed := bytes.TrimSpace(body)
+		if bytes.HasPrefix(trimmed, []byte("[")) {
 			h.requestError(w, media, http.StatusBadRequest, "INVALID", "batched requests are not supported: send one operation per request")
 			return
 		}
-		dec := json.NewDecoder(strings.NewReader(trimmed))
-		if err := dec.Decode(&req); err != nil {
+		if err := json.Unmarshal(trimmed, &req); err != nil {
 			h.requestError(w, media, http.StatusBadRequest, "INVALID", bodyProblem(err))
 			return
 		}
@@ -191,9 +246,18 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.requestError(w, media, http.StatusBadRequest, "INVALID", "query: a GraphQL document is required")
 		return
 	}
-	doc, err := parser.Parse(parser.ParseParams{Source: source.NewSource(&source.Source{Body: []byte(req.Query), Name: "GraphQL request"})})
+	src := source.NewSource(&source.Source{Body: []byte(req.Query), Name: "GraphQL request"})
+	if errs := h.limits.scan(src); len(errs) > 0 {
+		h.documentError(w, media, errs)
+		return
+	}
+	doc, err := parser.Parse(parser.ParseParams{Source: src, Options: parser.ParseOptions{NoSource: true}}) // see locate
 	if err != nil {
 		h.documentError(w, media, gqlerrors.FormatErrors(err))
+		return
+	}
+	if errs := h.limits.precheck(src, doc); len(errs) > 0 {
+		h.documentError(w, media, errs)
 		return
 	}
 	op, err := operation(doc, req.OperationName)
@@ -210,31 +274,31 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// a token is pasted (Limits bound introspection as they bound the rest);
 	// everything else needs a verified caller.
 	var ra *requestAudit
-	if !introspectionOnly(op) {
-		caller, err := h.verifier.Verify(auth.BearerToken(r))
-		if err != nil {
-			if StatusOf(err) == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
-			}
-			h.requestError(w, media, StatusOf(err), CodeOf(err), err.Error())
+	if caller == nil {
+		if !introspectionOnly(op) {
+			h.authError(w, media, events.Errorf("auth", events.KindUnauthenticated,
+				"no bearer token: send Authorization: Bearer <token> (only introspection of the schema is public)"))
 			return
 		}
-		ra = newRequestAudit(r, caller, h.now())
-		ctx = context.WithValue(auth.WithCaller(ctx, caller), auditKey{}, ra)
+	} else {
+		ra = newRequestAudit(r, *caller, h.now())
+		ctx = context.WithValue(auth.WithCaller(ctx, *caller), auditKey{}, ra)
 	}
-	if v := graphql.ValidateDocument(&h.schema, doc, h.rules); !v.IsValid {
-		h.documentError(w, media, v.Errors)
+	if v := graphql.ValidateDocument(&h.schema, doc, graphql.SpecifiedRules); !v.IsValid {
+		h.documentError(w, media, locate(src, v.Errors))
+		return
+	}
+	if ctx.Err() != nil {
+		h.stopped(w, media, ctx)
 		return
 	}
 	if errs := h.coerceVariables(ctx, op, req.Variables); len(errs) > 0 {
-		h.documentError(w, media, errs)
+		h.documentError(w, media, locate(src, errs))
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
 	res := graphql.Execute(graphql.ExecuteParams{Schema: h.schema, AST: doc, OperationName: req.OperationName, Args: req.Variables, Context: ctx})
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		h.requestError(w, media, http.StatusServiceUnavailable, "TIMEOUT", fmt.Sprintf("the request took longer than %v", h.timeout))
+	if ctx.Err() != nil {
+		h.stopped(w, media, ctx)
 		return
 	}
 	// Fail closed: the answer is released only once its access records are
@@ -246,7 +310,45 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	write(w, media, http.StatusOK, executed{Data: res.Data, Errors: responseErrors(res.Errors)})
+	write(w, media, http.StatusOK, executed{Data: res.Data, Errors: responseErrors(locate(src, res.Errors))})
+}
+
+// authError refuses a request whose caller is not verified: 401 with
+// WWW-Authenticate, or 403 for a token whose role is unknown.
+func (h *GraphQL) authError(w http.ResponseWriter, media string, err error) {
+	if StatusOf(err) == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
+	}
+	h.requestError(w, media, StatusOf(err), CodeOf(err), err.Error())
+}
+
+// bodyError answers a POST body that could not be read whole: over its
+// cap (413, saying that a token raises the cap when the request had
+// none), too slow (408), or cut short (400).
+func (h *GraphQL) bodyError(w http.ResponseWriter, media string, err error, public bool) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig) && public:
+		h.requestError(w, media, http.StatusRequestEntityTooLarge, events.KindTooLarge.String(),
+			fmt.Sprintf("request body is over %d bytes, the limit without a bearer token (only introspection is public); with one it is %d", MaxPublicGraphQLBody, MaxGraphQLBody))
+	case errors.As(err, &tooBig):
+		h.requestError(w, media, http.StatusRequestEntityTooLarge, events.KindTooLarge.String(), fmt.Sprintf("request body is over %d bytes", MaxGraphQLBody))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		h.requestError(w, media, http.StatusRequestTimeout, "TIMEOUT", fmt.Sprintf("the request body did not arrive within %v", h.bodyTimeout))
+	default:
+		h.requestError(w, media, http.StatusBadRequest, "INVALID", "could not read the request body: "+err.Error())
+	}
+}
+
+// stopped answers a request whose context ended before its answer was
+// ready: 503 TIMEOUT past the deadline; 503 UNAVAILABLE when the client
+// went away (nobody reads it) or the server is shutting down.
+func (h *GraphQL) stopped(w http.ResponseWriter, media string, ctx context.Context) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		h.requestError(w, media, http.StatusServiceUnavailable, "TIMEOUT", fmt.Sprintf("the request took longer than %v", h.timeout))
+		return
+	}
+	h.requestError(w, media, http.StatusServiceUnavailable, events.KindUnavailable.String(), "the request was cancelled: the server is shutting down")
 }
 
 // coerceVariables checks the request's variables against op's
@@ -400,4 +502,33 @@ func responseMedia(r *http.Request) (string, bool) {
 
 func accepts(r *http.Request, media string) bool {
 	return strings.Contains(r.Header.Get("Accept"), media)
+}
+
+// stopWhenCancelled makes every field of s's own types resolve to the
+// context's error, without running its resolver, once the request's
+// context has ended. graphql-go's Execute returns when the context ends,
+// but the execution it started runs on to the last field; with this, a
+// request whose client has gone, whose deadline has passed or whose
+// server is shutting down stops costing anything beyond a check per field.
+// The introspection types (names beginning "__") belong to graphql-go and
+// are shared by every schema, so they are left alone; Limits bound them.
+func stopWhenCancelled(s graphql.Schema) {
+	for name, t := range s.TypeMap() {
+		obj, ok := t.(*graphql.Object)
+		if !ok || strings.HasPrefix(name, "__") {
+			continue
+		}
+		for _, f := range obj.Fields() {
+			resolve := f.Resolve
+			if resolve == nil {
+				resolve = graphql.DefaultResolveFn
+			}
+			f.Resolve = func(p graphql.ResolveParams) (any, error) {
+				if p.Context != nil && p.Context.Err() != nil {
+					return nil, p.Context.Err()
+				}
+				return resolve(p)
+			}
+		}
+	}
 }

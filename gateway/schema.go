@@ -133,7 +133,12 @@ func NewSchema(src Source, rec Recorder, o Options) (graphql.Schema, error) {
 		o.Now = time.Now
 	}
 	b := &schemaBuilder{src: src, recorder: rec, auditor: o.Auditor, limits: o.Limits, rules: o.Rules, now: o.Now, worklist: &worklistCache{}}
-	return b.build()
+	s, err := b.build()
+	if err != nil {
+		return s, err
+	}
+	stopWhenCancelled(s)
+	return s, nil
 }
 
 func (b *schemaBuilder) build() (graphql.Schema, error) {

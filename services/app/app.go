@@ -87,6 +87,10 @@ type Config struct {
 	// TLSCert and TLSKey serve HTTPS; both or neither. Run loads them
 	// before starting anything, so a bad pair stops start-up.
 	TLSCert, TLSKey string
+	// ShutdownGrace is how long Close lets HTTP requests in flight finish
+	// before it cancels them and closes their connections. Default
+	// DefaultShutdownGrace.
+	ShutdownGrace time.Duration
 	// NATSUsersFile gives the embedded server per-agency users (see
 	// embedded.LoadUsers); without it the client port needs no credentials.
 	NATSUsersFile string
@@ -116,8 +120,29 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
 	return c
 }
+
+// DefaultShutdownGrace is how long Close waits for HTTP requests in
+// flight: long enough for any request that is within its limits to
+// finish, short enough for a service manager's stop timeout (systemd's
+// default is 90 s).
+const DefaultShutdownGrace = 10 * time.Second
+
+// Time bounds of the HTTP server. A request's headers must arrive within
+// httpHeaderTimeout; an ingest body within ingestBodyTimeout of its
+// token being verified (32 MiB at 5 Mbit/s; GraphQL bodies have their own,
+// shorter, gateway.DefaultBodyTimeout); and httpReadTimeout bounds any
+// other request's reading as a last resort.
+const (
+	httpHeaderTimeout = 10 * time.Second
+	ingestBodyTimeout = time.Minute
+	httpReadTimeout   = 2 * time.Minute
+	httpIdleTimeout   = 2 * time.Minute
+)
 
 // DefaultReplica is the replica name a process takes when it is given
 // none: its host name, made a valid consumer name (runner.SanitiseName).
@@ -170,6 +195,7 @@ type App struct {
 	verifier *auth.Verifier
 	audit    *audit.Log
 	http     *http.Server
+	stopHTTP context.CancelFunc // ends every request's context: see Close
 	tls      *tls.Config
 	ln       net.Listener
 	ready    atomic.Bool
@@ -323,7 +349,8 @@ func (a *App) serveHTTP() error {
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("/v1/events", gateway.Authenticated(a.verifier, auth.Publish, a.log, ingest.NewHandler(a.pub, a.log)))
+	mux.Handle("/v1/events", gateway.Authenticated(a.verifier, auth.Publish, a.log,
+		gateway.BodyWithin(ingestBodyTimeout, ingest.NewHandler(a.pub, a.log))))
 	schema, err := gateway.NewSchema(a.proj.Model(), recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.audit})
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
@@ -339,13 +366,18 @@ func (a *App) serveHTTP() error {
 	mux.Handle("/v1/export/annex-a", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.AnnexA(a.proj.Model())))
 	mux.Handle("/v1/export/cin-census", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.Rendered("cin_census", "application/xml", a.censusExport)))
 	ln := a.ln
+	// Every request's context descends from base, so that Close can stop
+	// the work of requests that outlive the grace period.
+	base, stop := context.WithCancel(context.Background())
+	a.stopHTTP = stop
 	a.http = &http.Server{
 		TLSConfig:         a.tls,
 		Handler:           gateway.Middleware(a.log, mux),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: httpHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		IdleTimeout:       httpIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 	go func() {
 		var err error
@@ -433,14 +465,23 @@ func (a *App) Alerter() *alerts.Alerter { return a.alerter }
 func (a *App) Publisher() *eventlog.Publisher { return a.pub }
 
 // Close stops everything in reverse order of starting. It is safe to call
-// more than once and after a failed Run.
+// more than once and after a failed Run. HTTP requests in flight get
+// Config.ShutdownGrace to finish; then their contexts are cancelled (so
+// GraphQL execution stops at its next field) and their connections
+// closed, so Close's HTTP part never takes longer than the grace period,
+// whatever a client is doing.
 func (a *App) Close() error {
 	a.ready.Store(false)
 	var errs []error
 	if a.http != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		errs = append(errs, a.http.Shutdown(ctx))
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+		if err := a.http.Shutdown(ctx); err != nil {
+			a.log.Warn("requests still in flight after the grace period; cancelling them", "grace", a.cfg.ShutdownGrace)
+			a.stopHTTP()
+			errs = append(errs, a.http.Close())
+		}
 		cancel()
+		a.stopHTTP()
 		a.http = nil
 	} else if a.ln != nil {
 		a.ln.Close() // Run failed before serving

@@ -16,11 +16,15 @@ import (
 	"github.com/chronicle-hub/chronicle/services/ingest"
 )
 
-// start runs the whole app on free ports over dir and stops it when the test
-// ends.
-func start(t *testing.T, dir string) *app.App {
+// start runs the whole app on free ports over dir, with whatever changes to
+// its configuration are given, and stops it when the test ends.
+func start(t *testing.T, dir string, change ...func(*app.Config)) *app.App {
 	t.Helper()
-	a := app.New(app.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true})
+	cfg := app.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true}
+	for _, c := range change {
+		c(&cfg)
+	}
+	a := app.New(cfg)
 	if err := a.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
