@@ -204,6 +204,28 @@ func (st *refState) chronology(n int) []string {
 	return out
 }
 
+// concerns lists the children an event names, in the order it names
+// them: its children's identifiers, then, withPair, the pair a link or
+// unlink names (Entries counts the pair; Event only the subjects).
+func (st *refState) concerns(d Delivered, withPair bool) []string {
+	var ks []events.Identifier
+	for _, s := range d.Event.Subjects {
+		if s.IsChild() {
+			ks = append(ks, s.Keys()...)
+		}
+	}
+	if withPair {
+		ks = append(ks, pairOfEvent(d.Event)...)
+	}
+	var out []string
+	for _, k := range ks {
+		if id := st.childID(st.pos[k]); !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // path is the evidence joining from to each of to: the events on shortest
 // chains found breadth first, neighbours by node and then event id.
 func (st *refState) path(from int, to []int) []string {
@@ -357,6 +379,30 @@ func compareIdentity(t *testing.T, m *Model, st *refState, where string) {
 		}
 		if wantIDs := st.chronology(n); !ok || !slices.Equal(ids, wantIDs) {
 			t.Fatalf("%s: chronology of %v is %v, want %v", where, k, ids, wantIDs)
+		}
+	}
+	// Each event names the children it concerns as they stood, alone and
+	// in the list of every entry.
+	entries, children := m.Entries(st.asOf)
+	var listed []Delivered
+	for _, d := range r.log {
+		if !r.by(d.Received, st.asOf) {
+			continue
+		}
+		want := st.concerns(d, false)
+		if _, got, ok := m.Event(d.Event.ID, st.asOf); !ok || !slices.Equal(got, want) {
+			t.Fatalf("%s: event %s concerns %v (%t), want %v", where, d.Event.ID, got, ok, want)
+		}
+		if at, ok := r.retracted[d.Event.ID]; !ok || !r.by(at, st.asOf) {
+			listed = append(listed, d)
+		}
+	}
+	if len(entries) != len(listed) {
+		t.Fatalf("%s: %d entries, want %d", where, len(entries), len(listed))
+	}
+	for i, d := range listed {
+		if want := st.concerns(d, true); entries[i].EventID != d.Event.ID || !slices.Equal(children[i], want) {
+			t.Fatalf("%s: entry %d is %s of %v, want %s of %v", where, i, entries[i].EventID, children[i], d.Event.ID, want)
 		}
 	}
 	if g, w := conflictKeys(m.Conflicts(st.asOf)), conflictKeys(st.conflicts()); !slices.Equal(g, w) {
