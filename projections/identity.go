@@ -5,7 +5,6 @@ import (
 	"encoding/base32"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -30,15 +29,22 @@ import (
 // gets its own id back. Every state is a function of the edges and decisions
 // received by a time, so "as known at T" is the same computation with a
 // cut-off.
+//
+// Every operation costs what it touches, never the size of the hub: edges
+// and decisions are kept per pair of identifiers and each identifier knows
+// its pairs, so an unlink or a retraction regroups only the one component
+// (a family) it can split, and "as known at T" for one child walks only
+// that child's pairs. Only what lists every child as of a past time
+// (viewAll) walks the whole graph.
 type Identity struct {
 	nodes    []*node
 	index    map[events.Identifier]int
 	personal map[string]int // child id -> node
-	edges    []edge
-	pairs    map[pair][]decision
-	retract  map[string]time.Time // event id -> when its retraction was received
+	links    []link         // every pair an event or a practitioner put together or apart
+	pairs    map[pair]int   // pair -> its index in links
+	decided  []int          // links with a practitioner's decision, in order of the first
 
-	now *partition // the present, maintained as events arrive
+	now components // the present, maintained as events arrive
 
 	// noJoin keys children by their identifiers as given, joining nothing:
 	// the pre-identity behaviour, kept only so benchmarks can measure what
@@ -54,6 +60,7 @@ type node struct {
 	firstEvent    string
 	personal      string // the child id this identifier founds
 	hints         []hint
+	links         []int // the pairs it is part of: its adjacency
 }
 
 // hint is a name and date of birth an event gave with an identifier.
@@ -63,14 +70,6 @@ type hint struct {
 	received  time.Time
 }
 
-// edge joins two identifiers because one event put them together.
-type edge struct {
-	a, b     int
-	eventID  string
-	seq      uint64
-	received time.Time
-}
-
 type pair struct{ a, b int } // a < b
 
 func pairOf(a, b int) pair {
@@ -78,6 +77,24 @@ func pairOf(a, b int) pair {
 		a, b = b, a
 	}
 	return pair{a, b}
+}
+
+// link is everything said about one pair of identifiers: the events that
+// put them together and the practitioners' decisions, each in stream order.
+type link struct {
+	pair
+	edges     []edge
+	decisions []decision
+	live      int // edges not retracted
+}
+
+// edge is one event putting a pair together.
+type edge struct {
+	eventID  string
+	received time.Time
+	// retracted is when the event's retraction was received, nil until
+	// then; the edges of one event share it.
+	retracted *time.Time
 }
 
 // decision is a practitioner's link or unlink of a pair.
@@ -94,9 +111,7 @@ func NewIdentity() *Identity {
 	return &Identity{
 		index:    map[events.Identifier]int{},
 		personal: map[string]int{},
-		pairs:    map[pair][]decision{},
-		retract:  map[string]time.Time{},
-		now:      &partition{},
+		pairs:    map[pair]int{},
 	}
 }
 
@@ -129,10 +144,11 @@ func (id *Identity) observe(d Delivered) []int {
 			if id.noJoin {
 				continue
 			}
-			e := edge{a: first, b: n, eventID: d.Event.ID, seq: d.Seq, received: d.Received}
-			id.edges = append(id.edges, e)
-			if id.edgeActive(e, nil) {
-				id.now.union(e.a, e.b)
+			l := id.link(first, n)
+			l.edges = append(l.edges, edge{eventID: d.Event.ID, received: d.Received})
+			l.live++
+			if l.joined(nil) {
+				id.now.union(first, n)
 			}
 		}
 	}
@@ -153,6 +169,22 @@ func (id *Identity) node(k events.Identifier, d Delivered) int {
 	return n
 }
 
+// link returns the record of pair (a, b), creating it.
+func (id *Identity) link(a, b int) *link {
+	p := pairOf(a, b)
+	i, ok := id.pairs[p]
+	if !ok {
+		i = len(id.links)
+		id.links = append(id.links, link{pair: p})
+		id.pairs[p] = i
+		id.nodes[a].links = append(id.nodes[a].links, i)
+		if b != a {
+			id.nodes[b].links = append(id.nodes[b].links, i)
+		}
+	}
+	return &id.links[i]
+}
+
 // personalID derives a child id from the event that first mentioned an
 // identifier and the identifier itself. The event id's random bits keep the
 // child id from being reversed into an NHS number by brute force.
@@ -162,111 +194,228 @@ func personalID(eventID string, k events.Identifier) string {
 }
 
 // decide records a link or unlink. A link joins at once; an unlink, like a
-// retraction, can split a component, so the present is rebuilt.
+// retraction, can split the one component holding the pair, so only that
+// component is regrouped.
 func (id *Identity) decide(a, b events.Identifier, link bool, d Delivered, reason string) {
 	na, nb := id.node(a, d), id.node(b, d)
-	p := pairOf(na, nb)
-	id.pairs[p] = append(id.pairs[p], decision{link: link, eventID: d.Event.ID, seq: d.Seq, received: d.Received, reason: reason})
+	l := id.link(na, nb)
+	if len(l.decisions) == 0 {
+		id.decided = append(id.decided, id.pairs[l.pair])
+	}
+	was := l.joined(nil)
+	l.decisions = append(l.decisions, decision{link: link, eventID: d.Event.ID, seq: d.Seq, received: d.Received, reason: reason})
 	if link {
 		id.now.union(na, nb)
 		return
 	}
-	id.now = id.partitionAt(nil)
+	if was && na != nb {
+		id.regroup(id.now.of[na])
+	}
 }
 
 // retractEvent stops counting an event's edges from the time the retraction
-// was received.
-func (id *Identity) retractEvent(eventID string, received time.Time) {
-	if _, done := id.retract[eventID]; done {
-		return
-	}
-	id.retract[eventID] = received
-	for _, e := range id.edges {
-		if e.eventID == eventID {
-			id.now = id.partitionAt(nil)
-			return
+// was received (the first retraction, if there are several). The event's
+// own subjects name the pairs it joined, so nothing is searched.
+func (id *Identity) retractEvent(target *events.Event, received time.Time) {
+	var split []int // groups that may come apart
+	at := &received
+	for _, s := range target.Subjects {
+		if !s.IsChild() {
+			continue
 		}
+		keys := s.Keys()
+		if len(keys) < 2 {
+			continue
+		}
+		first := id.index[keys[0]]
+		for _, k := range keys[1:] {
+			i, ok := id.pairs[pairOf(first, id.index[k])]
+			if !ok {
+				continue // no joins kept (noJoin)
+			}
+			l := &id.links[i]
+			was := l.joined(nil)
+			for j := range l.edges {
+				if e := &l.edges[j]; e.eventID == target.ID && e.retracted == nil {
+					e.retracted = at
+					l.live--
+				}
+			}
+			if g := id.now.of[l.a]; was && !l.joined(nil) && !slices.Contains(split, g) {
+				split = append(split, g)
+			}
+		}
+	}
+	for _, g := range split {
+		id.regroup(g)
 	}
 }
 
-// latest returns the latest decision on a pair received by asOf (nil for
+// regroup recomputes group g of the present from the pairs that still join
+// its members, after an unlink or a retraction removed a join inside it.
+// Joins only ever leave, so the pieces are within g: the cost is g's
+// members and their pairs.
+func (id *Identity) regroup(g int) {
+	c := &id.now
+	old := c.groups[g].members
+	for _, n := range old {
+		c.of[n] = -1
+	}
+	c.release(g)
+	for _, start := range old {
+		if c.of[start] >= 0 {
+			continue
+		}
+		ng := c.newGroup()
+		c.of[start] = ng
+		members := id.reach(start, nil, func(n int) bool {
+			if c.of[n] >= 0 {
+				return false
+			}
+			c.of[n] = ng
+			return true
+		})
+		c.groups[ng] = group{root: slices.Min(members), members: members}
+	}
+}
+
+// reach lists the nodes joined to start as of asOf (nil: the present),
+// breadth first. first marks a node and reports whether it was unmarked;
+// start must be marked already.
+func (id *Identity) reach(start int, asOf *time.Time, first func(int) bool) []int {
+	out := []int{start}
+	for i := 0; i < len(out); i++ {
+		x := out[i]
+		for _, li := range id.nodes[x].links {
+			l := &id.links[li]
+			if y := l.other(x); l.joined(asOf) && first(y) {
+				out = append(out, y)
+			}
+		}
+	}
+	return out
+}
+
+// other is the node at the far end of the pair from x.
+func (l *link) other(x int) int {
+	if l.a == x {
+		return l.b
+	}
+	return l.a
+}
+
+// latest returns the latest decision on the pair received by asOf (nil for
 // the present), and whether there is one.
-func (id *Identity) latest(p pair, asOf *time.Time) (decision, bool) {
-	ds := id.pairs[p]
-	for i := len(ds) - 1; i >= 0; i-- {
-		if asOf == nil || !ds[i].received.After(*asOf) {
-			return ds[i], true
+func (l *link) latest(asOf *time.Time) (decision, bool) {
+	for i := len(l.decisions) - 1; i >= 0; i-- {
+		if asOf == nil || !l.decisions[i].received.After(*asOf) {
+			return l.decisions[i], true
 		}
 	}
 	return decision{}, false
 }
 
-// edgeActive reports whether an edge counts as of asOf (nil: the present).
-func (id *Identity) edgeActive(e edge, asOf *time.Time) bool {
-	if asOf != nil && e.received.After(*asOf) {
-		return false
+// joined reports whether the pair counts as joined as of asOf (nil: the
+// present): the latest decision stands; without one, any edge counts.
+func (l *link) joined(asOf *time.Time) bool {
+	if d, ok := l.latest(asOf); ok {
+		return d.link
 	}
-	if at, ok := id.retract[e.eventID]; ok && (asOf == nil || !at.After(*asOf)) {
-		return false
+	if asOf == nil {
+		return l.live > 0
 	}
-	if d, ok := id.latest(pairOf(e.a, e.b), asOf); ok && !d.link {
-		return false
-	}
-	return true
-}
-
-// partitionAt computes the components as of asOf (nil: the present) from
-// scratch.
-func (id *Identity) partitionAt(asOf *time.Time) *partition {
-	p := &partition{}
-	for range id.nodes {
-		p.add()
-	}
-	for _, e := range id.edges {
-		if id.edgeActive(e, asOf) {
-			p.union(e.a, e.b)
+	for _, e := range l.edges {
+		if e.activeAt(*asOf) {
+			return true
 		}
 	}
-	for pr := range id.pairs {
-		if d, ok := id.latest(pr, asOf); ok && d.link {
-			p.union(pr.a, pr.b)
-		}
-	}
-	return p
+	return false
 }
 
-// view is the identity as of one time: the partition plus which identifiers
-// were known then.
+// activeAt reports whether the edge had been received and not yet
+// retracted at t.
+func (e edge) activeAt(t time.Time) bool {
+	return !e.received.After(t) && (e.retracted == nil || e.retracted.After(t))
+}
+
+// evidence is the event shown for a joined pair as of asOf: the smallest id
+// among its active edges and its standing link, so that the choice does not
+// depend on arrival order.
+func (l *link) evidence(asOf *time.Time) string {
+	best := ""
+	if d, ok := l.latest(asOf); ok && d.link {
+		best = d.eventID
+	}
+	for _, e := range l.edges {
+		active := e.retracted == nil
+		if asOf != nil {
+			active = e.activeAt(*asOf)
+		}
+		if active && (best == "" || e.eventID < best) {
+			best = e.eventID
+		}
+	}
+	return best
+}
+
+// view is the identity as of one time, for one request: it is never
+// shared between goroutines, so it may remember what it has worked out.
 type view struct {
 	id   *Identity
-	p    *partition
 	asOf *time.Time
+
+	// last is the component asked for most recently, every node in order
+	// (known then or not): requests ask for one child's root, then its
+	// members.
+	last []int
+	// comps and compOf hold every component as of asOf, built by roots
+	// for the operations that list every child.
+	comps  [][]int
+	compOf []int
 }
 
-// View returns the identity as of asOf (nil for the present).
-func (id *Identity) view(asOf *time.Time) view {
-	if asOf == nil {
-		return view{id: id, p: id.now}
+// view returns the identity as of asOf (nil for the present), worked out
+// one child at a time: a past child costs a walk of that child's pairs.
+func (id *Identity) view(asOf *time.Time) *view {
+	return &view{id: id, asOf: asOf}
+}
+
+// viewAll returns the identity as of asOf with every component worked out
+// at once: for operations that list every child, where one walk of the
+// whole graph beats one per child.
+func (id *Identity) viewAll(asOf *time.Time) *view {
+	v := id.view(asOf)
+	if asOf != nil {
+		v.everyone()
 	}
-	return view{id: id, p: id.partitionAt(asOf), asOf: asOf}
+	return v
 }
 
 // known reports whether node n had been received by the view's time.
-func (v view) known(n int) bool {
+func (v *view) known(n int) bool {
 	return v.asOf == nil || !v.id.nodes[n].firstReceived.After(*v.asOf)
 }
 
 // root is n's component representative: its earliest identifier.
-func (v view) root(n int) int { return v.p.find(n) }
+func (v *view) root(n int) int {
+	if v.asOf == nil {
+		return v.id.now.find(n)
+	}
+	return v.component(n)[0]
+}
 
 // childID is the id of the child n belongs to.
-func (v view) childID(n int) string { return v.id.nodes[v.root(n)].personal }
+func (v *view) childID(n int) string { return v.id.nodes[v.root(n)].personal }
 
-// members lists the known nodes of n's component, earliest first.
-func (v view) members(n int) []int {
-	r := v.root(n)
-	var out []int
-	for _, m := range v.p.members(r) {
+// members lists the known nodes of n's component, earliest first. The
+// slice may be the view's own: callers must not change it.
+func (v *view) members(n int) []int {
+	c := v.component(n)
+	if v.asOf == nil {
+		return c
+	}
+	out := make([]int, 0, len(c))
+	for _, m := range c {
 		if v.known(m) {
 			out = append(out, m)
 		}
@@ -274,73 +423,141 @@ func (v view) members(n int) []int {
 	return out
 }
 
-// partition is a union-find whose representative is always the smallest
-// node index, that is the identifier seen first. Only the writer (Apply)
-// calls add and union; find does not compress paths so that concurrent
-// readers under a read lock never write. union compresses instead.
-type partition struct {
-	parent []int
-
-	mu     sync.Mutex
-	groups map[int][]int // root -> members, built on demand by readers
-}
-
-func (p *partition) add() {
-	p.parent = append(p.parent, len(p.parent))
-	p.invalidate()
-}
-
-func (p *partition) find(i int) int {
-	for p.parent[i] != i {
-		i = p.parent[i]
+// component lists every node of n's component in order.
+func (v *view) component(n int) []int {
+	if v.compOf != nil {
+		return v.comps[v.compOf[n]]
 	}
-	return i
-}
-
-func (p *partition) union(a, b int) {
-	ra, rb := p.find(a), p.find(b)
-	if ra != rb {
-		if rb < ra {
-			ra, rb = rb, ra
+	if _, found := slices.BinarySearch(v.last, n); found {
+		return v.last
+	}
+	if v.asOf == nil {
+		v.last = slices.Sorted(slices.Values(v.id.now.members(n)))
+		return v.last
+	}
+	seen := map[int]bool{n: true}
+	v.last = v.id.reach(n, v.asOf, func(m int) bool {
+		if seen[m] {
+			return false
 		}
-		p.parent[rb] = ra
-		p.invalidate()
-	}
-	for _, x := range []int{a, b} { // path compression, writer side only
-		for p.parent[x] != ra {
-			next := p.parent[x]
-			p.parent[x] = ra
-			x = next
-		}
-	}
+		seen[m] = true
+		return true
+	})
+	slices.Sort(v.last)
+	return v.last
 }
 
-func (p *partition) invalidate() {
-	p.mu.Lock()
-	p.groups = nil
-	p.mu.Unlock()
-}
-
-func (p *partition) members(root int) []int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.groups == nil {
-		p.groups = map[int][]int{}
-		for i := range p.parent {
-			r := p.find(i)
-			p.groups[r] = append(p.groups[r], i)
-		}
-	}
-	return p.groups[root]
-}
-
-// roots lists every component's representative in order.
-func (p *partition) roots() []int {
+// roots lists every component's representative in order, known then or
+// not. As of a past time it works out every component (see viewAll).
+func (v *view) roots() []int {
 	var out []int
-	for i := range p.parent {
-		if p.parent[i] == i {
-			out = append(out, i)
+	if v.asOf == nil {
+		for n := range v.id.nodes {
+			if v.id.now.find(n) == n {
+				out = append(out, n)
+			}
 		}
+		return out
+	}
+	v.everyone()
+	for _, c := range v.comps {
+		out = append(out, c[0])
 	}
 	return out
+}
+
+// everyone works out every component as of the view's time. Walking the
+// nodes in order, the first node of each new component is its root.
+func (v *view) everyone() {
+	if v.compOf != nil {
+		return
+	}
+	v.compOf = make([]int, len(v.id.nodes))
+	for n := range v.compOf {
+		v.compOf[n] = -1
+	}
+	for n := range v.compOf {
+		if v.compOf[n] >= 0 {
+			continue
+		}
+		ci := len(v.comps)
+		v.compOf[n] = ci
+		c := v.id.reach(n, v.asOf, func(m int) bool {
+			if v.compOf[m] >= 0 {
+				return false
+			}
+			v.compOf[m] = ci
+			return true
+		})
+		slices.Sort(c)
+		v.comps = append(v.comps, c)
+	}
+}
+
+// components is the present partition of the nodes into children. Each
+// group keeps its members, so a child's identifiers are listed without
+// looking at anyone else's, and its root, the smallest node index: the
+// identifier seen first, whose child id the group answers to. Only the
+// writer (Apply) changes it; readers only index into it.
+type components struct {
+	of     []int // node -> group
+	groups []group
+	free   []int // released group numbers, for reuse
+	count  int   // groups in use: the number of children
+}
+
+// group is one child's nodes, in no particular order.
+type group struct {
+	root    int
+	members []int
+}
+
+// add makes the next node a group of its own.
+func (c *components) add() {
+	n := len(c.of)
+	g := c.newGroup()
+	c.groups[g] = group{root: n, members: []int{n}}
+	c.of = append(c.of, g)
+}
+
+func (c *components) newGroup() int {
+	c.count++
+	if k := len(c.free); k > 0 {
+		g := c.free[k-1]
+		c.free = c.free[:k-1]
+		return g
+	}
+	c.groups = append(c.groups, group{})
+	return len(c.groups) - 1
+}
+
+func (c *components) release(g int) {
+	c.groups[g] = group{}
+	c.free = append(c.free, g)
+	c.count--
+}
+
+func (c *components) find(n int) int { return c.groups[c.of[n]].root }
+
+// members lists n's group, in no particular order; callers must not change
+// the slice.
+func (c *components) members(n int) []int { return c.groups[c.of[n]].members }
+
+// union joins the groups of a and b, moving the smaller into the larger so
+// that a node moves at most log(nodes) times in all.
+func (c *components) union(a, b int) {
+	ga, gb := c.of[a], c.of[b]
+	if ga == gb {
+		return
+	}
+	if len(c.groups[ga].members) < len(c.groups[gb].members) {
+		ga, gb = gb, ga
+	}
+	into, from := &c.groups[ga], c.groups[gb]
+	for _, n := range from.members {
+		c.of[n] = ga
+	}
+	into.members = append(into.members, from.members...)
+	into.root = min(into.root, from.root)
+	c.release(gb)
 }

@@ -39,9 +39,9 @@ type PossibleMatch struct {
 func (m *Model) Conflicts(asOf *time.Time) []Conflict {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	v := m.ident.view(asOf)
+	v := m.ident.viewAll(asOf)
 	var out []Conflict
-	for _, root := range v.p.roots() {
+	for _, root := range v.roots() {
 		if !v.known(root) {
 			continue
 		}
@@ -69,16 +69,17 @@ func (m *Model) Conflicts(asOf *time.Time) []Conflict {
 			}
 		}
 	}
-	for p := range m.ident.pairs {
-		d, ok := m.ident.latest(p, asOf)
-		if !ok || d.link || v.root(p.a) != v.root(p.b) {
+	for _, i := range m.ident.decided {
+		l := &m.ident.links[i]
+		d, ok := l.latest(asOf)
+		if !ok || d.link || v.root(l.a) != v.root(l.b) {
 			continue
 		}
 		out = append(out, Conflict{
-			Kind: "unlink_incomplete", ChildID: v.childID(p.a),
-			Identifiers: []events.Identifier{m.ident.nodes[p.a].id, m.ident.nodes[p.b].id},
+			Kind: "unlink_incomplete", ChildID: v.childID(l.a),
+			Identifiers: []events.Identifier{m.ident.nodes[l.a].id, m.ident.nodes[l.b].id},
 			Reason:      "unlinked, but other events still join them: retract or correct those events, or unlink the identifiers they join",
-			Events:      append([]string{d.eventID}, m.ident.path(v, p.a, []int{p.b})...),
+			Events:      append([]string{d.eventID}, m.ident.path(v, l.a, []int{l.b})...),
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -94,7 +95,7 @@ func (m *Model) Conflicts(asOf *time.Time) []Conflict {
 }
 
 // dobConflict reports an identifier given with more than one date of birth.
-func (id *Identity) dobConflict(v view, n int) (Conflict, bool) {
+func (id *Identity) dobConflict(v *view, n int) (Conflict, bool) {
 	nd := id.nodes[n]
 	dobs := map[string]bool{}
 	var evs []string
@@ -123,36 +124,23 @@ func (id *Identity) dobConflict(v view, n int) (Conflict, bool) {
 
 // path returns the events on the shortest chains of active edges and links
 // from one node to each of the others (breadth first), in a stable order.
-func (id *Identity) path(v view, from int, to []int) []string {
-	adj := map[int][]step{}
-	for _, e := range id.edges {
-		if id.edgeActive(e, v.asOf) {
-			adj[e.a] = append(adj[e.a], step{e.b, e.eventID})
-			adj[e.b] = append(adj[e.b], step{e.a, e.eventID})
-		}
-	}
-	for p := range id.pairs {
-		if d, ok := id.latest(p, v.asOf); ok && d.link {
-			adj[p.a] = append(adj[p.a], step{p.b, d.eventID})
-			adj[p.b] = append(adj[p.b], step{p.a, d.eventID})
-		}
-	}
-	for _, steps := range adj {
-		// By node, then event: two events can join the same pair, and the
-		// pairs come from a map, so the order must not depend on it.
-		sort.Slice(steps, func(i, j int) bool {
-			if steps[i].node != steps[j].node {
-				return steps[i].node < steps[j].node
-			}
-			return steps[i].eventID < steps[j].eventID
-		})
-	}
+// It walks only the component of from.
+func (id *Identity) path(v *view, from int, to []int) []string {
 	prev := map[int]step{from: {node: -1}}
 	queue := []int{from}
 	for len(queue) > 0 {
 		n := queue[0]
 		queue = queue[1:]
-		for _, s := range adj[n] {
+		var steps []step
+		for _, li := range id.nodes[n].links {
+			if l := &id.links[li]; l.joined(v.asOf) {
+				steps = append(steps, step{l.other(n), l.evidence(v.asOf)})
+			}
+		}
+		// By node: the pairs are in the order they were first seen, and
+		// the shortest chain must not depend on it.
+		slices.SortFunc(steps, func(a, b step) int { return a.node - b.node })
+		for _, s := range steps {
 			if _, seen := prev[s.node]; !seen {
 				prev[s.node] = step{node: n, eventID: s.eventID}
 				queue = append(queue, s.node)
@@ -187,11 +175,11 @@ func (m *Model) PossibleMatches(asOf *time.Time) []PossibleMatch { return m.poss
 func (m *Model) possibleMatches(asOf *time.Time, vis Visibility) []PossibleMatch {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	v := m.ident.view(asOf)
+	v := m.ident.viewAll(asOf)
 	type key struct{ dob, name string }
 	byKey := map[key][]string{}
 	reasons := map[key]string{}
-	for _, root := range v.p.roots() {
+	for _, root := range v.roots() {
 		if !v.known(root) {
 			continue
 		}

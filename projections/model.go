@@ -127,7 +127,7 @@ func (m *Model) apply(d Delivered) error {
 			return err
 		}
 		target.Retractions = append(target.Retractions, Amendment{Delivered: d, Reason: body.Reason})
-		m.ident.retractEvent(target.Event.ID, d.Received)
+		m.ident.retractEvent(target.Event, d.Received)
 		m.amended[d.Event.ID] = true
 		m.retractions++
 		m.touch(d.Seq, m.nodesOf(target))
@@ -358,7 +358,7 @@ func (m *Model) Stats() Stats {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return Stats{
-		Events: len(m.applied), Children: len(m.ident.now.roots()), Identifiers: len(m.ident.nodes),
+		Events: len(m.applied), Children: m.ident.now.count, Identifiers: len(m.ident.nodes),
 		Entries: len(m.records), Corrections: m.corrections, Retractions: m.retractions,
 		Duplicates: m.dups, LastSeq: m.lastSeq, LastEvent: m.last,
 	}
@@ -377,9 +377,9 @@ func (m *Model) Digest() string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	h := sha256.New()
-	v := m.ident.view(nil)
+	v := m.ident.viewAll(nil)
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-	for _, root := range v.p.roots() {
+	for _, root := range v.roots() {
 		c := m.child(v, root, nil)
 		fmt.Fprintf(h, "child %s %q %q %t\n", c.ID, c.Names, c.DatesOfBirth, c.Unborn)
 		for _, id := range c.Identifiers {
@@ -468,7 +468,7 @@ func (m *Model) childByID(id string, asOf *time.Time, vis Visibility) (Child, bo
 	return c, true
 }
 
-func (m *Model) child(v view, root int, vis Visibility) Child {
+func (m *Model) child(v *view, root int, vis Visibility) Child {
 	c := Child{ID: m.ident.nodes[root].personal, Unborn: true}
 	names, dobs := map[string]bool{}, map[string]bool{}
 	for _, n := range v.members(root) {
@@ -516,7 +516,7 @@ func (m *Model) Chronology(id string, asOf *time.Time, withRetracted bool) ([]En
 	return m.entries(v, v.root(n), withRetracted), true
 }
 
-func (m *Model) entries(v view, root int, withRetracted bool) []Entry {
+func (m *Model) entries(v *view, root int, withRetracted bool) []Entry {
 	members := v.members(root)
 	var out []Entry
 	seen := make(map[*Record]bool)
@@ -606,14 +606,16 @@ func (m *Model) Children(f ChildFilter, asOf *time.Time) []Child {
 func (m *Model) children(f ChildFilter, asOf *time.Time, vis Visibility) []Child {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	v := m.ident.view(asOf)
+	var v *view
 	var roots []int
 	if f.Identifier != nil {
+		v = m.ident.view(asOf)
 		if n, ok := m.ident.index[*f.Identifier]; ok && v.known(n) && m.nodeVisible(n, asOf, vis) {
 			roots = []int{v.root(n)}
 		}
 	} else {
-		for _, r := range v.p.roots() {
+		v = m.ident.viewAll(asOf)
+		for _, r := range v.roots() {
 			if v.known(r) {
 				roots = append(roots, r)
 			}
@@ -757,7 +759,7 @@ func (l Lens) LastSeq() uint64 { return l.m.LastSeq() }
 func (m *Model) Entries(asOf *time.Time) ([]Entry, [][]string) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	v := m.ident.view(asOf)
+	v := m.ident.viewAll(asOf)
 	var out []Entry
 	var children [][]string
 	for _, d := range m.applied {
