@@ -8,10 +8,8 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,9 +85,14 @@ type Config struct {
 	// TLSCert and TLSKey serve HTTPS; both or neither. Run loads them
 	// before starting anything, so a bad pair stops start-up.
 	TLSCert, TLSKey string
-	// NATSUsersFile gives the embedded server per-agency users (see
-	// embedded.LoadUsers); without it the client port needs no credentials.
+	// NATSUsersFile gives the embedded server per-agency users, each in an
+	// account of its own (see embedded.LoadUsers); without it only
+	// Chronicle's own user can connect.
 	NATSUsersFile string
+	// NATSCreds authenticates to the server at NATSURL: a NATS .creds file
+	// or an nkey user seed (embedded.Credentials). The embedded server needs
+	// none: Chronicle's own key is in the data directory (NATSKeyPath).
+	NATSCreds string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -150,6 +153,12 @@ func (c Config) check() error {
 		}
 	} else if c.OIDCIssuer != "" {
 		errs = append(errs, errors.New("--oidc-issuer has no effect without --oidc-jwks-url: tokens would be checked against the local key"))
+	}
+	if c.NATSURL == "" && c.NATSCreds != "" {
+		errs = append(errs, fmt.Errorf("--nats-creds is for a server given with --nats-url: the embedded server's own clients use %s", NATSKeyPath(c.DataDir)))
+	}
+	if c.NATSURL != "" && c.NATSUsersFile != "" {
+		errs = append(errs, errors.New("--nats-users configures the embedded server and has no effect with --nats-url: configure that server's accounts there"))
 	}
 	return errors.Join(errs...)
 }
@@ -272,49 +281,60 @@ func (a *App) connect(ctx context.Context) error {
 		// consumer) go to the log rather than to stderr.
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Error("nats", "err", err) }),
 	}
-	var err error
 	if a.cfg.NATSURL != "" {
-		a.nc, err = nats.Connect(a.cfg.NATSURL, opts...)
-		if err != nil {
+		if a.cfg.NATSCreds != "" {
+			creds, err := embedded.Credentials(a.cfg.NATSCreds)
+			if err != nil {
+				return fmt.Errorf("--nats-creds: %w", err)
+			}
+			opts = append(opts, creds)
+		}
+		var err error
+		if a.nc, err = nats.Connect(a.cfg.NATSURL, opts...); err != nil {
 			return fmt.Errorf("connect to %s: %w", a.cfg.NATSURL, err)
 		}
-	} else {
-		ec := embedded.Config{
-			StoreDir:   filepath.Join(a.cfg.DataDir, "jetstream"),
-			Listen:     a.cfg.NATSListen,
-			SyncAlways: !a.cfg.NoSyncAlways,
-			ServerName: "chronicle",
-			Logger:     a.log,
-		}
-		if a.cfg.NATSUsersFile != "" {
-			if ec.Users, err = embedded.LoadUsers(a.cfg.NATSUsersFile); err != nil {
-				return err
-			}
-			// Chronicle's own in-process account gets a fresh password on
-			// every start: it is never written down.
-			var b [24]byte
-			if _, err := rand.Read(b[:]); err != nil {
-				return err
-			}
-			ec.Internal = embedded.User{User: "chronicle-internal", Password: hex.EncodeToString(b[:])}
-			opts = append(opts, nats.UserInfo(ec.Internal.User, ec.Internal.Password))
-		}
-		a.ns, err = embedded.StartContext(ctx, ec)
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("--nats-listen %s is in use (another Chronicle or nats-server?): %w", a.cfg.NATSListen, err)
-		}
-		if err != nil {
-			return err
-		}
-		if a.nc, err = embedded.Connect(a.ns, opts...); err != nil {
-			return err
-		}
+	} else if err := a.startEmbedded(ctx, opts); err != nil {
+		return err
 	}
-	a.js, err = jetstream.New(a.nc)
-	if err != nil {
+	var err error
+	if a.js, err = jetstream.New(a.nc); err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	return nil
+}
+
+// startEmbedded starts the embedded server with Chronicle's own user (its
+// key created in the data directory at first start) and the agency
+// accounts of --nats-users, and connects to it in process.
+func (a *App) startEmbedded(ctx context.Context, opts []nats.Option) error {
+	hub, err := embedded.LoadOrCreateKey(NATSKeyPath(a.cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	ec := embedded.Config{
+		StoreDir:   filepath.Join(a.cfg.DataDir, "jetstream"),
+		Listen:     a.cfg.NATSListen,
+		SyncAlways: !a.cfg.NoSyncAlways,
+		ServerName: "chronicle",
+		Logger:     a.log,
+	}
+	if ec.HubKey, err = hub.PublicKey(); err != nil {
+		return fmt.Errorf("nats key: %w", err)
+	}
+	if a.cfg.NATSUsersFile != "" {
+		if ec.Users, err = embedded.LoadUsers(a.cfg.NATSUsersFile); err != nil {
+			return err
+		}
+	}
+	a.ns, err = embedded.StartContext(ctx, ec)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("--nats-listen %s is in use (another Chronicle or nats-server?): %w", a.cfg.NATSListen, err)
+	}
+	if err != nil {
+		return err
+	}
+	a.nc, err = embedded.Connect(a.ns, hub, opts...)
+	return err
 }
 
 func (a *App) serveHTTP() error {
