@@ -89,7 +89,7 @@ func server(tb testing.TB, syncAlways bool) (*nats.Conn, jetstream.JetStream) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := eventlog.EnsureStreams(context.Background(), js, eventlog.StreamConfig{}); err != nil {
+	if _, err := eventlog.EnsureStreams(context.Background(), js, eventlog.StreamConfig{}); err != nil {
 		tb.Fatal(err)
 	}
 	return nc, js

@@ -218,7 +218,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := a.connect(ctx); err != nil {
 		return err
 	}
-	if err := eventlog.EnsureStreams(ctx, a.js, a.cfg.Streams); err != nil {
+	auditRecreated, err := eventlog.EnsureStreams(ctx, a.js, a.cfg.Streams)
+	if err != nil {
 		return err
 	}
 	if a.key, err = loadOrCreateKey(KeyPath(a.cfg.DataDir)); err != nil {
@@ -233,6 +234,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	if a.audit, err = audit.Open(ctx, a.js); err != nil {
 		return err
+	}
+	if auditRecreated {
+		if err := a.recordRecreated(ctx); err != nil {
+			return err
+		}
 	}
 	if a.pub, err = eventlog.NewPublisher(a.nc, nil); err != nil {
 		return err
@@ -337,6 +343,20 @@ func (a *App) startEmbedded(ctx context.Context, opts []nats.Option) error {
 	return err
 }
 
+// recordRecreated writes into an access log created or accepted anew over
+// one that was lost (--recreate-audit-stream) a record saying so, so that
+// an auditor reading it knows that what came before is missing and when
+// that was accepted, and later starts know it was deliberate.
+func (a *App) recordRecreated(ctx context.Context) error {
+	a.log.Warn("the access log had been lost; going on with a new one, as --recreate-audit-stream allowed, and recording that", "stream", eventlog.AuditStream)
+	rec := gateway.AccessRecord{At: a.cfg.Now(), Subject: "chronicle:" + a.cfg.Replica, Name: "Chronicle serve --recreate-audit-stream",
+		Role: "system", Action: eventlog.AuditRecreated}
+	if err := a.audit.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
+		return fmt.Errorf("record that the access log was recreated: %w", err)
+	}
+	return nil
+}
+
 func (a *App) serveHTTP() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -386,15 +406,20 @@ var (
 )
 
 // Ready returns nil when this process can answer fully: started, connected
-// to NATS, and its projector's consumer delivering with the read model
-// caught up. Otherwise the error says why; a projector problem wraps
-// runner.ErrCatchingUp or runner.ErrConsumerLost.
-func (a *App) Ready() error {
+// to NATS, its access log's stream able to keep what is written to it, and
+// its projector's consumer delivering with the read model caught up.
+// Otherwise the error says why; an access log problem wraps
+// audit.ErrUnavailable, a projector problem runner.ErrCatchingUp or
+// runner.ErrConsumerLost.
+func (a *App) Ready(ctx context.Context) error {
 	switch {
 	case !a.ready.Load():
 		return errStarting
 	case a.nc == nil || !a.nc.IsConnected():
 		return errDisconnected
+	}
+	if err := a.audit.Check(ctx); err != nil {
+		return err
 	}
 	return a.proj.Ready()
 }
@@ -403,7 +428,9 @@ func (a *App) Ready() error {
 // ("starting", "nats disconnected", "catching up", "consumer not working"),
 // the reason in full and how far the read model has got.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
-	err := a.Ready()
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	err := a.Ready(ctx)
 	if err == nil {
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
@@ -414,6 +441,8 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		body["status"] = "catching up"
 	case errors.Is(err, runner.ErrConsumerLost):
 		body["status"] = "consumer not working"
+	case errors.Is(err, audit.ErrUnavailable):
+		body["status"] = "access log unavailable"
 	}
 	if proj := a.proj; proj != nil {
 		body["applied_seq"] = proj.Model().LastSeq()

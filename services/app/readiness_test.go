@@ -106,7 +106,7 @@ func TestReadyzIs503UntilCaughtUp(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	if err := eventlog.EnsureStreams(ctx, js, eventlog.StreamConfig{}); err != nil {
+	if _, err := eventlog.EnsureStreams(ctx, js, eventlog.StreamConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	spec, _ := events.Lookup("health.concern")
@@ -120,7 +120,7 @@ func TestReadyzIs503UntilCaughtUp(t *testing.T) {
 	if code != 503 || body["status"] != "catching up" || body["applied_seq"] != 0.0 {
 		t.Fatalf("/readyz with nothing applied: %d %v", code, body)
 	}
-	if err := a.Ready(); !errors.Is(err, runner.ErrCatchingUp) {
+	if err := a.Ready(context.Background()); !errors.Is(err, runner.ErrCatchingUp) {
 		t.Fatalf("Ready: %v", err)
 	}
 	if code, _ := get(t, "http://"+a.HTTPAddr()+"/healthz"); code != 200 {

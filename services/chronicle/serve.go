@@ -29,6 +29,7 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	rulesFile := fs.String("rules", "", "JSON file of risk rule thresholds over the defaults (see README: risk flags)")
 	fs.StringVar(&cfg.NATSUsersFile, "nats-users", "", "JSON file of agency NATS accounts for the embedded server; each may publish only under its own agency and sees nothing of the hub's traffic")
 	fs.StringVar(&cfg.NATSCreds, "nats-creds", "", "with --nats-url: credentials for that server, a .creds file or an nkey user seed (the embedded server's own key is in --data)")
+	fs.BoolVar(&cfg.Streams.RecreateAudit, "recreate-audit-stream", false, "create the access log stream empty when it has been lost (start-up refuses otherwise); its first record says so. Use once, deliberately")
 	fs.StringVar(&cfg.OIDCJWKSURL, "oidc-jwks-url", "", "verify bearer tokens against this OpenID Connect JWKS URL instead of the local key")
 	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "issuer (iss) every OIDC token must carry; required with --oidc-jwks-url")
 	fs.StringVar(&cfg.OIDCAudience, "oidc-audience", "chronicle", "required audience (aud) of OIDC tokens")

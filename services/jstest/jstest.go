@@ -62,7 +62,7 @@ func RunIn(tb testing.TB, dir string) *Server {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := eventlog.EnsureStreams(ctx, srv.JS, eventlog.StreamConfig{}); err != nil {
+	if _, err := eventlog.EnsureStreams(ctx, srv.JS, eventlog.StreamConfig{}); err != nil {
 		tb.Fatal(err)
 	}
 	return srv
