@@ -22,6 +22,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
@@ -69,12 +70,17 @@ func data(tb testing.TB) ([]*events.Event, [][]byte, []byte) {
 // streams.
 func server(tb testing.TB, syncAlways bool) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
-	s, err := embedded.Start(embedded.Config{StoreDir: tb.TempDir(), SyncAlways: syncAlways})
+	hub, err := nkeys.CreateUser()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pub, _ := hub.PublicKey()
+	s, err := embedded.Start(embedded.Config{StoreDir: tb.TempDir(), SyncAlways: syncAlways, HubKey: pub})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(s.Shutdown)
-	nc, err := embedded.Connect(s)
+	nc, err := embedded.Connect(s, hub)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,7 +89,7 @@ func server(tb testing.TB, syncAlways bool) (*nats.Conn, jetstream.JetStream) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := eventlog.EnsureStreams(context.Background(), js, eventlog.StreamConfig{}); err != nil {
+	if _, err := eventlog.EnsureStreams(context.Background(), js, eventlog.StreamConfig{}); err != nil {
 		tb.Fatal(err)
 	}
 	return nc, js

@@ -8,10 +8,8 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -91,9 +89,14 @@ type Config struct {
 	// before it cancels them and closes their connections. Default
 	// DefaultShutdownGrace.
 	ShutdownGrace time.Duration
-	// NATSUsersFile gives the embedded server per-agency users (see
-	// embedded.LoadUsers); without it the client port needs no credentials.
+	// NATSUsersFile gives the embedded server per-agency users, each in an
+	// account of its own (see embedded.LoadUsers); without it only
+	// Chronicle's own user can connect.
 	NATSUsersFile string
+	// NATSCreds authenticates to the server at NATSURL: a NATS .creds file
+	// or an nkey user seed (embedded.Credentials). The embedded server needs
+	// none: Chronicle's own key is in the data directory (NATSKeyPath).
+	NATSCreds string
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
 }
@@ -176,6 +179,12 @@ func (c Config) check() error {
 	} else if c.OIDCIssuer != "" {
 		errs = append(errs, errors.New("--oidc-issuer has no effect without --oidc-jwks-url: tokens would be checked against the local key"))
 	}
+	if c.NATSURL == "" && c.NATSCreds != "" {
+		errs = append(errs, fmt.Errorf("--nats-creds is for a server given with --nats-url: the embedded server's own clients use %s", NATSKeyPath(c.DataDir)))
+	}
+	if c.NATSURL != "" && c.NATSUsersFile != "" {
+		errs = append(errs, errors.New("--nats-users configures the embedded server and has no effect with --nats-url: configure that server's accounts there"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -235,7 +244,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := a.connect(ctx); err != nil {
 		return err
 	}
-	if err := eventlog.EnsureStreams(ctx, a.js, a.cfg.Streams); err != nil {
+	auditRecreated, err := eventlog.EnsureStreams(ctx, a.js, a.cfg.Streams)
+	if err != nil {
 		return err
 	}
 	if a.key, err = loadOrCreateKey(KeyPath(a.cfg.DataDir)); err != nil {
@@ -250,6 +260,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	if a.audit, err = audit.Open(ctx, a.js); err != nil {
 		return err
+	}
+	if auditRecreated {
+		if err := a.recordRecreated(ctx); err != nil {
+			return err
+		}
 	}
 	if a.pub, err = eventlog.NewPublisher(a.nc, nil); err != nil {
 		return err
@@ -298,47 +313,72 @@ func (a *App) connect(ctx context.Context) error {
 		// consumer) go to the log rather than to stderr.
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { a.log.Error("nats", "err", err) }),
 	}
-	var err error
 	if a.cfg.NATSURL != "" {
-		a.nc, err = nats.Connect(a.cfg.NATSURL, opts...)
-		if err != nil {
+		if a.cfg.NATSCreds != "" {
+			creds, err := embedded.Credentials(a.cfg.NATSCreds)
+			if err != nil {
+				return fmt.Errorf("--nats-creds: %w", err)
+			}
+			opts = append(opts, creds)
+		}
+		var err error
+		if a.nc, err = nats.Connect(a.cfg.NATSURL, opts...); err != nil {
 			return fmt.Errorf("connect to %s: %w", a.cfg.NATSURL, err)
 		}
-	} else {
-		ec := embedded.Config{
-			StoreDir:   filepath.Join(a.cfg.DataDir, "jetstream"),
-			Listen:     a.cfg.NATSListen,
-			SyncAlways: !a.cfg.NoSyncAlways,
-			ServerName: "chronicle",
-			Logger:     a.log,
-		}
-		if a.cfg.NATSUsersFile != "" {
-			if ec.Users, err = embedded.LoadUsers(a.cfg.NATSUsersFile); err != nil {
-				return err
-			}
-			// Chronicle's own in-process account gets a fresh password on
-			// every start: it is never written down.
-			var b [24]byte
-			if _, err := rand.Read(b[:]); err != nil {
-				return err
-			}
-			ec.Internal = embedded.User{User: "chronicle-internal", Password: hex.EncodeToString(b[:])}
-			opts = append(opts, nats.UserInfo(ec.Internal.User, ec.Internal.Password))
-		}
-		a.ns, err = embedded.StartContext(ctx, ec)
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("--nats-listen %s is in use (another Chronicle or nats-server?): %w", a.cfg.NATSListen, err)
-		}
-		if err != nil {
-			return err
-		}
-		if a.nc, err = embedded.Connect(a.ns, opts...); err != nil {
+	} else if err := a.startEmbedded(ctx, opts); err != nil {
+		return err
+	}
+	var err error
+	if a.js, err = jetstream.New(a.nc); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	return nil
+}
+
+// startEmbedded starts the embedded server with Chronicle's own user (its
+// key created in the data directory at first start) and the agency
+// accounts of --nats-users, and connects to it in process.
+func (a *App) startEmbedded(ctx context.Context, opts []nats.Option) error {
+	hub, err := embedded.LoadOrCreateKey(NATSKeyPath(a.cfg.DataDir))
+	if err != nil {
+		return err
+	}
+	ec := embedded.Config{
+		StoreDir:   filepath.Join(a.cfg.DataDir, "jetstream"),
+		Listen:     a.cfg.NATSListen,
+		SyncAlways: !a.cfg.NoSyncAlways,
+		ServerName: "chronicle",
+		Logger:     a.log,
+	}
+	if ec.HubKey, err = hub.PublicKey(); err != nil {
+		return fmt.Errorf("nats key: %w", err)
+	}
+	if a.cfg.NATSUsersFile != "" {
+		if ec.Users, err = embedded.LoadUsers(a.cfg.NATSUsersFile); err != nil {
 			return err
 		}
 	}
-	a.js, err = jetstream.New(a.nc)
+	a.ns, err = embedded.StartContext(ctx, ec)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("--nats-listen %s is in use (another Chronicle or nats-server?): %w", a.cfg.NATSListen, err)
+	}
 	if err != nil {
-		return fmt.Errorf("jetstream: %w", err)
+		return err
+	}
+	a.nc, err = embedded.Connect(a.ns, hub, opts...)
+	return err
+}
+
+// recordRecreated writes into an access log created or accepted anew over
+// one that was lost (--recreate-audit-stream) a record saying so, so that
+// an auditor reading it knows that what came before is missing and when
+// that was accepted, and later starts know it was deliberate.
+func (a *App) recordRecreated(ctx context.Context) error {
+	a.log.Warn("the access log had been lost; going on with a new one, as --recreate-audit-stream allowed, and recording that", "stream", eventlog.AuditStream)
+	rec := gateway.AccessRecord{At: a.cfg.Now(), Subject: "chronicle:" + a.cfg.Replica, Name: "Chronicle serve --recreate-audit-stream",
+		Role: "system", Action: eventlog.AuditRecreated}
+	if err := a.audit.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
+		return fmt.Errorf("record that the access log was recreated: %w", err)
 	}
 	return nil
 }
@@ -400,15 +440,20 @@ var (
 )
 
 // Ready returns nil when this process can answer fully: started, connected
-// to NATS, and its projector's consumer delivering with the read model
-// caught up. Otherwise the error says why; a projector problem wraps
-// runner.ErrCatchingUp or runner.ErrConsumerLost.
-func (a *App) Ready() error {
+// to NATS, its access log's stream able to keep what is written to it, and
+// its projector's consumer delivering with the read model caught up.
+// Otherwise the error says why; an access log problem wraps
+// audit.ErrUnavailable, a projector problem runner.ErrCatchingUp or
+// runner.ErrConsumerLost.
+func (a *App) Ready(ctx context.Context) error {
 	switch {
 	case !a.ready.Load():
 		return errStarting
 	case a.nc == nil || !a.nc.IsConnected():
 		return errDisconnected
+	}
+	if err := a.audit.Check(ctx); err != nil {
+		return err
 	}
 	return a.proj.Ready()
 }
@@ -417,7 +462,9 @@ func (a *App) Ready() error {
 // ("starting", "nats disconnected", "catching up", "consumer not working"),
 // the reason in full and how far the read model has got.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
-	err := a.Ready()
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	err := a.Ready(ctx)
 	if err == nil {
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
@@ -428,6 +475,8 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		body["status"] = "catching up"
 	case errors.Is(err, runner.ErrConsumerLost):
 		body["status"] = "consumer not working"
+	case errors.Is(err, audit.ErrUnavailable):
+		body["status"] = "access log unavailable"
 	}
 	if proj := a.proj; proj != nil {
 		body["applied_seq"] = proj.Model().LastSeq()

@@ -55,6 +55,10 @@ func loadOrCreateKey(path string) (ed25519.PrivateKey, error) {
 // KeyPath is where the local signing key lives in a data directory.
 func KeyPath(dataDir string) string { return filepath.Join(dataDir, "keys", "signing-ed25519.pem") }
 
+// NATSKeyPath is where a data directory keeps the nkey seed of Chronicle's
+// own NATS user, which the embedded server trusts and the CLI verbs use.
+func NATSKeyPath(dataDir string) string { return filepath.Join(dataDir, "keys", "nats-chronicle.nk") }
+
 // LoadSigningKey loads (or creates) the local signing key of a data
 // directory, for the token verb.
 func LoadSigningKey(dataDir string) (ed25519.PrivateKey, error) {

@@ -67,9 +67,10 @@ func TestNATSRefusesCrossAgencyPublish(t *testing.T) {
 
 func TestNATSUsersFileProblemsAreNamed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "u.json")
-	os.WriteFile(path, []byte(`{"users": [{"user": "x", "password": "short", "agency": "mi5"}, {"user": "x", "password": "long-enough-pw", "agency": "police"}]}`), 0o600)
+	os.WriteFile(path, []byte(`{"users": [{"user": "x", "password": "short", "agency": "mi5"}, {"user": "x", "password": "long-enough-pw", "agency": "police"},
+	  {"user": "police.rms", "password": "long-enough-pw", "agency": "police"}]}`), 0o600)
 	_, err := embedded.LoadUsers(path)
-	for _, want := range []string{"users[0].password", "users[0].agency", `users[1].user: "x" repeats`} {
+	for _, want := range []string{"users[0].password", "users[0].agency", `users[1].user: "x" repeats`, `users[2].user: "police.rms" may hold only letters, digits, - and _`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)
 		}

@@ -21,11 +21,14 @@ import (
 	"github.com/chronicle-hub/chronicle/services/jstest"
 )
 
-// startWith runs the app with cfg over a fresh data directory, on free
-// ports, and stops it when the test ends.
+// startWith runs the app with cfg over a fresh data directory (unless cfg
+// names one), on free ports, and stops it when the test ends.
 func startWith(t *testing.T, cfg app.Config) *app.App {
 	t.Helper()
-	cfg.DataDir, cfg.HTTPAddr, cfg.NATSListen, cfg.NoSyncAlways = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0", true
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.HTTPAddr, cfg.NATSListen, cfg.NoSyncAlways = "127.0.0.1:0", "127.0.0.1:0", true
 	a := app.New(cfg)
 	if err := a.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -103,7 +106,7 @@ func TestReadyzIs503UntilCaughtUp(t *testing.T) {
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
-	if err := eventlog.EnsureStreams(ctx, js, eventlog.StreamConfig{}); err != nil {
+	if _, err := eventlog.EnsureStreams(ctx, js, eventlog.StreamConfig{}); err != nil {
 		t.Fatal(err)
 	}
 	spec, _ := events.Lookup("health.concern")
@@ -117,7 +120,7 @@ func TestReadyzIs503UntilCaughtUp(t *testing.T) {
 	if code != 503 || body["status"] != "catching up" || body["applied_seq"] != 0.0 {
 		t.Fatalf("/readyz with nothing applied: %d %v", code, body)
 	}
-	if err := a.Ready(); !errors.Is(err, runner.ErrCatchingUp) {
+	if err := a.Ready(context.Background()); !errors.Is(err, runner.ErrCatchingUp) {
 		t.Fatalf("Ready: %v", err)
 	}
 	if code, _ := get(t, "http://"+a.HTTPAddr()+"/healthz"); code != 200 {
@@ -148,12 +151,14 @@ func TestReadyzReportsLostConsumer(t *testing.T) {
 // both keep projecting; a third reusing a name in use is refused at start
 // and the first is unharmed.
 func TestProcessesShareOneNATS(t *testing.T) {
-	one := startWith(t, app.Config{Replica: "one"})
-	two := startWith(t, app.Config{Replica: "two", NATSURL: one.NATSClientURL()})
+	dir := t.TempDir()
+	one := startWith(t, app.Config{Replica: "one", DataDir: dir})
+	creds := app.NATSKeyPath(dir) // the first process's own key: the hub account
+	two := startWith(t, app.Config{Replica: "two", NATSURL: one.NATSClientURL(), NATSCreds: creds})
 	publishExample(t, one, "first")
 	waitConsuming(t, one, "one")
 
-	clash := app.New(app.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSURL: one.NATSClientURL(), Replica: "one"})
+	clash := app.New(app.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSURL: one.NATSClientURL(), NATSCreds: creds, Replica: "one"})
 	if err := clash.Run(context.Background()); !errors.Is(err, runner.ErrReplicaInUse) {
 		clash.Close()
 		t.Fatalf("a second process named one: %v, want ErrReplicaInUse", err)

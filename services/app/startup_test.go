@@ -46,6 +46,10 @@ func TestRunRefusesSettingsThatCannotWork(t *testing.T) {
 		{name: "issuer without key set", cfg: func(c *app.Config) { c.OIDCIssuer = "https://idp.test" }, want: []string{"--oidc-issuer", "--oidc-jwks-url"}},
 		{name: "replica name with a dot", cfg: func(c *app.Config) { c.Replica = "web.1" }, want: []string{"--replica", "web.1"}},
 		{name: "NATS port in use", cfg: func(c *app.Config) { c.NATSListen = addr }, want: []string{"--nats-listen", addr}, errIs: syscall.EADDRINUSE},
+		{name: "NATS credentials for the embedded server", cfg: func(c *app.Config) { c.NATSCreds = garbage }, want: []string{"--nats-creds", "--nats-url", "nats-chronicle.nk"}},
+		{name: "agency users for an external server", cfg: func(c *app.Config) { c.NATSURL, c.NATSUsersFile = "nats://127.0.0.1:1", garbage }, want: []string{"--nats-users", "--nats-url"}},
+		{name: "NATS credentials that are not", cfg: func(c *app.Config) { c.NATSURL, c.NATSCreds = "nats://127.0.0.1:1", garbage },
+			want: []string{"--nats-creds", "garbage.pem", "neither a .creds file nor an nkey user seed"}},
 		{name: "HTTP port in use", cfg: func(c *app.Config) { c.HTTPAddr = addr }, want: []string{"--http", addr}, errIs: syscall.EADDRINUSE},
 	}
 	for _, tt := range tests {

@@ -7,9 +7,12 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +27,9 @@ import (
 type Log struct {
 	js jetstream.JetStream
 	cc jetstream.ConsumeContext
+	// created is when the stream this Log opened was created: a stream of
+	// the same name created later is another one.
+	created time.Time
 
 	mu    sync.RWMutex
 	bySeq map[uint64]gateway.AccessRecord
@@ -35,7 +41,12 @@ var _ gateway.Auditor = (*Log)(nil)
 // Open starts indexing the audit stream from its beginning.
 func Open(ctx context.Context, js jetstream.JetStream) (*Log, error) {
 	l := &Log{js: js, bySeq: map[uint64]gateway.AccessRecord{}}
-	cons, err := js.OrderedConsumer(ctx, eventlog.AuditStream, jetstream.OrderedConsumerConfig{})
+	s, err := js.Stream(ctx, eventlog.AuditStream)
+	if err != nil {
+		return nil, fmt.Errorf("audit: stream %s: %w", eventlog.AuditStream, err)
+	}
+	l.created = s.CachedInfo().Created
+	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		return nil, fmt.Errorf("audit index: %w", err)
 	}
@@ -136,6 +147,43 @@ func containsChild(field, id string) bool {
 		start = end + 1
 	}
 	return false
+}
+
+// ErrUnavailable wraps every reason the access log cannot be relied on:
+// its stream missing or replaced, sealed, or set to lose what is written
+// to it.
+var ErrUnavailable = errors.New("audit: access log unavailable")
+
+// Check returns nil when the access log's stream is the one Open found and
+// keeps every record written to it; otherwise an error wrapping
+// ErrUnavailable that says what is wrong. Record fails closed on its own
+// when the stream is gone; Check lets readiness say so before anyone asks
+// for a record, and notices a stream deleted and created again, or changed
+// so that it would take records and then lose them.
+func (l *Log) Check(ctx context.Context) error {
+	s, err := l.js.Stream(ctx, eventlog.AuditStream)
+	if err != nil {
+		return fmt.Errorf("%w: stream %s: %w", ErrUnavailable, eventlog.AuditStream, err)
+	}
+	info := s.CachedInfo()
+	c := info.Config
+	var problems []string
+	if !info.Created.Equal(l.created) {
+		problems = append(problems, fmt.Sprintf("it was replaced (created %s, after Chronicle started): the records it held are gone", info.Created.UTC().Format(time.RFC3339)))
+	}
+	if c.Sealed {
+		problems = append(problems, "it is sealed and takes no more records")
+	}
+	if !slices.Contains(c.Subjects, eventlog.AuditPrefix+">") {
+		problems = append(problems, "it no longer takes "+eventlog.AuditPrefix+">")
+	}
+	if c.MaxAge > 0 || c.MaxMsgs > 0 || c.MaxBytes > 0 || c.MaxMsgsPerSubject > 0 {
+		problems = append(problems, "its limits (age, messages or bytes) would discard records")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: stream %s: %s", ErrUnavailable, eventlog.AuditStream, strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // Close stops indexing.

@@ -35,7 +35,7 @@ func statutoryHub(t *testing.T) (*app.App, func(role, agency string) string) {
 		{"--format", "cin-census", filepath.Join("..", "ingest", "cin", "testdata", "census-2024.xml")},
 		{"--format", "ssda903", copyTestdata(t, filepath.Join("..", "ingest", "ssda903", "testdata", "ssda903-2024"))},
 	} {
-		if code, out, errOut := runCLI(t, "", append([]string{"import", "--quiet", "--nats-url", a.NATSClientURL()}, args...)...); code != exitOK {
+		if code, out, errOut := runCLI(t, "", append([]string{"import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", dir}, args...)...); code != exitOK {
 			t.Fatalf("import %v: exit %d\n%s\n%s", args, code, out, errOut)
 		}
 	}
@@ -274,7 +274,7 @@ func TestExportCensusRoundTrip(t *testing.T) {
 			t.Cleanup(func() { a.Close() })
 			in := filepath.Join("..", "ingest", "cin", "testdata", fmt.Sprintf("census-%d.xml", y))
 			want := censusEvents(t, in)
-			if code, out, errOut := runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--format", "cin-census", in); code != exitOK {
+			if code, out, errOut := runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", dir, "--format", "cin-census", in); code != exitOK {
 				t.Fatalf("import: %d\n%s\n%s", code, out, errOut)
 			}
 			token := func(role, agency string) string {

@@ -15,14 +15,22 @@ import (
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
 
-func startApp(t *testing.T) *app.App {
+// testApp is a running Chronicle and its data directory, where the CLI
+// verbs find the key that lets them connect to its embedded server.
+type testApp struct {
+	*app.App
+	dir string
+}
+
+func startApp(t *testing.T) testApp {
 	t.Helper()
-	a := app.New(app.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true})
+	dir := t.TempDir()
+	a := app.New(app.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true})
 	if err := a.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	return a
+	return testApp{App: a, dir: dir}
 }
 
 func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -50,7 +58,7 @@ func TestPublishVerbExitCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runCLI(t, tt.stdin, "publish", "--nats-url", a.NATSClientURL())
+			code, out, errOut := runCLI(t, tt.stdin, "publish", "--nats-url", a.NATSClientURL(), "--data", a.dir)
 			if code != tt.wantCode || !strings.Contains(out, tt.wantOut) {
 				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s", code, tt.wantCode, out, errOut)
 			}
@@ -71,7 +79,7 @@ func TestImportVerbCSV(t *testing.T) {
 	if err := os.WriteFile(path, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, "", "import", "--nats-url", a.NATSClientURL(), "--map", "NHS=subject.nhs_number", path)
+	code, out, errOut := runCLI(t, "", "import", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--map", "NHS=subject.nhs_number", path)
 	if code != exitRejected {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRejected, out, errOut)
 	}
@@ -86,7 +94,7 @@ func TestImportVerbCSV(t *testing.T) {
 		t.Fatalf("rejects file:\n%s", rejects)
 	}
 	// Importing the same file again stores nothing twice.
-	code, out, _ = runCLI(t, "", "import", "--nats-url", a.NATSClientURL(), "--map", "NHS=subject.nhs_number", "--quiet", path)
+	code, out, _ = runCLI(t, "", "import", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--map", "NHS=subject.nhs_number", "--quiet", path)
 	if code != exitRejected || !strings.Contains(out, "1 duplicates") {
 		t.Fatalf("re-import: exit %d: %s", code, out)
 	}
@@ -111,7 +119,7 @@ func TestPublishJSONOutput(t *testing.T) {
 	a := startApp(t)
 	spec, _ := events.Lookup("housing.concern")
 	good, _ := events.Encode(spec.ExampleEvent())
-	code, out, _ := runCLI(t, string(good), "publish", "--json", "--nats-url", a.NATSClientURL())
+	code, out, _ := runCLI(t, string(good), "publish", "--json", "--nats-url", a.NATSClientURL(), "--data", a.dir)
 	var resp struct {
 		Accepted int `json:"accepted"`
 	}
@@ -126,7 +134,7 @@ func TestReplayVerbAsKnownAt(t *testing.T) {
 	a := startApp(t)
 	spec, _ := events.Lookup("health.concern")
 	first, _ := events.Encode(spec.ExampleEvent())
-	if code, out, _ := runCLI(t, string(first), "publish", "--nats-url", a.NATSClientURL()); code != exitOK {
+	if code, out, _ := runCLI(t, string(first), "publish", "--nats-url", a.NATSClientURL(), "--data", a.dir); code != exitOK {
 		t.Fatal(out)
 	}
 	// The cut-off is the first event's own receipt time.
@@ -143,18 +151,18 @@ func TestReplayVerbAsKnownAt(t *testing.T) {
 	e.SourceRef = "later"
 	e.ID = events.DeriveID(e)
 	second, _ := events.Encode(e)
-	if code, out, _ := runCLI(t, string(second), "publish", "--nats-url", a.NATSClientURL()); code != exitOK {
+	if code, out, _ := runCLI(t, string(second), "publish", "--nats-url", a.NATSClientURL(), "--data", a.dir); code != exitOK {
 		t.Fatal(out)
 	}
 	var then, now struct {
 		Events int    `json:"events_applied"`
 		Digest string `json:"digest"`
 	}
-	_, out, errOut := runCLI(t, "", "replay", "--json", "--nats-url", a.NATSClientURL(), "--as-known-at", between.Format(time.RFC3339Nano))
+	_, out, errOut := runCLI(t, "", "replay", "--json", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--as-known-at", between.Format(time.RFC3339Nano))
 	if err := json.Unmarshal([]byte(out), &then); err != nil {
 		t.Fatalf("%v: %s %s", err, out, errOut)
 	}
-	_, out, _ = runCLI(t, "", "replay", "--json", "--nats-url", a.NATSClientURL())
+	_, out, _ = runCLI(t, "", "replay", "--json", "--nats-url", a.NATSClientURL(), "--data", a.dir)
 	if err := json.Unmarshal([]byte(out), &now); err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +194,7 @@ func TestPublishFileWritesRejectsAndChecksCorrections(t *testing.T) {
 	spec, _ := events.Lookup("health.concern")
 	orig := spec.ExampleEvent()
 	data, _ := events.Encode(orig)
-	if code, out, errOut := runCLI(t, string(data), "publish", "--nats-url", a.NATSClientURL()); code != exitOK {
+	if code, out, errOut := runCLI(t, string(data), "publish", "--nats-url", a.NATSClientURL(), "--data", a.dir); code != exitOK {
 		t.Fatalf("original: exit %d %s %s", code, out, errOut)
 	}
 	correction := func(agency, ref string) string {
@@ -206,7 +214,7 @@ func TestPublishFileWritesRejectsAndChecksCorrections(t *testing.T) {
 	if err := os.WriteFile(path, []byte("["+correction("health", "c-own")+","+correction("police", "c-foreign")+","+bad+"]"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, "", "publish", "--nats-url", a.NATSClientURL(), path)
+	code, out, errOut := runCLI(t, "", "publish", "--nats-url", a.NATSClientURL(), "--data", a.dir, path)
 	if code != exitRejected || !strings.Contains(errOut, "1 accepted") || !strings.Contains(errOut, "2 rejected") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -223,7 +231,7 @@ func TestPublishFileWritesRejectsAndChecksCorrections(t *testing.T) {
 	if err := os.WriteFile(path, []byte(correction("health", "c-own-2")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := runCLI(t, "", "publish", "--nats-url", a.NATSClientURL(), path); code != exitOK {
+	if code, _, errOut := runCLI(t, "", "publish", "--nats-url", a.NATSClientURL(), "--data", a.dir, path); code != exitOK {
 		t.Fatalf("second publish: exit %d %s", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "batch.rejects.ndjson")); !os.IsNotExist(err) {

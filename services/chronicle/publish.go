@@ -3,36 +3,83 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/chronicle-hub/chronicle/services/app"
+	"github.com/chronicle-hub/chronicle/services/embedded"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
 )
 
-// natsFlags are the connection flags shared by publish and import.
+// natsFlags are the connection flags shared by publish, import and replay.
 type natsFlags struct {
-	url, user, password string
+	url, user, password, creds, data string
 }
 
 func (n *natsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&n.url, "nats-url", nats.DefaultURL, "NATS server to publish to (chronicle serve's embedded server listens on "+nats.DefaultURL+")")
+	fs.StringVar(&n.url, "nats-url", nats.DefaultURL, "NATS server to connect to (chronicle serve's embedded server listens on "+nats.DefaultURL+")")
+	fs.StringVar(&n.creds, "nats-creds", "", "NATS credentials: a .creds file or an nkey user seed (an agency's, or the hub's)")
 	fs.StringVar(&n.user, "nats-user", "", "NATS user (an agency account from serve --nats-users)")
 	fs.StringVar(&n.password, "nats-password", "", "NATS password (better set as CHRONICLE_NATS_PASSWORD)")
+	fs.StringVar(&n.data, "data", "./data", "chronicle serve's data directory: without --nats-creds or --nats-user, connect as Chronicle itself with the key serve keeps there")
 }
 
-func (n *natsFlags) options(name string) []nats.Option {
-	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second)}
-	if n.user != "" {
-		opts = append(opts, nats.UserInfo(n.user, n.password))
+// connect connects with the credentials given: --nats-creds, else
+// --nats-user, else Chronicle's own key in --data when there is one, else
+// none (a server that needs none, such as a developer's nats-server).
+// What the server refuses later (an agency's account using the JetStream
+// API) is written to errw, and refused, if not nil, is called: a refused
+// request is never answered, so a caller that cannot go on without it
+// stops waiting.
+func (n *natsFlags) connect(name string, errw io.Writer, refused func()) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(name), nats.Timeout(5 * time.Second),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			fmt.Fprintf(errw, "%v\n", err)
+			if refused != nil && errors.Is(err, nats.ErrPermissionViolation) {
+				refused()
+			}
+		})}
+	var as string
+	switch {
+	case n.creds != "" && n.user != "":
+		return nil, errors.New("give --nats-creds or --nats-user, not both")
+	case n.creds != "":
+		creds, err := embedded.Credentials(n.creds)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-creds: %w", err)
+		}
+		opts, as = append(opts, creds), "with --nats-creds "+n.creds
+	case n.user != "":
+		opts, as = append(opts, nats.UserInfo(n.user, n.password)), "as --nats-user "+n.user
+	default:
+		key := app.NATSKeyPath(n.data)
+		creds, err := embedded.Credentials(key)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			as = "without credentials (no " + key + "; give --data or --nats-creds)"
+		case err != nil:
+			return nil, fmt.Errorf("--data %s: %w", n.data, err)
+		default:
+			opts, as = append(opts, creds), "as Chronicle with "+key
+		}
 	}
-	return opts
+	nc, err := nats.Connect(n.url, opts...)
+	switch {
+	case errors.Is(err, nats.ErrAuthorization):
+		return nil, fmt.Errorf("connect to NATS at %s %s: %w", n.url, as, err)
+	case err != nil:
+		return nil, fmt.Errorf("connect to NATS at %s %s: %w (is chronicle serve running?)", n.url, as, err)
+	}
+	return nc, nil
 }
 
 // publisher connects and returns a publisher that also judges corrections
@@ -40,9 +87,9 @@ func (n *natsFlags) options(name string) []nats.Option {
 // rejects a correction of an unknown or foreign event as the HTTP API does.
 // When the credentials cannot read the log, it says so on warn once.
 func (n *natsFlags) publisher(warn io.Writer) (*eventlog.Publisher, func(), error) {
-	nc, err := nats.Connect(n.url, n.options("chronicle-cli")...)
+	nc, err := n.connect("chronicle-cli", warn, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to NATS at %s: %w (is chronicle serve running?)", n.url, err)
+		return nil, nil, err
 	}
 	pub, err := eventlog.NewPublisher(nc, nil)
 	if err != nil {
@@ -119,6 +166,9 @@ func publish(ctx context.Context, args []string, std stdio) int {
 			}
 			if r.Error != "" {
 				fmt.Fprintf(std.out, "    %s\n", r.Error)
+			}
+			if r.Error == jetstream.ErrNoStreamResponse.Error() {
+				fmt.Fprintln(std.out, "    (nothing takes this event's subject for these credentials: an agency's NATS account may publish only under its own agency)")
 			}
 		}
 		fmt.Fprintf(std.err, "%d accepted, %d duplicates, %d rejected, %d failed\n", resp.Accepted, resp.Duplicates, resp.Rejected, resp.Failed)

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronicle-hub/chronicle/projections/runner"
@@ -57,9 +57,11 @@ func replay(ctx context.Context, args []string, std stdio) int {
 		}
 		at = &t
 	}
-	nc, err := nats.Connect(conn.url, conn.options("chronicle-replay")...)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	nc, err := conn.connect("chronicle-replay", std.err, stop)
 	if err != nil {
-		fmt.Fprintf(std.err, "replay: connect to NATS at %s: %v (is chronicle serve running?)\n", conn.url, err)
+		fmt.Fprintf(std.err, "replay: %v\n", err)
 		return exitUsage
 	}
 	defer nc.Close()
@@ -71,6 +73,9 @@ func replay(ctx context.Context, args []string, std stdio) int {
 	res, err := runner.Replay(ctx, js, eventlog.EventsStream, at)
 	if err != nil {
 		fmt.Fprintf(std.err, "replay: %v\n", err)
+		if errors.Is(err, context.Canceled) {
+			fmt.Fprintln(std.err, "replay: the server refused these credentials the log (an agency's NATS account may only publish)")
+		}
 		return exitUsage
 	}
 	st := res.Model.Stats()

@@ -27,7 +27,9 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	fs.DurationVar(&cfg.Streams.DuplicateWindow, "duplicate-window", 0, "how long re-sent event ids are recognised as duplicates by the server (default 24h)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	rulesFile := fs.String("rules", "", "JSON file of risk rule thresholds over the defaults (see README: risk flags)")
-	fs.StringVar(&cfg.NATSUsersFile, "nats-users", "", "JSON file of agency NATS accounts for the embedded server; each may publish only under its own agency")
+	fs.StringVar(&cfg.NATSUsersFile, "nats-users", "", "JSON file of agency NATS accounts for the embedded server; each may publish only under its own agency and sees nothing of the hub's traffic")
+	fs.StringVar(&cfg.NATSCreds, "nats-creds", "", "with --nats-url: credentials for that server, a .creds file or an nkey user seed (the embedded server's own key is in --data)")
+	fs.BoolVar(&cfg.Streams.RecreateAudit, "recreate-audit-stream", false, "create the access log stream empty when it has been lost (start-up refuses otherwise); its first record says so. Use once, deliberately")
 	fs.StringVar(&cfg.OIDCJWKSURL, "oidc-jwks-url", "", "verify bearer tokens against this OpenID Connect JWKS URL instead of the local key")
 	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "issuer (iss) every OIDC token must carry; required with --oidc-jwks-url")
 	fs.StringVar(&cfg.OIDCAudience, "oidc-audience", "chronicle", "required audience (aud) of OIDC tokens")
@@ -73,6 +75,9 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	}
 	fmt.Fprintf(std.out, "\nChronicle is running.\n  GraphiQL: http://%s/graphql (open in a browser)\n  ingest:   POST http://%s/v1/events\n  health:   http://%s/readyz\n  NATS:     %s\n",
 		a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.NATSClientURL())
+	if cfg.NATSURL == "" {
+		fmt.Fprintf(std.out, "            (no anonymous clients: Chronicle's own key is %s; agencies need --nats-users)\n", app.NATSKeyPath(cfg.DataDir))
+	}
 	if *demo {
 		fmt.Fprintln(std.out, "\nReady-made tokens (12 hours). In GraphiQL open Headers and paste, for example:")
 		fmt.Fprintln(std.out, `  {"Authorization": "Bearer <token>", "Chronicle-Purpose": "mash_enquiry"}`)

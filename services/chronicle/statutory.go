@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
 )
@@ -17,7 +15,7 @@ func statutoryFormat(f string) bool { return f == "cin-census" || f == "ssda903"
 func importStatutory(ctx context.Context, conn natsFlags, format, path string, year int, opts ingest.ImportOptions, std stdio) int {
 	// A return holds no corrections or retractions, so the amendment check
 	// (which remembers every event published) has nothing to judge.
-	nc, err := nats.Connect(conn.url, conn.options("chronicle-cli")...)
+	nc, err := conn.connect("chronicle-cli", std.err, nil)
 	if err != nil {
 		fmt.Fprintf(std.err, "import: connect to NATS at %s: %v (is chronicle serve running?)\n", conn.url, err)
 		return exitUsage

@@ -12,7 +12,7 @@ import (
 func TestImportCensusVerb(t *testing.T) {
 	a := startApp(t)
 	good := filepath.Join("..", "ingest", "cin", "testdata", "census-2024.xml")
-	code, out, errOut := runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--format", "cin-census", good)
+	code, out, errOut := runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--format", "cin-census", good)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -30,7 +30,7 @@ func TestImportCensusVerb(t *testing.T) {
 	if err := os.WriteFile(broken, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut = runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--format", "cin-census", broken)
+	code, out, errOut = runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--format", "cin-census", broken)
 	if code != exitRejected || !strings.Contains(out, "children: 3 read, 2 imported, 1 with something not stored") || !strings.Contains(out, "census.rejects.csv") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -38,7 +38,7 @@ func TestImportCensusVerb(t *testing.T) {
 	if err != nil || !strings.Contains(string(rej), "SYN202401") || !strings.Contains(string(rej), "CPPendDate: 2023-01-30 is before CPPstartDate 2023-05-28") {
 		t.Fatalf("rejects file (%v):\n%s", err, rej)
 	}
-	code, _, errOut = runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--format", "cin-census", filepath.Join(t.TempDir(), "none.xml"))
+	code, _, errOut = runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--format", "cin-census", filepath.Join(t.TempDir(), "none.xml"))
 	if code != exitUsage || !strings.Contains(errOut, "no such file") {
 		t.Fatalf("missing file: exit %d, %s", code, errOut)
 	}
@@ -67,7 +67,7 @@ func TestImportSSDA903Verb(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, out, errOut := runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--format", "ssda903", dir)
+	code, out, errOut := runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--format", "ssda903", dir)
 	if code != exitRejected {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}

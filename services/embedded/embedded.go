@@ -11,17 +11,38 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/chronicle-hub/chronicle/events"
 )
 
-// Config says where the embedded server keeps its data and listens.
+// Account names on the embedded server. Chronicle's own clients (the
+// projector, the access log, the alerter, the quarantine check, the ingest
+// publisher and the CLI with the hub's credentials) share the hub account,
+// which alone has JetStream. Each agency user has an account of its own,
+// which imports from the hub only the service of publishing under its
+// agency's subjects: subscribing to everything it may, it sees its own
+// replies and nothing of the hub's traffic or another agency's. Nobody logs
+// in to the system account; it keeps the server's own traffic out of the
+// hub account.
+const (
+	HubAccount    = "CHRONICLE"
+	SystemAccount = "SYS"
+)
+
+// AgencyAccount names the account of an agency user: one account per user,
+// so two systems of one agency do not see each other's replies either.
+func AgencyAccount(user string) string { return "agency-" + user }
+
+// Config says where the embedded server keeps its data and listens, and who
+// may connect.
 type Config struct {
 	// StoreDir holds JetStream's file storage; it survives restarts.
 	StoreDir string
@@ -37,13 +58,14 @@ type Config struct {
 	SyncAlways bool
 	// ServerName names the server in logs and cluster views.
 	ServerName string
-	// Users are agency accounts for the client port. When there are any,
-	// every client must authenticate, and each agency may publish only
-	// under chronicle.events.<its agency>.>. Chronicle's own connection
-	// uses the internal user (Internal).
+	// HubKey is the public nkey of Chronicle's own user, the only user of
+	// the hub account (see LoadOrCreateKey). It is required: the server has
+	// no anonymous users, so without it nobody could use JetStream.
+	HubKey string
+	// Users are agency accounts for the client port; each may publish only
+	// under chronicle.events.<its agency>.>. Without any, only Chronicle's
+	// own user can connect.
 	Users []User
-	// Internal is Chronicle's own account when Users are set.
-	Internal User
 	// Logger receives the server's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -76,6 +98,10 @@ func LoadUsers(path string) ([]User, error) {
 		switch {
 		case u.User == "":
 			errs = append(errs, fmt.Errorf("nats users %s: users[%d].user: is required", path, i))
+		case !validUserName(u.User):
+			// The name becomes an account name, which appears in the
+			// server's own subjects: no dots, spaces or wildcards.
+			errs = append(errs, fmt.Errorf("nats users %s: users[%d].user: %q may hold only letters, digits, - and _", path, i, u.User))
 		case seen[u.User]:
 			errs = append(errs, fmt.Errorf("nats users %s: users[%d].user: %q repeats", path, i, u.User))
 		}
@@ -93,22 +119,62 @@ func LoadUsers(path string) ([]User, error) {
 	return f.Users, nil
 }
 
-// serverUsers turns agency accounts into server users with publish
-// permissions bound to the agency's own subject token. Acknowledgements
-// come back on _INBOX, which is all they may subscribe to.
-func serverUsers(cfg Config) []*server.User {
-	out := []*server.User{{Username: cfg.Internal.User, Password: cfg.Internal.Password}}
+func validUserName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// accounts builds the server's accounts and users from cfg (see HubAccount).
+// The hub exports publishing under each agency's subjects as a service to
+// that agency's accounts only; an agency account imports it, so a publish
+// lands in the hub's stream and the stream's acknowledgement comes back to
+// the publisher's own inbox, in its own account.
+func accounts(cfg Config, opts *server.Options) error {
+	hub := server.NewAccount(HubAccount)
+	opts.Accounts = []*server.Account{hub, server.NewAccount(SystemAccount)}
+	opts.SystemAccount = SystemAccount
+	opts.Nkeys = []*server.NkeyUser{{Nkey: cfg.HubKey, Account: hub}}
+	byAgency := map[string][]*server.Account{}
+	var agencies []string
 	for _, u := range cfg.Users {
-		out = append(out, &server.User{
-			Username: u.User, Password: u.Password,
+		acc := server.NewAccount(AgencyAccount(u.User))
+		opts.Accounts = append(opts.Accounts, acc)
+		if byAgency[u.Agency] == nil {
+			agencies = append(agencies, u.Agency)
+		}
+		byAgency[u.Agency] = append(byAgency[u.Agency], acc)
+		opts.Users = append(opts.Users, &server.User{
+			Username: u.User, Password: u.Password, Account: acc,
+			// Within its own account an agency could do no harm; the
+			// permissions say what it is for, and keep it from the
+			// JetStream API altogether. Another agency's subjects are
+			// allowed here so that a publish under them is answered at once
+			// ("no responders": the account imports only its own agency's)
+			// rather than left to time out.
 			Permissions: &server.Permissions{
-				Publish:   &server.SubjectPermission{Allow: []string{events.SubjectPrefix + u.Agency + ".>"}},
-				Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+				Publish:   &server.SubjectPermission{Allow: []string{events.SubjectPrefix + ">"}},
+				Subscribe: &server.SubjectPermission{Allow: []string{nats.InboxPrefix + ">"}},
 			},
 		})
 	}
-	return out
+	for _, agency := range agencies {
+		if err := hub.AddServiceExport(agencySubjects(agency), byAgency[agency]); err != nil {
+			return fmt.Errorf("embedded nats: export %s: %w", agencySubjects(agency), err)
+		}
+		for _, acc := range byAgency[agency] {
+			if err := acc.AddServiceImport(hub, agencySubjects(agency), agencySubjects(agency)); err != nil {
+				return fmt.Errorf("embedded nats: import %s into %s: %w", agencySubjects(agency), acc.Name, err)
+			}
+		}
+	}
+	return nil
 }
+
+func agencySubjects(agency string) string { return events.SubjectPrefix + agency + ".>" }
 
 // readyWithin is how long Start waits for the server to accept connections.
 const readyWithin = 30 * time.Second
@@ -154,19 +220,22 @@ func StartContext(ctx context.Context, cfg Config) (*server.Server, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("embedded nats: a store directory is required")
 	}
-	if len(cfg.Users) > 0 {
-		if cfg.Internal.User == "" || cfg.Internal.Password == "" {
-			return nil, errors.New("embedded nats: agency users need an internal user for Chronicle itself")
-		}
-		opts.Users = serverUsers(cfg)
+	if !nkeys.IsValidPublicUserKey(cfg.HubKey) {
+		return nil, errors.New("embedded nats: Chronicle's own user needs a public nkey (HubKey)")
 	}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
+	if err := accounts(cfg, opts); err != nil {
+		return nil, err
 	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := moveGlobalAccount(cfg.StoreDir, logger); err != nil {
+		return nil, err
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	log := &slogAdapter{l: logger.With("component", "nats")}
 	s.SetLoggerV2(log, false, false, false)
@@ -185,7 +254,47 @@ func StartContext(ctx context.Context, cfg Config) (*server.Server, error) {
 			return nil, errors.New("embedded nats: " + why)
 		}
 	}
+	// nats-server takes an account's JetStream limits only from a parsed
+	// configuration file; for accounts built in code, JetStream is enabled
+	// once the server runs. Nothing has connected yet: the hub's one user is
+	// this process, which connects after Start returns.
+	hub, err := s.LookupAccount(HubAccount)
+	if err == nil {
+		err = hub.EnableJetStream(nil, nil)
+	}
+	if err != nil {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded nats: jetstream for account %s: %w", HubAccount, err)
+	}
 	return s, nil
+}
+
+// moveGlobalAccount moves streams stored by a Chronicle that kept them in
+// nats-server's global account ($G, before the hub had an account of its
+// own) into the hub account, so that an existing data directory keeps its
+// history. It refuses when both accounts hold streams, rather than choose.
+func moveGlobalAccount(storeDir string, log *slog.Logger) error {
+	root := filepath.Join(storeDir, "jetstream")
+	old, hub := filepath.Join(root, server.DEFAULT_GLOBAL_ACCOUNT), filepath.Join(root, HubAccount)
+	if !hasStreams(old) {
+		return nil
+	}
+	if hasStreams(hub) {
+		return fmt.Errorf("embedded nats: both %s and %s hold streams: Chronicle uses only %s; move the other away", old, hub, hub)
+	}
+	if err := os.RemoveAll(hub); err != nil {
+		return fmt.Errorf("embedded nats: %w", err)
+	}
+	if err := os.Rename(old, hub); err != nil {
+		return fmt.Errorf("embedded nats: move streams to account %s: %w", HubAccount, err)
+	}
+	log.Info("moved Chronicle's streams from the global NATS account to its own", "from", old, "to", hub)
+	return nil
+}
+
+func hasStreams(accountDir string) bool {
+	entries, err := os.ReadDir(filepath.Join(accountDir, "streams"))
+	return err == nil && len(entries) > 0
 }
 
 // checkFree reports whether addr can be listened on, by doing so briefly.
@@ -200,9 +309,14 @@ func checkFree(addr string) error {
 	return nil
 }
 
-// Connect opens an in-process client connection (no socket) to s.
-func Connect(s *server.Server, opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.InProcessServer(s), nats.Name("chronicle")}, opts...)
+// Connect opens an in-process client connection (no socket) to s, as
+// Chronicle's own user with key hub.
+func Connect(s *server.Server, hub nkeys.KeyPair, opts ...nats.Option) (*nats.Conn, error) {
+	auth, err := KeyAuth(hub)
+	if err != nil {
+		return nil, fmt.Errorf("connect to embedded nats: %w", err)
+	}
+	opts = append([]nats.Option{nats.InProcessServer(s), nats.Name("chronicle"), auth}, opts...)
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to embedded nats: %w", err)

@@ -17,7 +17,7 @@ func TestEnsureStreamsIsIdempotentAndConfigured(t *testing.T) {
 	ctx := context.Background()
 	cfg := eventlog.StreamConfig{DuplicateWindow: time.Hour}
 	for range 2 {
-		if err := eventlog.EnsureStreams(ctx, srv.JS, cfg); err != nil {
+		if _, err := eventlog.EnsureStreams(ctx, srv.JS, cfg); err != nil {
 			t.Fatal(err)
 		}
 	}

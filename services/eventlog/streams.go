@@ -4,7 +4,9 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,6 +44,11 @@ type StreamConfig struct {
 	// deduplication. Re-sends inside it are acknowledged as duplicates and
 	// not stored; the projections are idempotent by event id beyond it.
 	DuplicateWindow time.Duration
+	// RecreateAudit lets EnsureStreams go on with an empty access log when
+	// the one the store had was lost (deleted, or replaced by an empty one):
+	// the operator's deliberate decision once the loss has been reported
+	// (serve --recreate-audit-stream). Without it the loss stops start-up.
+	RecreateAudit bool
 }
 
 // DefaultDuplicateWindow covers a day of retries and re-imports while
@@ -64,10 +71,24 @@ func (c StreamConfig) withDefaults() StreamConfig {
 	return c
 }
 
-// Streams returns the configurations of every stream Chronicle uses.
+// Streams returns the configurations of every stream Chronicle uses, in the
+// order EnsureStreams creates them. The access log comes before the event
+// log, so that an event log without an access log can only mean that the
+// access log was deleted, however many processes started at once.
 func Streams(c StreamConfig) []jetstream.StreamConfig {
 	c = c.withDefaults()
 	return []jetstream.StreamConfig{
+		{
+			Name:        AuditStream,
+			Description: "Chronicle: access log of every read and change of a child's record",
+			Subjects:    []string{AuditPrefix + ">"},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  c.DuplicateWindow,
+			Replicas:    c.Replicas,
+			DenyDelete:  true,
+			DenyPurge:   true,
+		},
 		{
 			Name:        EventsStream,
 			Description: "Chronicle: immutable log of multi-agency safeguarding events",
@@ -93,17 +114,6 @@ func Streams(c StreamConfig) []jetstream.StreamConfig {
 			DenyDelete:  true,
 		},
 		{
-			Name:        AuditStream,
-			Description: "Chronicle: access log of every read and change of a child's record",
-			Subjects:    []string{AuditPrefix + ">"},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			Duplicates:  c.DuplicateWindow,
-			Replicas:    c.Replicas,
-			DenyDelete:  true,
-			DenyPurge:   true,
-		},
-		{
 			Name:        AlertsStream,
 			Description: "Chronicle: risk flags raised and cleared, once per change",
 			Subjects:    []string{AlertsPrefix + ">"},
@@ -116,13 +126,117 @@ func Streams(c StreamConfig) []jetstream.StreamConfig {
 	}
 }
 
+// ErrHistoryMissing is returned by EnsureStreams when a stream that holds
+// history (the event log or the access log) is missing from a store where
+// Chronicle has run before, or has been replaced by an empty one. Creating
+// or accepting it would hide the loss.
+var ErrHistoryMissing = errors.New("eventlog: a stream holding history is missing")
+
+// AuditRecreated is the action of the access record (on subject
+// chronicle.audit.log_recreated) that a Chronicle started with
+// StreamConfig.RecreateAudit writes into an access log it created or
+// accepted over one that was lost. Its presence is how EnsureStreams knows
+// later that an access log younger than the event log was accepted
+// deliberately.
+const AuditRecreated = "log_recreated"
+
+// CreatedTogether bounds how much later than the event log the first
+// access log can have been created. Chronicle creates the access log first;
+// the bound allows for the clocks of a cluster's nodes and for stores made
+// before that order, when it came a few milliseconds after the event log.
+const CreatedTogether = 2 * time.Second
+
 // EnsureStreams creates Chronicle's streams, or updates them to the current
-// configuration; running it again changes nothing.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream, c StreamConfig) error {
-	for _, sc := range Streams(c) {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+// configuration; running it again changes nothing. It never creates or
+// accepts an access log empty over a history that existed: when the event
+// log exists and the access log is missing, or was created later than the
+// event log with no record that this was accepted (AuditRecreated), it
+// returns ErrHistoryMissing, unless StreamConfig.RecreateAudit allows it; it
+// then reports true, and the caller must write the AuditRecreated record.
+// A missing event log while the access log holds records or the other
+// streams exist is ErrHistoryMissing too, with no flag to accept it.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, c StreamConfig) (auditRecreated bool, err error) {
+	all := Streams(c)
+	found := map[string]jetstream.Stream{}
+	for _, sc := range all {
+		s, err := js.Stream(ctx, sc.Name)
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+		case err != nil:
+			return false, fmt.Errorf("look up stream %s: %w", sc.Name, err)
+		default:
+			found[sc.Name] = s
 		}
 	}
-	return nil
+	lost, err := auditLost(ctx, found)
+	if err != nil {
+		return false, err
+	}
+	if lost != "" && !c.RecreateAudit {
+		return false, fmt.Errorf("%w: %s; going on would hide that. Restore it from a backup, or start once with "+
+			"--recreate-audit-stream to go on with an empty one: a record in it then says so", ErrHistoryMissing, lost)
+	}
+	if err := eventsLost(found); err != nil {
+		return false, err
+	}
+	for _, sc := range all {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return false, fmt.Errorf("ensure stream %s: %w", sc.Name, err)
+		}
+	}
+	return lost != "", nil
+}
+
+// auditLost says how the access log was lost, or "" when it was not (see
+// Streams for why the order of creation settles it).
+func auditLost(ctx context.Context, found map[string]jetstream.Stream) (string, error) {
+	events, audit := found[EventsStream], found[AuditStream]
+	if events == nil {
+		return "", nil
+	}
+	ev := events.CachedInfo()
+	if audit == nil {
+		return fmt.Sprintf("%s (the access log) is missing while %s holds %d events, so it was deleted", AuditStream, EventsStream, ev.State.Msgs), nil
+	}
+	au := audit.CachedInfo()
+	later := au.Created.Sub(ev.Created)
+	if later <= CreatedTogether {
+		return "", nil
+	}
+	_, err := audit.GetLastMsgForSubject(ctx, AuditPrefix+AuditRecreated)
+	switch {
+	case err == nil:
+		return "", nil
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		return "", fmt.Errorf("look for %s in %s: %w", AuditRecreated, AuditStream, err)
+	}
+	return fmt.Sprintf("%s (the access log) was created %s, %s after %s, and holds no record that it was recreated, so it replaced one that was lost",
+		AuditStream, au.Created.UTC().Format(time.RFC3339), later.Round(time.Second), EventsStream), nil
+}
+
+// eventsLost refuses to create the event log when the access log holds
+// records or the streams created after it exist: it was deleted.
+func eventsLost(found map[string]jetstream.Stream) error {
+	if found[EventsStream] != nil {
+		return nil
+	}
+	var others []string
+	if audit := found[AuditStream]; audit != nil && audit.CachedInfo().State.LastSeq > 0 {
+		others = append(others, fmt.Sprintf("%s (%d records)", AuditStream, audit.CachedInfo().State.Msgs))
+	}
+	for _, name := range []string{QuarantineStream, AlertsStream} {
+		if found[name] != nil {
+			others = append(others, name)
+		}
+	}
+	if len(others) == 0 {
+		return nil
+	}
+	verb := "exists"
+	if len(others) > 1 {
+		verb = "exist"
+	}
+	return fmt.Errorf("%w: %s (the event log) is missing while %s %s, so it was deleted; "+
+		"restore it from a backup (nats stream restore), or delete the other streams too to start a new hub",
+		ErrHistoryMissing, EventsStream, strings.Join(others, " and "), verb)
 }

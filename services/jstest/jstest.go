@@ -11,17 +11,22 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 
 	"github.com/chronicle-hub/chronicle/services/embedded"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
 
-// Server is a running test server with a client connection.
+// Server is a running test server with a client connection as
+// Chronicle's own user.
 type Server struct {
 	*server.Server
 	Dir string
 	NC  *nats.Conn
 	JS  jetstream.JetStream
+	// Hub is Chronicle's own user's key, for a test that connects another
+	// client (see Connect).
+	Hub nkeys.KeyPair
 }
 
 // Run starts a JetStream server on a fresh temporary directory, listening on
@@ -37,26 +42,42 @@ func Run(tb testing.TB) *Server {
 // server on the same data.
 func RunIn(tb testing.TB, dir string) *Server {
 	tb.Helper()
-	s, err := embedded.Start(embedded.Config{StoreDir: dir, Listen: "127.0.0.1:0"})
+	hub, err := nkeys.CreateUser()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pub, err := hub.PublicKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := embedded.Start(embedded.Config{StoreDir: dir, Listen: "127.0.0.1:0", HubKey: pub})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(s.Shutdown)
-	nc, err := embedded.Connect(s)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
+	srv := &Server{Server: s, Dir: dir, Hub: hub}
+	srv.NC = srv.Connect(tb)
+	if srv.JS, err = jetstream.New(srv.NC); err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := eventlog.EnsureStreams(ctx, js, eventlog.StreamConfig{}); err != nil {
+	if _, err := eventlog.EnsureStreams(ctx, srv.JS, eventlog.StreamConfig{}); err != nil {
 		tb.Fatal(err)
 	}
-	return &Server{Server: s, Dir: dir, NC: nc, JS: js}
+	return srv
+}
+
+// Connect opens another in-process connection as Chronicle's own user,
+// closed when the test ends.
+func (s *Server) Connect(tb testing.TB, opts ...nats.Option) *nats.Conn {
+	tb.Helper()
+	nc, err := embedded.Connect(s.Server, s.Hub, opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
 }
 
 // Restart shuts the server down and starts a new one on the same directory.
