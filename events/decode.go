@@ -37,8 +37,9 @@ type wireEvent struct {
 	Payload       json.RawMessage `json:"payload"`
 }
 
-// Decode parses one JSON event. Unknown fields and values of the wrong JSON
-// type are problems with their field path. When the envelope parses, Decode
+// Decode parses one JSON event. Unknown fields, values of the wrong JSON
+// type, repeated member names and forbidden text (see CheckJSONText) are
+// problems with their field path. When the envelope parses, Decode
 // upcasts the payload to the type's current schema version and decodes it
 // into Body. The returned event is non-nil whenever the envelope parsed, even
 // if the payload did not, so that Check can report every problem at once.
@@ -51,6 +52,9 @@ func Decode(data []byte) (*Event, error) {
 		w wireEvent
 		p ProblemSet
 	)
+	// Repeated names and forbidden text first: encoding/json would keep the
+	// last of a repeated name and rewrite bad UTF-8, hiding both.
+	scanText(&p, data)
 	if err := strictUnmarshal(data, &w); err != nil {
 		if !fieldLevel(err) || jsonValueKind(bytes.TrimSpace(data)) != "object" {
 			return nil, jsonProblem("", err)

@@ -308,6 +308,13 @@ func TestRefusedRequests(t *testing.T) {
 		{"bad token with a trickled body", "POST", "/graphql", "application/json", `{"query":"{ __schema { types { name } } }"}`, bearer("not.a.token"), 401, "malformed", trickled},
 		{"ingest: bad token with a trickled body", "POST", "/v1/events", "application/json", string(healthEvent), bearer("not.a.token"), 401, "malformed", trickled},
 		{"no token, a query for data", "POST", "/graphql", "application/json", `{"query":"{ __typename agencies { code } }"}`, nil, 401, "only introspection of the schema is public", plain},
+		// Repeated member names: encoding/json keeps the last, so what ran
+		// would not be what a proxy, a log or a check saw first (issue 10).
+		{"query given twice", "POST", "/graphql", "application/json", `{"query":"{ __typename }","query":"{ agencies { code } }"}`, nil, 400, "query: appears more than once", plain},
+		{"variables with a name twice", "POST", "/graphql", "application/json", `{"query":"{ __typename }","variables":{"a":1,"a":2}}`, bearer(manager), 400, "variables.a: appears more than once", plain},
+		{"ingest: sensitivity twice", "POST", "/v1/events", "application/json", strings.Replace(string(healthEvent), `"sensitivity":"standard"`, `"sensitivity":"restricted","sensitivity":"standard"`, 1), bearer(h.tokenFor(auth.Publisher, "health")), 422, `"field":"sensitivity","problem":"appears more than once`, plain},
+		{"ingest: invalid UTF-8 in the summary", "POST", "/v1/events", "application/json", strings.Replace(string(healthEvent), `"summary":"`, "\"summary\":\"\xff", 1), bearer(h.tokenFor(auth.Publisher, "health")), 422, `"field":"summary","problem":"is not valid UTF-8`, plain},
+		{"ingest: a right-to-left override in the summary", "POST", "/v1/events", "application/json", strings.Replace(string(healthEvent), `"summary":"`, `"summary":"\u202e`, 1), bearer(h.tokenFor(auth.Publisher, "health")), 422, `"field":"summary","problem":"contains the bidirectional control character U+202E`, plain},
 	}
 
 	isolatedCase := os.Getenv(isolatedEnv)

@@ -207,6 +207,10 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		req.Query, req.OperationName = q.Get("query"), q.Get("operationName")
 		if v := q.Get("variables"); v != "" {
+			if err := events.CheckJSONText([]byte(v)); err != nil {
+				h.requestError(w, media, http.StatusBadRequest, "INVALID", "variables: "+textProblem(err))
+				return
+			}
 			if err := json.Unmarshal([]byte(v), &req.Variables); err != nil {
 				h.requestError(w, media, http.StatusBadRequest, "INVALID", "variables: not a JSON object: "+err.Error())
 				return
@@ -231,6 +235,10 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		trimmed := bytes.TrimSpace(body)
 		if bytes.HasPrefix(trimmed, []byte("[")) {
 			h.requestError(w, media, http.StatusBadRequest, "INVALID", "batched requests are not supported: send one operation per request")
+			return
+		}
+		if err := events.CheckJSONText(trimmed); err != nil {
+			h.requestError(w, media, http.StatusBadRequest, "INVALID", textProblem(err))
 			return
 		}
 		if err := json.Unmarshal(trimmed, &req); err != nil {
@@ -376,6 +384,17 @@ func (h *GraphQL) coerceVariables(ctx context.Context, op *ast.OperationDefiniti
 		res.Errors[i].Extensions = map[string]any{"code": events.KindInvalid.String()}
 	}
 	return res.Errors
+}
+
+// textProblem renders what events.CheckJSONText found: a repeated member
+// name (encoding/json would keep the last, so the query run might not be the
+// one a proxy or log saw) or forbidden text, each with its field.
+func textProblem(err error) string {
+	var parts []string
+	for _, p := range events.Problems(err) {
+		parts = append(parts, p.Field+": "+p.Problem)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // bodyProblem describes why a POST body is not a GraphQL-over-HTTP

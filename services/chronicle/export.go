@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/services/csvcell"
 )
 
 // exportVerb is a thin client of the running hub's export endpoints: the
@@ -166,25 +166,17 @@ func writeAnnexA(body []byte, dir string, std stdio) int {
 	return exitOK
 }
 
-// writeCSVFile writes a header and rows. A cell that a spreadsheet would
-// run as a formula (starting =, +, -, @) is written with a leading
-// apostrophe: an id typed that way must not become a formula.
+// writeCSVFile writes a header and rows, every cell through csvcell so
+// that none runs as a spreadsheet formula.
 func writeCSVFile(path string, header []string, rows [][]string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	w := csv.NewWriter(f)
+	w := csvcell.NewWriter(f)
 	_ = w.Write(header)
 	for _, row := range rows {
-		safe := make([]string, len(row))
-		for i, v := range row {
-			if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-				v = "'" + v
-			}
-			safe[i] = v
-		}
-		_ = w.Write(safe)
+		_ = w.Write(row)
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chronicle-hub/chronicle/events"
 )
@@ -43,6 +44,17 @@ type column struct {
 	subject int    // -1 for envelope and payload columns
 	path    string // envelope or subject field, or payload field after "payload."
 	payload bool
+}
+
+// field names the column's field as event validation names it.
+func (c column) field() string {
+	switch {
+	case c.payload:
+		return "payload." + c.path
+	case c.subject >= 0:
+		return fmt.Sprintf("subjects[%d].%s", c.subject, c.path)
+	}
+	return c.path
 }
 
 var envelopeColumns = map[string]bool{
@@ -125,6 +137,12 @@ func (m *csvMapper) row(record []string) ([]byte, error) {
 		}
 		v := strings.TrimSpace(record[i])
 		if v == "" {
+			continue
+		}
+		// Encoding to JSON would turn bad bytes into U+FFFD silently, so
+		// what was stored would not be what the file said.
+		if !utf8.ValidString(v) {
+			p.Add(c.field(), "is not valid UTF-8 (is the file saved as UTF-8?)")
 			continue
 		}
 		switch {

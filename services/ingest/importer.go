@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/services/csvcell"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
 
@@ -119,7 +120,7 @@ func Import(ctx context.Context, pub *eventlog.Publisher, r io.Reader, size int6
 	im := &importer{opts: opts, start: time.Now(), size: size, read: counted, pending: map[int]heldRow{}}
 	switch opts.Format {
 	case "csv":
-		im.rejects = &csvRejects{w: csv.NewWriter(rejects)}
+		im.rejects = &csvRejects{w: csvcell.NewWriter(rejects)}
 	case "ndjson", "":
 		im.rejects = &ndjsonRejects{w: bufio.NewWriter(rejects)}
 	default:
@@ -192,6 +193,9 @@ func readCSV(r io.Reader, opts ImportOptions, rej *csvRejects, offer func(int, [
 		// FieldPos only after a clean read: a parse error in the first
 		// field leaves no positions, and FieldPos(0) would panic.
 		line, _ := cr.FieldPos(0)
+		for i := range record {
+			record[i] = csvcell.Uncell(record[i]) // a rejects file's neutralised cells read as written
+		}
 		raw, convErr := mapper.row(record)
 		if err := offer(line, raw, record, convErr); err != nil {
 			return err
@@ -378,7 +382,7 @@ func (n *ndjsonRejects) flush() error {
 // csvRejects writes the original columns plus _line and _reasons, so the
 // file can be corrected and imported again as it is.
 type csvRejects struct {
-	w    *csv.Writer
+	w    *csvcell.Writer
 	cols int
 }
 

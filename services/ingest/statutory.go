@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/services/csvcell"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
 
@@ -105,7 +105,7 @@ func (s StatutorySummary) String() string {
 // read, for the ETA; size is the input's total (0 when unknown).
 func importUnits(ctx context.Context, pub *eventlog.Publisher, next UnitReader, progress *countingReader, size int64, rejects io.Writer, opts ImportOptions) (StatutorySummary, error) {
 	im := &importer{opts: opts, start: time.Now(), size: size, read: progress, pending: map[int]heldRow{}}
-	rej := &csvRejects{w: csv.NewWriter(rejects)}
+	rej := &csvRejects{w: csvcell.NewWriter(rejects)}
 	im.rejects = rej
 	out := StatutorySummary{ByType: map[events.Type]*TypeCount{}}
 	if err := rej.writeHeader([]string{"file", "child"}); err != nil {

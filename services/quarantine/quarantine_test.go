@@ -40,6 +40,7 @@ func TestGarbageStraightToTheSubjectIsQuarantined(t *testing.T) {
 	ctx := context.Background()
 	_, good1 := validEvent(t, "contact.received", "good-1")
 	_, good2 := validEvent(t, "contact.received", "good-2")
+	_, good3 := validEvent(t, "contact.received", "good-3")
 	spoof, _ := validEvent(t, "police.notification", "spoof")
 	spoofData, _ := events.Encode(spoof) // a police event published under the health token
 	// A hostile event whose bad values are huge: every problem quoting its
@@ -62,6 +63,9 @@ func TestGarbageStraightToTheSubjectIsQuarantined(t *testing.T) {
 		{"spoofed agency", events.SubjectFor("health", "police.notification"), spoofData, true, `agency: "police" does not match the subject's agency "health"`},
 		{"not an event subject shape", "chronicle.events.nosuchagency", []byte(`{}`), true, "is not chronicle.events.<agency>.<type>"},
 		{"huge hostile values", "chronicle.events.health.health.concern", hostile, true, "(20000 characters)"},
+		// A name given twice: encoding/json keeps the last, so the agency
+		// check would see one value and the read model store the other.
+		{"agency twice", events.SubjectFor("social_care", "contact.received"), []byte(strings.Replace(string(good3), `"agency":"social_care"`, `"agency":"social_care","agency":"police"`, 1)), true, "agency: appears more than once"},
 		{"valid after", events.SubjectFor("social_care", "contact.received"), good2, false, ""},
 	}
 	for _, s := range sends {
