@@ -181,6 +181,30 @@ func checkClaims(c Claims) error {
 	return nil
 }
 
+// Lifetimes cap how long a token may live, from its iat (or, without one,
+// from now) to its exp. A token is a bearer credential: one copied from a
+// shared hub PC, a log or a script is good to whoever holds it until it
+// expires, so people's tokens last a working day and only systems that
+// publish (which cannot sign in each morning) get longer ones.
+type Lifetimes struct {
+	// People is the longest lifetime of every role but publisher.
+	People time.Duration
+	// Publisher is the longest lifetime of a publisher (an agency system)
+	// token.
+	Publisher time.Duration
+}
+
+// DefaultLifetimes: 24 hours for people, 90 days for agency systems.
+var DefaultLifetimes = Lifetimes{People: 24 * time.Hour, Publisher: 90 * 24 * time.Hour}
+
+// For returns the longest lifetime of a token of role r.
+func (l Lifetimes) For(r Role) time.Duration {
+	if r == Publisher {
+		return l.Publisher
+	}
+	return l.People
+}
+
 // Verifier checks bearer tokens.
 type Verifier struct {
 	keys     jwt.Keyfunc
@@ -188,11 +212,36 @@ type Verifier struct {
 	issuer   string
 	audience string
 	now      func() time.Time
+	life     Lifetimes
+}
+
+// VerifierOption tunes a Verifier.
+type VerifierOption func(*Verifier)
+
+// WithLifetimes sets the longest lifetimes accepted (default
+// DefaultLifetimes); a zero field keeps the default's.
+func WithLifetimes(l Lifetimes) VerifierOption {
+	return func(v *Verifier) {
+		if l.People > 0 {
+			v.life.People = l.People
+		}
+		if l.Publisher > 0 {
+			v.life.Publisher = l.Publisher
+		}
+	}
+}
+
+func newVerifier(v *Verifier, opts []VerifierOption) *Verifier {
+	v.life = DefaultLifetimes
+	for _, o := range opts {
+		o(v)
+	}
+	return v
 }
 
 // NewLocalVerifier verifies tokens signed with the local key (EdDSA only).
-func NewLocalVerifier(pub ed25519.PublicKey, now func() time.Time) *Verifier {
-	return &Verifier{keys: func(*jwt.Token) (any, error) { return pub, nil }, methods: []string{"EdDSA"}, issuer: LocalIssuer, audience: Audience, now: now}
+func NewLocalVerifier(pub ed25519.PublicKey, now func() time.Time, opts ...VerifierOption) *Verifier {
+	return newVerifier(&Verifier{keys: func(*jwt.Token) (any, error) { return pub, nil }, methods: []string{"EdDSA"}, issuer: LocalIssuer, audience: Audience, now: now}, opts)
 }
 
 // NewOIDCVerifier verifies tokens from an OpenID Connect issuer, fetching
@@ -203,7 +252,7 @@ func NewLocalVerifier(pub ed25519.PublicKey, now func() time.Time) *Verifier {
 // error: without them any token signed by a key in the set would do. A key
 // set that cannot be fetched at start is fetched again later; until then
 // every token is refused.
-func NewOIDCVerifier(ctx context.Context, jwksURL, issuer, audience string, now func() time.Time) (*Verifier, error) {
+func NewOIDCVerifier(ctx context.Context, jwksURL, issuer, audience string, now func() time.Time, opts ...VerifierOption) (*Verifier, error) {
 	if issuer == "" || audience == "" {
 		return nil, fmt.Errorf("oidc keys from %s: an issuer and an audience are required", jwksURL)
 	}
@@ -211,7 +260,7 @@ func NewOIDCVerifier(ctx context.Context, jwksURL, issuer, audience string, now 
 	if err != nil {
 		return nil, fmt.Errorf("oidc keys from %s: %w", jwksURL, err)
 	}
-	return &Verifier{keys: k.Keyfunc, methods: []string{"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"}, issuer: issuer, audience: audience, now: now}, nil
+	return newVerifier(&Verifier{keys: k.Keyfunc, methods: []string{"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"}, issuer: issuer, audience: audience, now: now}, opts), nil
 }
 
 // Verify checks a token and returns the caller. Errors are
@@ -232,12 +281,47 @@ func (v *Verifier) Verify(token string) (Caller, error) {
 	}
 	_, err := jwt.ParseWithClaims(token, &c, v.keys, opts...)
 	if err != nil {
-		return Caller{}, events.E("auth", events.KindUnauthenticated, errors.New(tokenProblem(err)))
+		msg := tokenProblem(err)
+		if errors.Is(err, jwt.ErrTokenRequiredClaimMissing) {
+			msg = "token lacks a required claim (" + missingClaim(c) + ")"
+		}
+		return Caller{}, events.E("auth", events.KindUnauthenticated, errors.New(msg))
 	}
 	if err := checkClaims(c); err != nil {
 		return Caller{}, err
 	}
+	if err := v.checkLifetime(c); err != nil {
+		return Caller{}, err
+	}
 	return Caller{Subject: c.Subject, Name: c.Name, Role: c.Role, Agency: c.Agency}, nil
+}
+
+// missingClaim names the registered claim a token lacks, of those Verify
+// requires (the library says only that one is missing).
+func missingClaim(c Claims) string {
+	switch {
+	case c.ExpiresAt == nil:
+		return "exp"
+	case c.Issuer == "":
+		return "iss"
+	case len(c.Audience) == 0:
+		return "aud"
+	}
+	return "exp, iss or aud"
+}
+
+// checkLifetime refuses a token that lives longer than its role may:
+// from iat when it has one, else from now, to exp.
+func (v *Verifier) checkLifetime(c Claims) error {
+	from := v.now()
+	if c.IssuedAt != nil {
+		from = c.IssuedAt.Time
+	}
+	life, max := c.ExpiresAt.Sub(from), v.life.For(c.Role)
+	if life > max+time.Minute { // a minute's slack for issuers' clocks
+		return events.Errorf("auth", events.KindUnauthenticated, "token lives %s from issue to expiry; a %s token may live at most %s: ask for a shorter one", life.Round(time.Minute), c.Role, max)
+	}
+	return nil
 }
 
 func tokenProblem(err error) string {

@@ -82,6 +82,10 @@ type Config struct {
 	// and OIDCAudience must then be set too (Run refuses to start
 	// otherwise), and every token must carry them as iss and aud.
 	OIDCJWKSURL, OIDCIssuer, OIDCAudience string
+	// TokenLifetimes cap how long a bearer token may live (from iat to
+	// exp); zero fields take auth.DefaultLifetimes (24 hours for people,
+	// 90 days for publisher tokens).
+	TokenLifetimes auth.Lifetimes
 	// TLSCert and TLSKey serve HTTPS; both or neither. Run loads them
 	// before starting anything, so a bad pair stops start-up.
 	TLSCert, TLSKey string
@@ -252,11 +256,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if a.cfg.OIDCJWKSURL != "" {
-		if a.verifier, err = auth.NewOIDCVerifier(ctx, a.cfg.OIDCJWKSURL, a.cfg.OIDCIssuer, a.cfg.OIDCAudience, a.cfg.Now); err != nil {
+		if a.verifier, err = auth.NewOIDCVerifier(ctx, a.cfg.OIDCJWKSURL, a.cfg.OIDCIssuer, a.cfg.OIDCAudience, a.cfg.Now, auth.WithLifetimes(a.cfg.TokenLifetimes)); err != nil {
 			return err
 		}
 	} else {
-		a.verifier = auth.NewLocalVerifier(a.key.Public().(ed25519.PublicKey), a.cfg.Now)
+		a.verifier = auth.NewLocalVerifier(a.key.Public().(ed25519.PublicKey), a.cfg.Now, auth.WithLifetimes(a.cfg.TokenLifetimes))
 	}
 	if a.audit, err = audit.Open(ctx, a.js); err != nil {
 		return err

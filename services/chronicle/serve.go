@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/scripts/demodata"
 	"github.com/chronicle-hub/chronicle/services/app"
@@ -33,6 +34,8 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	fs.StringVar(&cfg.OIDCJWKSURL, "oidc-jwks-url", "", "verify bearer tokens against this OpenID Connect JWKS URL instead of the local key")
 	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "issuer (iss) every OIDC token must carry; required with --oidc-jwks-url")
 	fs.StringVar(&cfg.OIDCAudience, "oidc-audience", "chronicle", "required audience (aud) of OIDC tokens")
+	fs.DurationVar(&cfg.TokenLifetimes.People, "token-max-ttl", auth.DefaultLifetimes.People, "longest a person's bearer token may live, issue to expiry (longer ones are refused)")
+	fs.DurationVar(&cfg.TokenLifetimes.Publisher, "publisher-token-max-ttl", auth.DefaultLifetimes.Publisher, "longest an agency system's publisher token may live")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "private key for --tls-cert (PEM)")
 	demo := fs.Bool("demo", false, "with an empty store, first load a synthetic data set (about 2,000 children, 50,000 events)")

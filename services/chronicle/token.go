@@ -27,7 +27,16 @@ func token(_ context.Context, args []string, std stdio) int {
 	role := fs.String("role", "", "role")
 	agency := fs.String("agency", "", "agency code (required for hub, manager, practitioner and publisher)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
+	maxTTL := fs.Duration("max-ttl", 0, "the longest the server accepts, when its --token-max-ttl or --publisher-token-max-ttl is not the default (24h; 2160h for publisher)")
 	if err := parseFlags(fs, args); err != nil {
+		return exitUsage
+	}
+	limit := auth.DefaultLifetimes.For(auth.Role(*role))
+	if *maxTTL > 0 {
+		limit = *maxTTL
+	}
+	if *ttl > limit {
+		fmt.Fprintf(std.err, "token: --ttl %s is longer than a %s token may live (%s): the server would refuse it; give a shorter --ttl (or --max-ttl if the server allows more)\n", *ttl, *role, limit)
 		return exitUsage
 	}
 	if needsAgency(auth.Role(*role)) && *agency == "" {

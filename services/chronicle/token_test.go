@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"net"
 	"strings"
@@ -25,6 +26,7 @@ func TestTokenVerb(t *testing.T) {
 		wantAgency  string
 		wantPublish bool
 		wantErr     string
+		ttl         time.Duration // the --ttl given, when not 1h
 	}{
 		{name: "practitioner", args: []string{"--role", "practitioner", "--agency", "health", "--ttl", "1h"}, wantRole: auth.Practitioner, wantAgency: "health"},
 		{name: "publisher", args: []string{"--role", "publisher", "--agency", "police", "--ttl", "1h"}, wantRole: auth.Publisher, wantAgency: "police", wantPublish: true},
@@ -36,6 +38,10 @@ func TestTokenVerb(t *testing.T) {
 		{name: "publisher without agency", args: []string{"--role", "publisher"}, wantCode: exitUsage, wantErr: "needs --agency"},
 		{name: "hub without agency", args: []string{"--role", "hub"}, wantCode: exitUsage, wantErr: "needs --agency"},
 		{name: "unknown agency", args: []string{"--role", "publisher", "--agency", "mi5"}, wantCode: exitUsage, wantErr: `"mi5"`},
+		{name: "a person's token for a century", args: []string{"--role", "hub", "--agency", "hub", "--ttl", "876000h"}, wantCode: exitUsage, wantErr: "--ttl 876000h0m0s is longer than a hub token may live (24h0m0s)"},
+		{name: "a publisher's token for 90 days", args: []string{"--role", "publisher", "--agency", "police", "--ttl", "2160h"}, wantRole: auth.Publisher, wantAgency: "police", wantPublish: true, ttl: 2160 * time.Hour},
+		{name: "a publisher's token for a year", args: []string{"--role", "publisher", "--agency", "police", "--ttl", "8760h"}, wantCode: exitUsage, wantErr: "longer than a publisher token may live"},
+		{name: "a week where the server allows it", args: []string{"--role", "analyst", "--ttl", "168h", "--max-ttl", "168h"}, wantRole: auth.Analyst, ttl: 168 * time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,18 +58,23 @@ func TestTokenVerb(t *testing.T) {
 				t.Fatal(err)
 			}
 			tok := strings.TrimSpace(out)
-			c, err := auth.NewLocalVerifier(key.Public().(ed25519.PublicKey), time.Now).Verify(tok)
+			ttl := cmp.Or(tt.ttl, time.Hour)
+			verifier := func(at time.Duration) *auth.Verifier {
+				return auth.NewLocalVerifier(key.Public().(ed25519.PublicKey), func() time.Time { return time.Now().Add(at) },
+					auth.WithLifetimes(auth.Lifetimes{People: max(ttl, 24*time.Hour), Publisher: max(ttl, auth.DefaultLifetimes.Publisher)}))
+			}
+			c, err := verifier(0).Verify(tok)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if c.Subject != "person-1" || c.Role != tt.wantRole || c.Agency != tt.wantAgency || c.Can(auth.Publish) != tt.wantPublish {
 				t.Fatalf("caller %+v, may publish %v", c, c.Can(auth.Publish))
 			}
-			// --ttl 1h: valid in 55 minutes, expired in 65.
-			if _, err := auth.NewLocalVerifier(key.Public().(ed25519.PublicKey), func() time.Time { return time.Now().Add(55 * time.Minute) }).Verify(tok); err != nil {
+			// Valid five minutes before --ttl is up, expired five after.
+			if _, err := verifier(ttl - 5*time.Minute).Verify(tok); err != nil {
 				t.Fatalf("before expiry: %v", err)
 			}
-			_, err = auth.NewLocalVerifier(key.Public().(ed25519.PublicKey), func() time.Time { return time.Now().Add(65 * time.Minute) }).Verify(tok)
+			_, err = verifier(ttl + 5*time.Minute).Verify(tok)
 			if events.KindOf(err) != events.KindUnauthenticated || !strings.Contains(err.Error(), "expired") {
 				t.Fatalf("after expiry: %v", err)
 			}
