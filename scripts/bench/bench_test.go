@@ -278,10 +278,10 @@ func TestJudge(t *testing.T) {
 
 func TestBuildRows(t *testing.T) {
 	res := results{}
-	res.rate("raw.publish.always", 1000, time.Second, "")
-	res.rate("chronicle.import.durable", 500, time.Second, "")
-	res.latency("raw.get100", latencies{time.Millisecond}, "")
-	res.latency("chronicle.page100", latencies{20 * time.Millisecond}, "")
+	res.rate("raw.publish.always", 1000, time.Second, "", nil)
+	res.rate("chronicle.import.durable", 500, time.Second, "", nil)
+	res.latency("raw.get100", latencies{time.Millisecond}, "", nil)
+	res.latency("chronicle.page100", latencies{20 * time.Millisecond}, "", nil)
 	res.missing("chronicle.replay", "timed out after 1s")
 	rows := map[string]Row{}
 	for _, r := range buildRows(res, false) {
@@ -305,7 +305,7 @@ func TestBuildRows(t *testing.T) {
 	if r := rows["chronicle.flagged"]; r.Measured || r.Note != "not measured" {
 		t.Errorf("missing row: %+v", r)
 	}
-	res.rate("pg.insert.sync", 250, time.Second, "")
+	res.rate("pg.insert.sync", 250, time.Second, "", nil)
 	for _, r := range buildRows(res, true) {
 		if r.Key == "chronicle.import.durable.vs-pg" && (r.Ratio != 2 || !*r.Targets[0].Met) {
 			t.Errorf("durable import against PostgreSQL: %+v", r)
@@ -317,12 +317,16 @@ func TestBuildRows(t *testing.T) {
 // failure; one that fails is a failure; either way what it measured stays.
 func TestStageTimeoutsAndFailures(t *testing.T) {
 	b := &bench{o: options{StageTimeout: 20 * time.Millisecond}, res: results{}, out: io.Discard}
-	b.stage(context.Background(), "slow", []string{"a", "b"}, func(ctx context.Context) error {
-		b.res.latency("a", latencies{time.Millisecond}, "")
+	b.stage(context.Background(), "slow", []string{"whole", "a", "b"}, func(ctx context.Context) error {
+		b.res.latency("whole", latencies{time.Millisecond}, "", nil)
 		<-ctx.Done()
+		b.res.latency("a", latencies{time.Millisecond}, "", ctx.Err())
 		return fmt.Errorf("waiting: %w", ctx.Err())
 	})
-	if f := b.res["a"]; !f.ok || !strings.HasPrefix(f.note, "timed out after 20ms; 1 samples") {
+	if f := b.res["whole"]; !f.ok || f.note != "1 samples" {
+		t.Errorf("a figure measured in full before the time ran out: %+v", f)
+	}
+	if f := b.res["a"]; !f.ok || f.note != "timed out after 20ms; 1 samples" {
 		t.Errorf("partial figure: %+v", f)
 	}
 	if f := b.res["b"]; f.ok || f.note != "timed out after 20ms" {
@@ -334,6 +338,22 @@ func TestStageTimeoutsAndFailures(t *testing.T) {
 	b.stage(context.Background(), "broken", []string{"c"}, func(context.Context) error { return errors.New("no server") })
 	if f := b.res["c"]; f.ok || f.note != "failed: no server" || len(b.failed) != 1 {
 		t.Errorf("failed stage: %+v %v", f, b.failed)
+	}
+}
+
+func TestPartialRates(t *testing.T) {
+	res := results{}
+	res.rate("whole", 1000, time.Second, partly(1000, 1000), nil)
+	res.rate("part", 250, time.Second, partly(250, 1000), nil)
+	res.rate("none", 0, time.Second, partly(0, 1000), nil)
+	if f := res["whole"]; !f.ok || f.value != 1000 || f.note != "" {
+		t.Errorf("whole: %+v", f)
+	}
+	if f := res["part"]; !f.ok || f.value != 250 || f.note != "over the first 250 of 1,000 events" {
+		t.Errorf("part: %+v", f)
+	}
+	if f := res["none"]; f.ok {
+		t.Errorf("nothing published is not a rate: %+v", f)
 	}
 }
 
@@ -467,7 +487,7 @@ func benchData(b *testing.B) (*rawServer, dataset) {
 		b.Fatal(err)
 	}
 	b.Cleanup(r.close)
-	if _, _, err := r.publish(ctx, ds); err != nil {
+	if _, _, _, err := r.publish(ctx, ds); err != nil {
 		b.Fatal(err)
 	}
 	return r, ds

@@ -112,15 +112,24 @@ func firstReason(path string) string {
 	return line.Reasons
 }
 
+// logEvents is how many events the log holds.
+func logEvents(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	s, err := js.Stream(ctx, eventlog.EventsStream)
+	if err != nil {
+		return 0, fmt.Errorf("events stream: %w", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("events stream: %w", err)
+	}
+	return info.State.Msgs, nil
+}
+
 // projectorBehind is how many events of the log the projector has not yet
 // acknowledged, read from its durable consumer so that it does not depend
 // on the read model's insides.
 func projectorBehind(ctx context.Context, js jetstream.JetStream) (uint64, error) {
-	s, err := js.Stream(ctx, eventlog.EventsStream)
-	if err != nil {
-		return 0, fmt.Errorf("projector lag: %w", err)
-	}
-	info, err := s.Info(ctx)
+	last, err := logEvents(ctx, js)
 	if err != nil {
 		return 0, fmt.Errorf("projector lag: %w", err)
 	}
@@ -132,10 +141,10 @@ func projectorBehind(ctx context.Context, js jetstream.JetStream) (uint64, error
 	if err != nil {
 		return 0, fmt.Errorf("projector lag: %w", err)
 	}
-	if ci.AckFloor.Stream >= info.State.LastSeq {
+	if ci.AckFloor.Stream >= last {
 		return 0, nil
 	}
-	return info.State.LastSeq - ci.AckFloor.Stream, nil
+	return last - ci.AckFloor.Stream, nil
 }
 
 // restart stops a and starts serve again on the same data directory, and

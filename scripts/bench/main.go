@@ -26,6 +26,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -218,15 +219,17 @@ func (b *bench) stage(ctx context.Context, name string, keys []string, fn func(c
 }
 
 // partial notes why on key: as the reason it is missing, or beside a
-// figure measured from fewer samples than planned.
+// figure whose measurement it cut short. A figure measured in full before
+// the stage stopped stays as it is.
 func (b *bench) partial(key, why string) {
 	f, ok := b.res[key]
-	if !ok || !f.ok {
+	switch {
+	case !ok || !f.ok:
 		b.res.missing(key, why)
-		return
+	case f.cut:
+		f.note = strings.TrimSuffix(why+"; "+f.note, "; ")
+		b.res[key] = f
 	}
-	f.note = why + "; " + f.note
-	b.res[key] = f
 }
 
 // raw measures the baselines: JetStream alone on the same data, first with
@@ -249,18 +252,18 @@ func (b *bench) raw(ctx context.Context) {
 				return err
 			}
 			defer r.close()
-			took, seqs, err := r.publish(ctx, b.ds)
+			n, took, seqs, err := r.publish(ctx, b.ds)
+			b.res.rate(mode.key, n, took, partly(n, b.ds.Events), err)
 			if err != nil {
 				return err
 			}
-			b.res.rate(mode.key, b.ds.Events, took, "")
 			if mode.always {
 				return nil
 			}
 			if took, err = drain(ctx, r.js, eventlog.EventsStream, b.ds.Events); err != nil {
 				return err
 			}
-			b.res.rate("raw.drain", b.ds.Events, took, "")
+			b.res.rate("raw.drain", b.ds.Events, took, "", nil)
 			return b.directGets(ctx, r, seqs)
 		})
 	}
@@ -299,12 +302,12 @@ func (b *bench) pages(ctx context.Context, prefix string, prepare func(ctx conte
 		}
 		key := prefix + strconv.Itoa(p.size)
 		l, err := sequential(ctx, p.alone, func(ctx context.Context) error { return op(ctx, 0) })
-		b.res.latency(key, l, note)
+		b.res.latency(key, l, note, err)
 		if err != nil {
 			return err
 		}
 		l, err = concurrent(ctx, clients, p.each, op)
-		b.res.latency(key+"x8", l, note)
+		b.res.latency(key+"x8", l, note, err)
 		if err != nil {
 			return err
 		}
@@ -362,13 +365,18 @@ func (b *bench) chronicle(ctx context.Context) {
 		return
 	}
 	b.stage(ctx, "Chronicle: memory after catch-up", []string{"chronicle.rss", "chronicle.heap"}, func(ctx context.Context) error {
+		// Per event held: an import cut short leaves fewer than generated.
+		held, err := logEvents(ctx, a.JetStream())
+		if err != nil {
+			return err
+		}
 		rss, heap, err := memory()
 		if err != nil {
 			return err
 		}
-		perEvent := func(n uint64) float64 { return float64(n) / float64(b.ds.Events) }
-		b.res.set("chronicle.rss", perEvent(rss), fmt.Sprintf("%s MB in all", group(int64(rss>>20))))
-		b.res.set("chronicle.heap", perEvent(heap), fmt.Sprintf("%s MB in all", group(int64(heap>>20))))
+		perEvent := func(n uint64) float64 { return float64(n) / float64(held) }
+		b.res.set("chronicle.rss", perEvent(rss), fmt.Sprintf("%s MB for %s events", group(int64(rss>>20)), group(int64(held))))
+		b.res.set("chronicle.heap", perEvent(heap), fmt.Sprintf("%s MB for %s events", group(int64(heap>>20)), group(int64(held))))
 		return nil
 	})
 	b.stage(ctx, "Chronicle: chronology pages over HTTP", []string{"chronicle.page100", "chronicle.page100x8", "chronicle.page1000", "chronicle.page1000x8"}, func(ctx context.Context) error {
@@ -405,30 +413,29 @@ func (b *bench) chronicle(ctx context.Context) {
 		note := fmt.Sprintf("%s children flagged", group(int64(flagged)))
 		ask := func(ctx context.Context) error { _, err := c.query(ctx, flaggedQuery); return err }
 		l, err := sequential(ctx, b.s.flagged, ask)
-		b.res.latency("chronicle.flagged", l, note)
+		b.res.latency("chronicle.flagged", l, note, err)
 		if err != nil {
 			return err
 		}
 		var after latencies
-		defer func() { b.res.latency("chronicle.flagged.after", after, note) }()
 		for i := range b.s.flaggedAfter {
-			if err := publishNew(ctx, a, longHistory(b.o.Events)+i); err != nil {
-				return err
+			if err = publishNew(ctx, a, longHistory(b.o.Events)+i); err != nil {
+				break
 			}
-			l, err := sequential(ctx, 1, ask)
-			after = append(after, l...)
-			if err != nil {
-				return err
+			l, err = sequential(ctx, 1, ask)
+			if after = append(after, l...); err != nil {
+				break
 			}
 		}
-		return nil
+		b.res.latency("chronicle.flagged.after", after, note, err)
+		return err
 	})
 	b.stage(ctx, "Chronicle: full replay", []string{"chronicle.replay"}, func(ctx context.Context) error {
 		n, took, err := replay(ctx, a.JetStream())
 		if err != nil {
 			return err
 		}
-		b.res.rate("chronicle.replay", n, took, "")
+		b.res.rate("chronicle.replay", n, took, "", nil)
 		return nil
 	})
 }
@@ -437,17 +444,28 @@ func (b *bench) chronicle(ctx context.Context) {
 // projector's lag under the mode's keys.
 func (b *bench) importInto(ctx context.Context, a *app.App, mode string) error {
 	imp, err := importInto(ctx, a, b.ds, func(err error) { b.log.Warn("import", "err", err) })
+	done := imp.stored + imp.rejected
+	note := partly(done, b.ds.Events)
+	if imp.rejected > 0 {
+		note = strings.TrimPrefix(note+fmt.Sprintf("; %s of the generated events rejected, first: %s", group(int64(imp.rejected)), imp.reason), "; ")
+		b.log.Warn("import rejected generated events", "mode", mode, "rejected", imp.rejected, "first", imp.reason)
+	}
+	if done > 0 {
+		b.res.rate("chronicle.import."+mode, done, imp.elapsed, note, err)
+	}
 	if err != nil {
 		return err
 	}
-	note := ""
-	if imp.rejected > 0 {
-		note = fmt.Sprintf("%s of the generated events rejected, first: %s", group(int64(imp.rejected)), imp.reason)
-		b.log.Warn("import rejected generated events", "mode", mode, "rejected", imp.rejected, "first", imp.reason)
-	}
-	b.res.rate("chronicle.import."+mode, b.ds.Events, imp.elapsed, note)
 	b.res.set("chronicle.lag."+mode, imp.catchUp.Seconds(), fmt.Sprintf("%s events behind", group(int64(imp.behind))))
 	return nil
+}
+
+// partly notes a rate measured over part of the data set.
+func partly(done, all int) string {
+	if done >= all {
+		return ""
+	}
+	return fmt.Sprintf("over the first %s of %s events", group(int64(done)), group(int64(all)))
 }
 
 // postgres measures the peer: loads with COPY and with batched inserts
@@ -492,7 +510,7 @@ func (b *bench) peer(ctx context.Context, pg *postgres) error {
 		if err != nil {
 			return err
 		}
-		b.res.rate(l.key, b.ds.Events, time.Since(start), fmt.Sprintf("%s rows", group(n)))
+		b.res.rate(l.key, b.ds.Events, time.Since(start), fmt.Sprintf("%s rows", group(n)), nil)
 	}
 	if _, err := c.Exec(ctx, "VACUUM ANALYZE events"); err != nil {
 		return fmt.Errorf("postgres: %w", err)

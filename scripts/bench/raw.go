@@ -67,16 +67,17 @@ type placed struct {
 // TCP connection, as chronicle import does (same subject, Nats-Msg-Id and
 // expected-stream header, same bound on unacknowledged messages), and
 // returns how long it took and the stream sequences of ds.Child's events,
-// in occurred order. Every event must be stored.
-func (r *rawServer) publish(ctx context.Context, ds dataset) (time.Duration, []uint64, error) {
+// in occurred order. Every event must be stored. When ctx ends first, it
+// returns how many were stored by then and in how long, with ctx's error.
+func (r *rawServer) publish(ctx context.Context, ds dataset) (int, time.Duration, []uint64, error) {
 	nc, err := nats.Connect(r.s.ClientURL(), nats.Name("bench-raw"))
 	if err != nil {
-		return 0, nil, fmt.Errorf("raw publish: %w", err)
+		return 0, 0, nil, fmt.Errorf("raw publish: %w", err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(eventlog.DefaultMaxInFlight))
 	if err != nil {
-		return 0, nil, fmt.Errorf("raw publish: %w", err)
+		return 0, 0, nil, fmt.Errorf("raw publish: %w", err)
 	}
 	type mine struct {
 		at time.Time
@@ -98,49 +99,55 @@ func (r *rawServer) publish(ctx context.Context, ds dataset) (time.Duration, []u
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, nil, err
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-ctx.Done():
-		return 0, nil, fmt.Errorf("raw publish: %w", ctx.Err())
+	if err == nil {
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
 	elapsed := time.Since(start)
+	if err != nil {
+		stored, _ := r.stored(context.WithoutCancel(ctx))
+		return stored, elapsed, nil, fmt.Errorf("raw publish: %w", err)
+	}
 	var seqs []placed
 	for _, m := range child {
 		select {
 		case ack := <-m.f.Ok():
 			seqs = append(seqs, placed{m.at, ack.Sequence})
 		case err := <-m.f.Err():
-			return 0, nil, fmt.Errorf("raw publish: %w", err)
+			return 0, elapsed, nil, fmt.Errorf("raw publish: %w", err)
 		}
 	}
-	if err := r.expect(ctx, ds.Events); err != nil {
-		return 0, nil, err
+	stored, err := r.stored(ctx)
+	if err != nil {
+		return 0, elapsed, nil, err
+	}
+	if stored != ds.Events {
+		return stored, elapsed, nil, fmt.Errorf("raw: the stream holds %d messages, want %d", stored, ds.Events)
 	}
 	slices.SortStableFunc(seqs, func(a, b placed) int { return a.at.Compare(b.at) })
 	out := make([]uint64, len(seqs))
 	for i, p := range seqs {
 		out[i] = p.seq
 	}
-	return elapsed, out, nil
+	return stored, elapsed, out, nil
 }
 
-// expect checks that the stream holds n messages.
-func (r *rawServer) expect(ctx context.Context, n int) error {
+// stored is how many messages the stream holds.
+func (r *rawServer) stored(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	s, err := r.js.Stream(ctx, eventlog.EventsStream)
 	if err != nil {
-		return fmt.Errorf("raw: %w", err)
+		return 0, fmt.Errorf("raw: %w", err)
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
-		return fmt.Errorf("raw: %w", err)
+		return 0, fmt.Errorf("raw: %w", err)
 	}
-	if info.State.Msgs != uint64(n) {
-		return fmt.Errorf("raw: the stream holds %d messages, want %d", info.State.Msgs, n)
-	}
-	return nil
+	return int(info.State.Msgs), nil
 }
 
 // drain reads n messages with an ordered consumer, as fast as JetStream

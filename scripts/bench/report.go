@@ -23,27 +23,31 @@ type figure struct {
 	// behind, or why the figure is missing or partial.
 	note string
 	ok   bool
+	// cut: the measurement was stopped part-way (its stage ran out of
+	// time or failed), so the figure rests on less than planned.
+	cut bool
 }
 
 // results are the figures of one run, by key.
 type results map[string]figure
 
-// rate records n events in d.
-func (r results) rate(key string, n int, d time.Duration, note string) {
-	if d <= 0 {
-		r.missing(key, "no time measured")
+// rate records n events in d; err says the measurement stopped part-way.
+func (r results) rate(key string, n int, d time.Duration, note string, err error) {
+	if d <= 0 || n <= 0 {
+		r.missing(key, note)
 		return
 	}
-	r[key] = figure{value: float64(n) / d.Seconds(), note: note, ok: true}
+	r[key] = figure{value: float64(n) / d.Seconds(), note: note, ok: true, cut: err != nil}
 }
 
-// latency records the p50 and p99 of l; a partial set keeps its note.
-func (r results) latency(key string, l latencies, note string) {
+// latency records the p50 and p99 of l; err says the measurement stopped
+// part-way.
+func (r results) latency(key string, l latencies, note string, err error) {
 	if len(l) == 0 {
 		r.missing(key, note)
 		return
 	}
-	r[key] = figure{value: ms(l.percentile(99)), p50: ms(l.percentile(50)), note: strings.TrimPrefix(note+fmt.Sprintf("; %d samples", len(l)), "; "), ok: true}
+	r[key] = figure{value: ms(l.percentile(99)), p50: ms(l.percentile(50)), note: strings.TrimPrefix(note+fmt.Sprintf("; %d samples", len(l)), "; "), ok: true, cut: err != nil}
 }
 
 // set records a plain value.
