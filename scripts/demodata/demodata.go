@@ -10,11 +10,12 @@ package demodata
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -33,6 +34,11 @@ type Config struct {
 	End time.Time
 	// Years is the length of the history (default 3).
 	Years int
+	// TempDir is where Stream spills sorted runs (default os.TempDir()).
+	TempDir string
+
+	runBytes   int  // spill a run once it holds this many encoded bytes
+	keepEvents bool // keep the generated events, for Generate
 }
 
 // DefaultEnd is the end of the default history.
@@ -48,32 +54,92 @@ func (c Config) withDefaults() Config {
 	if c.Years <= 0 {
 		c.Years = 3
 	}
+	if c.runBytes <= 0 {
+		c.runBytes = defaultRunBytes
+	}
 	return c
 }
 
+// Record is one generated event as an agency feed would send it, with what
+// only the generator knows about it.
+type Record struct {
+	// Raw is the event's canonical JSON (events.Encode), without a newline.
+	Raw []byte
+	// ID and RecordedAt are the event's, which set the order of the stream.
+	ID         string
+	RecordedAt time.Time
+	// Children are the generator's own keys (the children's local
+	// authority person ids) for the children the event is about, in subject
+	// order. They are the ground truth identity resolution has to reach:
+	// police and school events carry other identifiers, and an unborn
+	// child's events carry the mother's.
+	Children []string
+
+	ev *events.Event // the generated event, when the stream keeps events
+}
+
+// Event returns the event: the one generated when the stream holds every
+// event in memory (Generate), or Raw decoded. Errors come from
+// events.Decode and mean the record was damaged on its way through the
+// spill files.
+func (r Record) Event() (*events.Event, error) {
+	if r.ev != nil {
+		return r.ev, nil
+	}
+	e, err := events.Decode(r.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("demodata: decode %s: %w", r.ID, err)
+	}
+	return e, nil
+}
+
 // Generate returns the events sorted by RecordedAt, then ID: the order an
-// agency feed would publish them.
+// agency feed would publish them. It holds every event in memory and never
+// touches the disk; for large data sets use Stream.
 func Generate(cfg Config) []*events.Event {
+	var out []*events.Event
+	cfg.keepEvents, cfg.runBytes = true, math.MaxInt
+	// With nothing spilled and a yield that cannot fail, Stream has no
+	// error to return: every generated event encodes (see emit).
+	_ = Stream(context.Background(), cfg, func(r Record) error {
+		out = append(out, r.ev)
+		return nil
+	})
+	return out
+}
+
+// Stream generates the data set and calls yield with every event in the
+// order Generate returns them, byte for byte the same, in memory that does
+// not grow with the size of the data set: events are encoded as they are
+// generated, sorted in runs of a few megabytes spilled to files under
+// cfg.TempDir, and merged. The files are removed before Stream returns.
+// Errors are those of the spill files, of ctx, and yield's own, which stops
+// the stream.
+func Stream(ctx context.Context, cfg Config, yield func(Record) error) error {
 	cfg = cfg.withDefaults()
+	s := &sorter{dir: cfg.TempDir, runBytes: cfg.runBytes, keep: cfg.keepEvents}
+	defer s.remove()
 	g := &gen{
 		rng:   rand.New(rand.NewPCG(uint64(cfg.Seed), 0x5eed_c4)),
 		start: cfg.End.AddDate(-cfg.Years, 0, 0),
 		end:   cfg.End,
+		out:   s,
 	}
-	for made := 0; made < cfg.Children; {
+	for made := 0; made < cfg.Children && s.err == nil; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		h := g.household(min(cfg.Children-made, g.pick(sizes)))
 		made += len(h.children)
 		g.story(h)
 	}
-	g.amendments()
-	sort.Slice(g.out, func(i, j int) bool {
-		a, b := g.out[i], g.out[j]
-		if !a.RecordedAt.Equal(b.RecordedAt) {
-			return a.RecordedAt.Before(b.RecordedAt)
-		}
-		return a.ID < b.ID
-	})
-	return g.out
+	if s.err != nil {
+		return s.err
+	}
+	if err := g.amendments(ctx); err != nil {
+		return err
+	}
+	return s.merge(ctx, yield)
 }
 
 // WriteNDJSON writes events one JSON object per line.
@@ -88,6 +154,26 @@ func WriteNDJSON(w io.Writer, evs []*events.Event) error {
 		bw.WriteByte('\n')
 	}
 	return bw.Flush()
+}
+
+// StreamNDJSON writes the data set to w one event per line, as WriteNDJSON
+// writes Generate's events, in flat memory (see Stream). It returns how many
+// events it wrote.
+func StreamNDJSON(ctx context.Context, w io.Writer, cfg Config) (int, error) {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	n := 0
+	err := Stream(ctx, cfg, func(r Record) error {
+		n++
+		bw.Write(r.Raw)
+		return bw.WriteByte('\n')
+	})
+	if err != nil {
+		return n, err
+	}
+	if err := bw.Flush(); err != nil {
+		return n, fmt.Errorf("demodata: write: %w", err)
+	}
+	return n, nil
 }
 
 // Synthetic names: common enough to be unremarkable, and none refers to a
@@ -137,7 +223,7 @@ const (
 type gen struct {
 	rng        *rand.Rand
 	start, end time.Time
-	out        []*events.Event
+	out        *sorter
 	nhsSeq     int
 	idSeq      int
 	refSeq     int
@@ -332,7 +418,11 @@ func (g *gen) emit(t events.Type, agency string, at time.Time, children []*perso
 	// encode; the tests validate every event generated.
 	e.Payload, _ = json.Marshal(body)
 	e.ID = events.DeriveID(e)
-	g.out = append(g.out, e)
+	keys := make([]string, len(children))
+	for i, c := range children {
+		keys[i] = c.la
+	}
+	g.out.add(e, keys)
 	return e
 }
 

@@ -2,6 +2,19 @@ package demodata
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,4 +191,180 @@ func BenchmarkGenerate(b *testing.B) {
 		n += len(Generate(Config{Seed: 1}))
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+}
+
+// Digests of the NDJSON the in-memory generator wrote before Stream existed
+// (commit 9886ffc), for the default data set and a small one: the stream
+// must reproduce them byte for byte, however it sorts.
+const (
+	defaultDigest  = "32eb99ff0e990fe695c7f8297517ed7d403198c4598ee01d868625a0424889d2"
+	seed7of300     = "337f0bf2354663cbe485254fcce7b857652af752b885cca3ac89fdb485903393"
+	seed2of5000    = "a6665deed5f39334b7f8d47ff18ce8429357a7c5ceee9ab786a52bcfa8a82294"
+	tinyRun        = 1 << 16 // about 70 events: hundreds of runs, merged in two rounds
+	oneRun         = 1 << 40 // nothing spilled
+	defaultRunSize = 0
+)
+
+func TestStreamIsByteIdenticalToTheInMemoryGenerator(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		digest string
+	}{
+		{"default data set, default runs", Config{Seed: 1, runBytes: defaultRunSize}, defaultDigest},
+		{"default data set, tiny runs merged in rounds", Config{Seed: 1, runBytes: tinyRun}, defaultDigest},
+		{"default data set, all in one run", Config{Seed: 1, runBytes: oneRun}, defaultDigest},
+		{"300 children, tiny runs", Config{Seed: 7, Children: 300, runBytes: tinyRun}, seed7of300},
+		{"5,000 children, default runs", Config{Seed: 2, Children: 5000}, seed2of5000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.TempDir = t.TempDir()
+			h := sha256.New()
+			n, err := StreamNDJSON(context.Background(), h, tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := hex.EncodeToString(h.Sum(nil)); got != tc.digest {
+				t.Fatalf("%d events with digest %s, want %s", n, got, tc.digest)
+			}
+			if left, _ := os.ReadDir(tc.cfg.TempDir); len(left) > 0 {
+				t.Fatalf("spill files left behind: %v", left)
+			}
+		})
+	}
+	h := sha256.New()
+	if err := WriteNDJSON(h, Generate(Config{Seed: 1})); err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != defaultDigest {
+		t.Fatalf("Generate: digest %s, want %s", got, defaultDigest)
+	}
+}
+
+// Every record names the children its event is about, in subject order, by
+// the key social care knows them by; spilled records decode to the event
+// they were.
+func TestRecordsNameTheirChildren(t *testing.T) {
+	cfg := Config{Seed: 1, runBytes: tinyRun, TempDir: t.TempDir()}
+	n, unborn := 0, 0
+	err := Stream(context.Background(), cfg, func(r Record) error {
+		n++
+		e, err := r.Event()
+		if err != nil {
+			return err
+		}
+		if e.ID != r.ID || !e.RecordedAt.Equal(r.RecordedAt) {
+			return fmt.Errorf("record %s at %v holds event %s at %v", r.ID, r.RecordedAt, e.ID, e.RecordedAt)
+		}
+		var kids []events.Subject
+		for _, s := range e.Subjects {
+			if s.IsChild() {
+				kids = append(kids, s)
+			}
+		}
+		if len(kids) != len(r.Children) || len(kids) == 0 {
+			return fmt.Errorf("event %s (%s) has %d children, the record names %v", e.ID, e.Type, len(kids), r.Children)
+		}
+		for i, s := range kids {
+			if s.Kind == "unborn" {
+				unborn++
+			}
+			if la := s.Identifiers.LAPersonID; la != "" && la != r.Children[i] {
+				return fmt.Errorf("event %s: child %d is %s, the record says %s", e.ID, i, la, r.Children[i])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 || unborn == 0 {
+		t.Fatalf("%d events, %d about an unborn child", n, unborn)
+	}
+}
+
+func TestStreamStopsOnErrors(t *testing.T) {
+	stop := errors.New("enough")
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name  string
+		ctx   context.Context
+		cfg   Config
+		yield func(Record) error
+		want  func(error) bool
+	}{
+		{"yield's error ends the stream", context.Background(), Config{Seed: 1, Children: 50},
+			func(Record) error { return stop }, func(err error) bool { return errors.Is(err, stop) }},
+		{"yield's error ends a spilled stream", context.Background(), Config{Seed: 1, Children: 300, runBytes: tinyRun},
+			func(Record) error { return stop }, func(err error) bool { return errors.Is(err, stop) }},
+		{"cancelled", cancelled, Config{Seed: 1, Children: 300},
+			func(Record) error { return nil }, func(err error) bool { return errors.Is(err, context.Canceled) }},
+		{"spill directory unusable", context.Background(), Config{Seed: 1, Children: 300, runBytes: tinyRun, TempDir: notADir},
+			func(Record) error { return nil }, func(err error) bool { return err != nil && strings.Contains(err.Error(), "spill") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := Stream(tc.ctx, tc.cfg, func(r Record) error { calls++; return tc.yield(r) })
+			if !tc.want(err) {
+				t.Fatalf("got %v", err)
+			}
+			if calls > 1 {
+				t.Fatalf("yield called %d times after the stream should have stopped", calls)
+			}
+		})
+	}
+}
+
+// The stream's memory does not grow with the data set: the peak heap while
+// writing 20,000 children is less than twice the peak for 2,000 (holding
+// the events, as the generator did, makes it about ten times).
+func TestStreamMemoryIsFlat(t *testing.T) {
+	peak := func(children int) uint64 {
+		runtime.GC()
+		var (
+			top  atomic.Uint64
+			done = make(chan struct{})
+			wg   sync.WaitGroup
+		)
+		sample := func() {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > top.Load() {
+				top.Store(ms.HeapInuse)
+			}
+		}
+		wg.Go(func() {
+			tick := time.NewTicker(2 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-tick.C:
+					sample()
+				}
+			}
+		})
+		n, err := StreamNDJSON(context.Background(), io.Discard, Config{Seed: 1, Children: children, TempDir: t.TempDir()})
+		close(done)
+		wg.Wait()
+		sample()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%d children, %d events: peak heap in use %d MB", children, n, top.Load()>>20)
+		return top.Load()
+	}
+	// Collect garbage early, so that the heap in use follows what is live
+	// rather than when the collector last ran.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	small, large := peak(2000), peak(20000)
+	if float64(large) > 2*float64(small) {
+		t.Fatalf("peak heap %d MB for 20,000 children against %d MB for 2,000: it grows with the data set", large>>20, small>>20)
+	}
 }

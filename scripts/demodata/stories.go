@@ -1,6 +1,7 @@
 package demodata
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -273,27 +274,35 @@ func (g *gen) householdEvents(h *household) {
 }
 
 // amendments corrects and retracts a few events, as agencies do: a wrong
-// date keyed, a record sent against the wrong child.
-func (g *gen) amendments() {
-	n := len(g.out)
-	for i := 0; i < n; i++ {
-		e := g.out[i]
-		if e.Type == "subjects.linked" || e.Agency == "hub" {
-			continue
+// date keyed, a record sent against the wrong child. It visits every event
+// in the order it was generated, as the random sequence requires, reading
+// back the runs already spilled.
+func (g *gen) amendments(ctx context.Context) error {
+	return g.out.generated(ctx, func(r *record) error {
+		if !r.amendable {
+			return nil
 		}
-		switch r := g.rng.Float64(); {
-		case r < 0.004:
-			when := e.RecordedAt.Add(time.Duration(1+g.rng.IntN(30*24)) * time.Hour)
-			g.amend(e, "record.corrected", e.Agency, when, &events.RecordCorrected{EventID: e.ID, Reason: "Wrong date keyed: corrected from the original record.", OccurredAt: e.OccurredAt.AddDate(0, 0, -1).Format(time.RFC3339)},
+		x := g.rng.Float64() // below 0.4%: a correction; below 0.6%: a retraction
+		if x >= 0.006 {
+			return nil
+		}
+		hours := 1 + g.rng.IntN(30*24)
+		e, err := r.event()
+		if err != nil {
+			return err
+		}
+		when := e.RecordedAt.Add(time.Duration(hours) * time.Hour)
+		if x < 0.004 {
+			g.amend(e, r.children, "record.corrected", e.Agency, when, &events.RecordCorrected{EventID: e.ID, Reason: "Wrong date keyed: corrected from the original record.", OccurredAt: e.OccurredAt.AddDate(0, 0, -1).Format(time.RFC3339)},
 				"Correction: date of an earlier record")
-		case r < 0.006:
-			when := e.RecordedAt.Add(time.Duration(1+g.rng.IntN(30*24)) * time.Hour)
-			g.amend(e, "record.retracted", "hub", when, &events.RecordRetracted{EventID: e.ID, Reason: "Recorded against the wrong child."}, "Retraction: recorded against the wrong child")
+		} else {
+			g.amend(e, r.children, "record.retracted", "hub", when, &events.RecordRetracted{EventID: e.ID, Reason: "Recorded against the wrong child."}, "Retraction: recorded against the wrong child")
 		}
-	}
+		return nil
+	})
 }
 
-func (g *gen) amend(target *events.Event, t events.Type, agency string, at time.Time, body events.Payload, summary string) {
+func (g *gen) amend(target *events.Event, children []string, t events.Type, agency string, at time.Time, body events.Payload, summary string) {
 	if at.After(g.end) {
 		return
 	}
@@ -305,5 +314,5 @@ func (g *gen) amend(target *events.Event, t events.Type, agency string, at time.
 	}
 	e.Payload, _ = json.Marshal(body)
 	e.ID = events.DeriveID(e)
-	g.out = append(g.out, e)
+	g.out.add(e, children)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -236,5 +237,42 @@ func TestPublishFileWritesRejectsAndChecksCorrections(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "batch.rejects.ndjson")); !os.IsNotExist(err) {
 		t.Fatalf("stale rejects file left behind: %v", err)
+	}
+}
+
+func TestDemoDataVerb(t *testing.T) {
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{"small data set to stdout", []string{"--children", "40", "--seed", "9"}, exitOK, "about 40 children"},
+		{"spill directory is a file", []string{"--children", "3000", "--temp-dir", notADir}, exitUsage, "demo-data: demodata: spill"},
+		{"not a number", []string{"--children", "many"}, exitUsage, "invalid value \"many\" for flag -children"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "", append([]string{"demo-data"}, tt.args...)...)
+			if code != tt.wantCode || !strings.Contains(errOut, tt.wantErr) {
+				t.Fatalf("exit %d (want %d)\nstderr: %s", code, tt.wantCode, errOut)
+			}
+			if tt.wantCode != exitOK {
+				return
+			}
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			if !strings.Contains(errOut, "wrote "+strconv.Itoa(len(lines))+" events") {
+				t.Fatalf("%d lines written, stderr says: %s", len(lines), errOut)
+			}
+			for i, l := range lines {
+				if _, err := events.Check([]byte(l), time.Now()); err != nil {
+					t.Fatalf("line %d: %v", i+1, err)
+				}
+			}
+		})
 	}
 }
