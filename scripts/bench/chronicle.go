@@ -72,11 +72,7 @@ func importInto(ctx context.Context, a *app.App, dataDir string, ds dataset, war
 	if err != nil {
 		return res, fmt.Errorf("import: %w", err)
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return res, fmt.Errorf("import: %w", err)
-	}
-	pub.SetCheck(ingest.AmendmentCheck(js, warn))
+	pub.SetCheck(ingest.AmendmentCheck(nc, warn))
 	sum, err := ingest.ImportFile(ctx, pub, ds.NDJSON, ingest.ImportOptions{Format: "ndjson", MaxInFlight: eventlog.DefaultMaxInFlight})
 	res.elapsed, res.stored, res.rejected = sum.Elapsed, sum.Accepted, sum.Rejected
 	if err != nil {

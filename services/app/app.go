@@ -197,22 +197,24 @@ type App struct {
 	cfg Config
 	log *slog.Logger
 
-	ns       *server.Server
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	pub      *eventlog.Publisher
-	checker  *quarantine.Checker
-	proj     *runner.Runner
-	alerter  *alerts.Alerter
-	key      ed25519.PrivateKey
-	verifier *auth.Verifier
-	audit    *audit.Log
-	http     *http.Server
-	stopHTTP context.CancelFunc // ends every request's context: see Close
-	tls      *tls.Config
-	ln       net.Listener
-	ready    atomic.Bool
-	example  atomic.Value // string: the demo's example NHS number, for GraphiQL
+	ns      *server.Server
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	pub     *eventlog.Publisher
+	checker *quarantine.Checker
+	proj    *runner.Runner
+	alerter *alerts.Alerter
+	// amendments answers chronicle import's questions about corrections.
+	amendments *nats.Subscription
+	key        ed25519.PrivateKey
+	verifier   *auth.Verifier
+	audit      *audit.Log
+	http       *http.Server
+	stopHTTP   context.CancelFunc // ends every request's context: see Close
+	tls        *tls.Config
+	ln         net.Listener
+	ready      atomic.Bool
+	example    atomic.Value // string: the demo's example NHS number, for GraphiQL
 }
 
 // New returns an App that Run will start.
@@ -295,6 +297,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	a.pub.SetCheck(a.checkAmendment)
+	// chronicle import asks here about corrections of events it did not
+	// publish itself, rather than reading the whole log into its process.
+	if a.amendments, err = ingest.AnswerAmendmentChecks(a.nc, a.judgeAmendment); err != nil {
+		return fmt.Errorf("answer amendment checks: %w", err)
+	}
 	if err := a.serveHTTP(); err != nil {
 		return err
 	}
@@ -543,6 +550,10 @@ func (a *App) Close() error {
 		a.alerter.Stop()
 		a.alerter = nil
 	}
+	if a.amendments != nil {
+		_ = a.amendments.Unsubscribe()
+		a.amendments = nil
+	}
 	if a.checker != nil {
 		a.checker.Stop()
 		a.checker = nil
@@ -565,6 +576,15 @@ func (a *App) Close() error {
 		a.ns = nil
 	}
 	return errors.Join(errs...)
+}
+
+// judgeAmendment says whether a correction or retraction applies to the
+// log as this process's read model has it, once the model has caught up.
+func (a *App) judgeAmendment(ctx context.Context, e *events.Event) error {
+	if err := a.proj.WaitForLatest(ctx); err != nil {
+		return events.E("check amendment", events.KindUnavailable, fmt.Errorf("the read model is behind the log; try again: %w", err))
+	}
+	return a.proj.Model().CheckAmendment(e)
 }
 
 // checkAmendment rejects at ingest a correction or retraction of an event

@@ -83,9 +83,10 @@ func (n *natsFlags) connect(name string, errw io.Writer, refused func()) (*nats.
 }
 
 // publisher connects and returns a publisher that also judges corrections
-// and retractions against the log (ingest.AmendmentCheck), so that the CLI
-// rejects a correction of an unknown or foreign event as the HTTP API does.
-// When the credentials cannot read the log, it says so on warn once.
+// and retractions (ingest.AmendmentCheck: against this run's earlier events,
+// else by asking the hub), so that the CLI rejects a correction of an
+// unknown or foreign event as the HTTP API does. When no hub answers, it
+// says so on warn once.
 func (n *natsFlags) publisher(warn io.Writer) (*eventlog.Publisher, func(), error) {
 	nc, err := n.connect("chronicle-cli", warn, nil)
 	if err != nil {
@@ -96,12 +97,7 @@ func (n *natsFlags) publisher(warn io.Writer) (*eventlog.Publisher, func(), erro
 		nc.Close()
 		return nil, nil, err
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	pub.SetCheck(ingest.AmendmentCheck(js, func(err error) { fmt.Fprintf(warn, "warning: %v\n", err) }))
+	pub.SetCheck(ingest.AmendmentCheck(nc, func(err error) { fmt.Fprintf(warn, "warning: %v\n", err) }))
 	return pub, nc.Close, nil
 }
 

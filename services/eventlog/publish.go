@@ -102,11 +102,34 @@ func NewPublisher(nc *nats.Conn, now func() time.Time, opts ...PublisherOption) 
 // validated), else the event re-encoded. The error lists every problem (see
 // events.Problems).
 func (p *Publisher) Prepare(ctx context.Context, raw []byte) (*events.Event, []byte, error) {
+	e, data, err := p.Validate(raw)
+	if err != nil {
+		return e, nil, err
+	}
+	if err := p.Check(ctx, e); err != nil {
+		return e, nil, err
+	}
+	return e, data, nil
+}
+
+// Validate is Prepare without the CheckFunc: what can be judged from the
+// event alone. It is safe to run on many events at once; an import runs it
+// in parallel and then Check in input order, so that a correction is
+// judged after the event it corrects, however the work was spread.
+func (p *Publisher) Validate(raw []byte) (*events.Event, []byte, error) {
 	e, err := events.Decode(raw)
 	if e == nil {
 		return nil, nil, err
 	}
-	return p.prepare(ctx, e, bytes.TrimSpace(raw), err)
+	return p.validate(e, bytes.TrimSpace(raw), err)
+}
+
+// Check runs the CheckFunc installed by SetCheck, if any, on a valid event.
+func (p *Publisher) Check(ctx context.Context, e *events.Event) error {
+	if p.check == nil {
+		return nil
+	}
+	return p.check(ctx, e)
 }
 
 // PrepareEvent is Prepare for an event built in Go (the hub's own events).
@@ -119,15 +142,10 @@ func (p *Publisher) PrepareEvent(ctx context.Context, e *events.Event) ([]byte, 
 	return data, err
 }
 
-func (p *Publisher) prepare(ctx context.Context, e *events.Event, raw []byte, decodeErr error) (*events.Event, []byte, error) {
+func (p *Publisher) validate(e *events.Event, raw []byte, decodeErr error) (*events.Event, []byte, error) {
 	changed := e.Normalize(newID)
 	if err := errors.Join(decodeErr, events.Validate(e, p.now())); err != nil {
 		return e, nil, err
-	}
-	if p.check != nil {
-		if err := p.check(ctx, e); err != nil {
-			return e, nil, err
-		}
 	}
 	if !changed {
 		return e, raw, nil

@@ -32,6 +32,10 @@ const (
 	AuditStream = "CHRONICLE_AUDIT"
 	// AuditPrefix starts audit subjects: chronicle.audit.<action>.
 	AuditPrefix = "chronicle.audit."
+	// AmendmentCheckSubject is where the hub answers whether a correction
+	// or retraction applies to the log as it has it, for tools without a
+	// read model (chronicle import). Only the hub's own account reaches it.
+	AmendmentCheckSubject = "chronicle.hub.amendments.check"
 )
 
 // StreamConfig holds the settings an operator may change. Zero values take

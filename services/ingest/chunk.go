@@ -48,7 +48,8 @@ func (c *chunker) offer(line int, raw []byte, cells []string, readErr error) err
 	return c.flush()
 }
 
-// flush validates the queued rows and publishes them in order.
+// flush validates the queued rows in parallel, then judges and publishes
+// them in order.
 func (c *chunker) flush() error {
 	var wg sync.WaitGroup
 	for w := range c.workers {
@@ -58,7 +59,7 @@ func (c *chunker) flush() error {
 			for i := w; i < len(c.rows); i += c.workers {
 				r := c.rows[i]
 				if r.err == nil {
-					r.event, r.data, r.err = c.pub.Prepare(c.ctx, r.raw)
+					r.event, r.data, r.err = c.pub.Validate(r.raw)
 				}
 			}
 		}()
@@ -69,6 +70,11 @@ func (c *chunker) flush() error {
 		// an event whose Add then fails, storing it without reporting it.
 		if err := c.ctx.Err(); err != nil {
 			return err
+		}
+		// Judged here, in input order, not in the workers: a correction
+		// must see the event it corrects however the chunk was spread.
+		if r.err == nil {
+			r.err = c.pub.Check(c.ctx, r.event)
 		}
 		if err := c.publish(r); err != nil {
 			return err
