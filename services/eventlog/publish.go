@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,8 +28,9 @@ const (
 	Duplicate Status = "duplicate"
 	// Rejected: failed validation and was not stored; Problems says why.
 	Rejected Status = "rejected"
-	// Failed: valid, but the log did not confirm it was stored (for example
-	// NATS was unreachable). Sending it again is safe.
+	// Failed: valid, but not confirmed stored: the server refused it (the
+	// credentials may not publish there), or it could not be reached to ask.
+	// Sending it again is safe: an event is stored once, whatever happened.
 	Failed Status = "failed"
 )
 
@@ -45,9 +48,11 @@ type Result struct {
 // Publisher validates events and publishes them to the events stream with
 // the event id as Nats-Msg-Id. It is safe for concurrent use.
 type Publisher struct {
-	js    jetstream.JetStream
-	now   func() time.Time
-	check CheckFunc
+	unreachableAfter time.Duration
+	nc               *nats.Conn
+	js               jetstream.JetStream
+	now              func() time.Time
+	check            CheckFunc
 }
 
 // CheckFunc is a further check on a valid event that needs the read model:
@@ -70,7 +75,13 @@ const DefaultAckTimeout = 30 * time.Second
 // PublisherOption tunes a Publisher.
 type PublisherOption func(*publisherOptions)
 
-type publisherOptions struct{ ackTimeout time.Duration }
+type publisherOptions struct{ ackTimeout, unreachableAfter time.Duration }
+
+// WithUnreachableAfter sets how long a batch goes on while its server
+// cannot be reached (default UnreachableAfter).
+func WithUnreachableAfter(d time.Duration) PublisherOption {
+	return func(o *publisherOptions) { o.unreachableAfter = d }
+}
 
 // WithAckTimeout sets how long to wait for each acknowledgement.
 func WithAckTimeout(d time.Duration) PublisherOption {
@@ -83,7 +94,7 @@ func NewPublisher(nc *nats.Conn, now func() time.Time, opts ...PublisherOption) 
 	if now == nil {
 		now = time.Now
 	}
-	o := publisherOptions{ackTimeout: DefaultAckTimeout}
+	o := publisherOptions{ackTimeout: DefaultAckTimeout, unreachableAfter: UnreachableAfter}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -93,7 +104,7 @@ func NewPublisher(nc *nats.Conn, now func() time.Time, opts ...PublisherOption) 
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
-	return &Publisher{js: js, now: now}, nil
+	return &Publisher{nc: nc, js: js, now: now, unreachableAfter: o.unreachableAfter}, nil
 }
 
 // Prepare decodes, normalises and validates one encoded event and returns
@@ -211,15 +222,29 @@ func Message(e *events.Event, data []byte) *nats.Msg {
 // unacknowledged at once, and reports each outcome to report in the order the
 // events were added. report is called from one goroutine.
 type Batch struct {
+	nc      *nats.Conn
 	js      jetstream.JetStream
 	pending chan inflight // its capacity is the in-flight bound
 	done    chan struct{}
 	report  func(Result)
+
+	// stop is closed when the batch cannot go on (see Add); the collector
+	// then stops waiting for acknowledgements that will not come.
+	stop     chan struct{}
+	stopOnce sync.Once
+	stopErr  error
+	// before is the connection's last error when the batch began: only a
+	// refusal after it is this batch's.
+	before error
+	// away is when the connection was first seen down, zero while it is up.
+	away             time.Time
+	unreachableAfter time.Duration
 }
 
 type inflight struct {
 	key    int
 	id     string
+	msg    *nats.Msg
 	future jetstream.PubAckFuture
 	err    error
 }
@@ -228,28 +253,103 @@ type inflight struct {
 // keep the server busy, small enough that a stalled server is noticed fast.
 const DefaultMaxInFlight = 512
 
+// UnreachableAfter is how long a batch goes on adding while its server
+// cannot be reached (see WithUnreachableAfter); after it Add returns
+// ErrUnreachable.
+const UnreachableAfter = 20 * time.Second
+
+// Errors from Batch.Add that end a batch.
+var (
+	// ErrUnreachable: the server has not been reachable for
+	// UnreachableAfter, or the connection is closed.
+	ErrUnreachable = errors.New("eventlog: the NATS server cannot be reached")
+	// ErrRefused: the server refused to take events on these credentials
+	// (a permissions violation): nothing more would be stored.
+	ErrRefused = errors.New("eventlog: the NATS server refused these credentials permission to publish")
+)
+
 // NewBatch starts a batch. Call Close to wait for the last acknowledgement.
 func (p *Publisher) NewBatch(maxInFlight int, report func(Result)) *Batch {
 	if maxInFlight <= 0 {
 		maxInFlight = DefaultMaxInFlight
 	}
-	b := &Batch{js: p.js, pending: make(chan inflight, maxInFlight), done: make(chan struct{}), report: report}
+	b := &Batch{nc: p.nc, js: p.js, unreachableAfter: p.unreachableAfter, before: lastError(p.nc), pending: make(chan inflight, maxInFlight), done: make(chan struct{}), report: report, stop: make(chan struct{})}
 	go b.collect()
 	return b
 }
 
 // Add publishes one prepared event. It blocks while maxInFlight events are
-// unacknowledged, or until ctx is done.
+// unacknowledged, or until ctx is done. It returns ErrRefused once the
+// server has refused these credentials a publish, and ErrUnreachable once
+// the server has been out of reach for UnreachableAfter: the caller stops
+// there and says so, rather than going on failing row by row.
 func (b *Batch) Add(ctx context.Context, key int, e *events.Event, data []byte) error {
+	if err := b.usable(); err != nil {
+		return err
+	}
 	// The stall wait covers a slow (fsyncing) server when other batches
 	// share the connection's pending limit: wait rather than fail.
-	f, err := b.js.PublishMsgAsync(Message(e, data), jetstream.WithStallWait(time.Minute))
+	m := Message(e, data)
+	f, err := b.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute))
 	select {
-	case b.pending <- inflight{key: key, id: e.ID, future: f, err: err}:
+	case b.pending <- inflight{key: key, id: e.ID, msg: m, future: f, err: err}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// usable reports why the batch cannot go on, if it cannot.
+func (b *Batch) usable() error {
+	select {
+	case <-b.stop:
+		return b.stopErr
+	default:
+	}
+	if b.nc == nil {
+		return nil
+	}
+	if err := b.refusal(); err != nil {
+		b.halt(fmt.Errorf("%w: %v", ErrRefused, err))
+		return b.stopErr
+	}
+	switch {
+	case b.nc.IsClosed():
+		b.halt(fmt.Errorf("%w: the connection is closed", ErrUnreachable))
+		return b.stopErr
+	case b.nc.IsConnected():
+		b.away = time.Time{}
+	case b.away.IsZero():
+		b.away = time.Now()
+	case time.Since(b.away) > b.unreachableAfter:
+		b.halt(fmt.Errorf("%w: not connected for %v", ErrUnreachable, time.Since(b.away).Round(time.Second)))
+		return b.stopErr
+	}
+	return nil
+}
+
+// refusal returns the permissions violation the server reported on the
+// connection since the batch began, if any.
+func (b *Batch) refusal() error {
+	err := lastError(b.nc)
+	if err == nil || err == b.before || !errors.Is(err, nats.ErrPermissionViolation) {
+		return nil
+	}
+	return err
+}
+
+func lastError(nc *nats.Conn) error {
+	if nc == nil {
+		return nil
+	}
+	return nc.LastError()
+}
+
+func (b *Batch) halt(err error) {
+	b.stopOnce.Do(func() {
+		b.stopErr = err
+		close(b.stop)
+	})
 }
 
 // Reject reports an event that failed Prepare in its place in the order.
@@ -273,6 +373,10 @@ func (b *Batch) Close() {
 	<-b.done
 }
 
+// resolveWithin bounds the question a batch asks the log about an event
+// whose acknowledgement did not come.
+const resolveWithin = 5 * time.Second
+
 func (b *Batch) collect() {
 	defer close(b.done)
 	for p := range b.pending {
@@ -282,20 +386,78 @@ func (b *Batch) collect() {
 			continue
 		}
 		r := Result{Key: p.key, ID: p.id}
-		if p.err != nil {
-			r.Status, r.Error = Failed, p.err.Error()
-			b.report(r)
-			continue
-		}
-		select {
-		case ack := <-p.future.Ok():
-			r.Status, r.Sequence = Accepted, ack.Sequence
-			if ack.Duplicate {
-				r.Status = Duplicate
+		err := p.err
+		if err == nil {
+			var ack *jetstream.PubAck
+			ack, err = b.await(p.future)
+			if err == nil {
+				r.Status, r.Sequence = Accepted, ack.Sequence
+				if ack.Duplicate {
+					r.Status = Duplicate
+				}
+				b.report(r)
+				continue
 			}
-		case err := <-p.future.Err():
-			r.Status, r.Error = Failed, err.Error()
 		}
-		b.report(r)
+		b.report(b.resolve(r, p, err))
 	}
+}
+
+// await waits for one acknowledgement, looking meanwhile for a refusal:
+// the server answers a publish it does not permit with an error on the
+// connection, not on the message, so without looking the batch would wait
+// out the acknowledgement timeout for every such event.
+func (b *Batch) await(f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case ack := <-f.Ok():
+			return ack, nil
+		case err := <-f.Err():
+			return nil, err
+		case <-b.stop:
+			return nil, b.stopErr
+		case <-tick.C:
+			if err := b.refusal(); err != nil {
+				b.halt(fmt.Errorf("%w: %v", ErrRefused, err))
+			}
+		}
+	}
+}
+
+// resolve settles an event whose acknowledgement did not come. A refused
+// publish was not stored. Otherwise the answer may have been lost rather
+// than the event, so the batch asks the log by sending the event again: its
+// id makes the log store it at most once, and the log's answer (stored now,
+// or already stored) is the truth. Only when the log cannot be asked is the
+// event reported as not confirmed.
+func (b *Batch) resolve(r Result, p inflight, err error) Result {
+	// The server names the subject it refused; other events in flight at
+	// the time may well have been stored, and are asked about below.
+	why := b.refusal()
+	refused := why != nil && p.msg != nil && strings.Contains(why.Error(), `"`+p.msg.Subject+`"`)
+	if refused {
+		r.Status, r.Error = Failed, fmt.Sprintf("refused by the server: these credentials may not publish to %s", p.msg.Subject)
+		return r
+	}
+	// No stream answered at once: nothing takes the subject for these
+	// credentials (an agency's account reaches only its own agency's
+	// subjects), so nothing was stored.
+	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		r.Status, r.Error = Failed, err.Error()
+		return r
+	}
+	if p.msg != nil && !errors.Is(err, ErrUnreachable) && (b.nc == nil || b.nc.IsConnected()) {
+		ctx, cancel := context.WithTimeout(context.Background(), resolveWithin)
+		ack, aerr := b.js.PublishMsg(ctx, p.msg)
+		cancel()
+		if aerr == nil {
+			// Stored, by this run (its answer was lost) or just now.
+			r.Status, r.Sequence = Accepted, ack.Sequence
+			return r
+		}
+	}
+	r.Status, r.Error = Failed, fmt.Sprintf("not confirmed: %v (safe to send again: an event is stored once)", err)
+	return r
 }

@@ -134,7 +134,13 @@ func Import(ctx context.Context, pub *eventlog.Publisher, r io.Reader, size int6
 		if r.err != nil {
 			return batch.Reject(ctx, r.line, r.event, r.err)
 		}
-		return batch.Add(ctx, r.line, r.event, r.data)
+		if err := batch.Add(ctx, r.line, r.event, r.data); err != nil {
+			if errors.Is(err, eventlog.ErrUnreachable) || errors.Is(err, eventlog.ErrRefused) {
+				return fmt.Errorf("stopped at line %d: %w; that row and those after it were not sent: import the file again to finish (an event already stored is stored once)", r.line, err)
+			}
+			return err
+		}
+		return nil
 	})
 	offer := chunk.offer
 	if opts.Format == "csv" {
