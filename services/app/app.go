@@ -89,6 +89,10 @@ type Config struct {
 	// TLSCert and TLSKey serve HTTPS; both or neither. Run loads them
 	// before starting anything, so a bad pair stops start-up.
 	TLSCert, TLSKey string
+	// Demo says a demo data set will be loaded (LoadDemo): the process is
+	// not ready until it has been, so that whoever waits on /readyz reads
+	// all of it.
+	Demo bool
 	// ShutdownGrace is how long Close lets HTTP requests in flight finish
 	// before it cancels them and closes their connections. Default
 	// DefaultShutdownGrace.
@@ -214,13 +218,17 @@ type App struct {
 	tls        *tls.Config
 	ln         net.Listener
 	ready      atomic.Bool
-	example    atomic.Value // string: the demo's example NHS number, for GraphiQL
+	// demoPending is set from Config.Demo until LoadDemo succeeds.
+	demoPending atomic.Bool
+	example     atomic.Value // string: the demo's example NHS number, for GraphiQL
 }
 
 // New returns an App that Run will start.
 func New(cfg Config) *App {
 	cfg = cfg.withDefaults()
-	return &App{cfg: cfg, log: cfg.Logger}
+	a := &App{cfg: cfg, log: cfg.Logger}
+	a.demoPending.Store(cfg.Demo)
+	return a
 }
 
 // Run starts every part and returns once the HTTP API is serving. On error
@@ -447,6 +455,7 @@ func (a *App) serveHTTP() error {
 // Reasons Ready gives besides the projector's own.
 var (
 	errStarting     = errors.New("starting")
+	errLoadingDemo  = errors.New("loading the demo data")
 	errDisconnected = errors.New("nats disconnected")
 )
 
@@ -460,6 +469,8 @@ func (a *App) Ready(ctx context.Context) error {
 	switch {
 	case !a.ready.Load():
 		return errStarting
+	case a.demoPending.Load():
+		return errLoadingDemo
 	case a.nc == nil || !a.nc.IsConnected():
 		return errDisconnected
 	}

@@ -2,8 +2,12 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -12,10 +16,54 @@ import (
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
 
+// demoMarker records, in the data directory, which demo data set a store
+// holds and whether its load finished: so that a load interrupted by
+// Ctrl-C is finished by the next serve --demo, and a store of real events
+// (which has no marker) is never mixed with synthetic ones.
+type demoMarker struct {
+	Seed     int64 `json:"seed"`
+	Children int   `json:"children"`
+	Complete bool  `json:"complete"`
+}
+
+// DemoMarkerPath is where the demo marker lives.
+func DemoMarkerPath(dataDir string) string { return filepath.Join(dataDir, "demo.json") }
+
+func readDemoMarker(path string) (demoMarker, bool, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return demoMarker{}, false, nil
+	}
+	if err != nil {
+		return demoMarker{}, false, fmt.Errorf("demo: %w", err)
+	}
+	var m demoMarker
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return demoMarker{}, false, fmt.Errorf("demo: %s: %w", path, err)
+	}
+	return m, true, nil
+}
+
+func writeDemoMarker(path string, m demoMarker) error {
+	raw, _ := json.Marshal(m)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, raw, 0o600); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return nil
+}
+
 // LoadDemo publishes a synthetic data set through the validating publisher
-// when the log is empty, and waits until the projector has applied it. It
-// reports whether it loaded anything; a store that already holds events is
-// left alone, so a second `serve --demo` reuses the data. Either way the
+// and waits until the projector has applied it. An empty store gets the
+// whole set; a store whose earlier load was interrupted gets the rest (the
+// events' ids make re-sending the last few harmless); a store that holds
+// the set already, or holds events that are not the demo's, is left
+// alone. It reports whether it published anything. Until it returns
+// successfully, a process started with Config.Demo is not ready: a script
+// waiting on /readyz would otherwise read part of the data. Either way the
 // store is then taken to be synthetic, and GraphiQL's opening query names
 // the example child, so that pasting a token and pressing run shows a
 // chronology. (Without --demo the page names no real child: it is public.)
@@ -25,6 +73,7 @@ func (a *App) LoadDemo(ctx context.Context, cfg demodata.Config, progress io.Wri
 		if nhs, ok := a.ExampleChild(); ok {
 			a.example.Store(nhs)
 		}
+		a.demoPending.Store(false)
 	}
 	return loaded, err
 }
@@ -38,12 +87,34 @@ func (a *App) loadDemo(ctx context.Context, cfg demodata.Config, progress io.Wri
 	if err != nil {
 		return false, fmt.Errorf("demo: %w", err)
 	}
-	if info.State.Msgs > 0 {
+	path := DemoMarkerPath(a.cfg.DataDir)
+	marker, found, err := readDemoMarker(path)
+	if err != nil {
+		return false, err
+	}
+	want := demoMarker{Seed: cfg.Seed, Children: cfg.Children}
+	switch {
+	case found && marker.Complete:
+		return false, nil
+	case found && (marker.Seed != want.Seed || marker.Children != want.Children):
+		return false, fmt.Errorf("demo: this store holds part of the demo data set with seed %d and %d children; run serve --demo --demo-seed %d --demo-children %d to finish it", marker.Seed, marker.Children, marker.Seed, marker.Children)
+	case !found && info.State.Msgs > 0:
+		fmt.Fprintf(progress, "The store already holds %d events that are not the demo's; loading no demo data.\n", info.State.Msgs)
 		return false, nil
 	}
+	if err := writeDemoMarker(path, want); err != nil {
+		return false, err
+	}
+	// The demo's events were published in order on one connection, so the
+	// stream holds a prefix of them; the last in-flight window is sent
+	// again, and their ids keep it from being stored twice.
+	skip := 0
+	if found {
+		skip = max(0, int(info.State.Msgs)-2*eventlog.DefaultMaxInFlight)
+		fmt.Fprintf(progress, "Finishing an interrupted demo load (%d events stored)...\n", info.State.Msgs)
+	}
 	started := time.Now()
-	evs := demodata.Generate(cfg)
-	fmt.Fprintf(progress, "Loading %d synthetic events about %d children (seed %d)...\n", len(evs), cfg.Children, cfg.Seed)
+	fmt.Fprintf(progress, "Loading synthetic events about %d children (seed %d)...\n", cfg.Children, cfg.Seed)
 	var stored, failed int
 	var firstErr string
 	batch := a.pub.NewBatch(0, func(r eventlog.Result) {
@@ -59,27 +130,39 @@ func (a *App) loadDemo(ctx context.Context, cfg demodata.Config, progress io.Wri
 	})
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for i, e := range evs {
-		data, err := events.Encode(e)
-		if err == nil {
-			err = batch.Add(ctx, i, e, data)
+	i := 0
+	err = demodata.Stream(ctx, cfg, func(r demodata.Record) error {
+		defer func() { i++ }()
+		if i < skip {
+			return nil
 		}
+		e, err := r.Event()
 		if err != nil {
-			batch.Close()
-			return false, fmt.Errorf("demo: %w", err)
+			return err
+		}
+		if err := batch.Add(ctx, i, e, r.Raw); err != nil {
+			return err
 		}
 		select {
 		case <-tick.C:
-			rate := float64(i) / time.Since(started).Seconds()
-			fmt.Fprintf(progress, "  %d/%d events  %.0f/s  ETA %s\n", i, len(evs), rate, (time.Duration(float64(len(evs)-i)/rate) * time.Second).Round(time.Second))
+			rate := float64(i-skip) / time.Since(started).Seconds()
+			fmt.Fprintf(progress, "  %d events  %.0f/s\n", i, rate)
 		default:
 		}
-	}
+		return nil
+	})
 	batch.Close()
+	if err != nil {
+		return false, fmt.Errorf("demo: %w", err)
+	}
 	if failed > 0 {
 		return true, fmt.Errorf("demo: %d events not stored (first: %s)", failed, firstErr)
 	}
 	if err := a.proj.WaitForLatest(ctx); err != nil {
+		return true, err
+	}
+	want.Complete = true
+	if err := writeDemoMarker(path, want); err != nil {
 		return true, err
 	}
 	fmt.Fprintf(progress, "Loaded %d events in %s.\n", stored, time.Since(started).Round(100*time.Millisecond))

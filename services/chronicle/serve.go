@@ -64,6 +64,7 @@ func serve(ctx context.Context, args []string, std stdio) int {
 		}
 	}
 
+	cfg.Demo = *demo
 	a := app.New(cfg)
 	if err := a.Run(ctx); err != nil {
 		cfg.Logger.Error("start failed", "err", err)
