@@ -150,7 +150,7 @@ func Import(ctx context.Context, pub *eventlog.Publisher, r io.Reader, size int6
 			if lineErr != nil {
 				lineErr = &events.FieldError{Problem: lineErr.Error()}
 			}
-			return offer(line, raw, nil, lineErr)
+			return offer(line, unwrapReject(raw), nil, lineErr)
 		})
 	}
 	if ferr := chunk.flush(); err == nil {

