@@ -125,7 +125,14 @@ func Check(data []byte, now time.Time) (*Event, error) {
 	if e == nil {
 		return nil, err
 	}
-	return e, errors.Join(err, withoutDecoded(Validate(e, now), Problems(err)))
+	return e, ValidateDecoded(e, err, now)
+}
+
+// ValidateDecoded validates an event Decode returned with decodeErr, and
+// returns both sets of problems, each once: validation says nothing more
+// about a field the decoder already found wrong.
+func ValidateDecoded(e *Event, decodeErr error, now time.Time) error {
+	return errors.Join(decodeErr, withoutDecoded(Validate(e, now), Problems(decodeErr)))
 }
 
 // withoutDecoded drops the validation problems at or under a field that

@@ -262,7 +262,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if a.key, err = loadOrCreateKey(KeyPath(a.cfg.DataDir)); err != nil {
+	if a.key, err = EnsureSigningKey(a.cfg.DataDir); err != nil {
 		return err
 	}
 	if a.cfg.OIDCJWKSURL != "" {

@@ -59,8 +59,21 @@ func KeyPath(dataDir string) string { return filepath.Join(dataDir, "keys", "sig
 // own NATS user, which the embedded server trusts and the CLI verbs use.
 func NATSKeyPath(dataDir string) string { return filepath.Join(dataDir, "keys", "nats-chronicle.nk") }
 
-// LoadSigningKey loads (or creates) the local signing key of a data
-// directory, for the token verb.
-func LoadSigningKey(dataDir string) (ed25519.PrivateKey, error) {
+// EnsureSigningKey loads the local signing key of a data directory,
+// creating it the first time: what serve does at start.
+func EnsureSigningKey(dataDir string) (ed25519.PrivateKey, error) {
 	return loadOrCreateKey(KeyPath(dataDir))
+}
+
+// LoadSigningKey loads the local signing key of a data directory, for the
+// token verb. It never creates one: a token signed with a key no server
+// knows would be refused everywhere, so a missing key is an error that says
+// which directory was looked in.
+func LoadSigningKey(dataDir string) (ed25519.PrivateKey, error) {
+	path := KeyPath(dataDir)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		// A new key would sign tokens no server knows.
+		return nil, fmt.Errorf("no signing key at %s: is %s the data directory chronicle serve uses? serve creates the key when it first starts", path, dataDir)
+	}
+	return loadOrCreateKey(path)
 }

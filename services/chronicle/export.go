@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,12 +25,8 @@ func exportVerb(ctx context.Context, args []string, std stdio) int {
 	if len(args) > 0 {
 		what, args = args[0], args[1:]
 	}
-	fs := flag.NewFlagSet("export "+what, flag.ContinueOnError)
-	fs.SetOutput(std.err)
-	fs.Usage = func() {
-		fmt.Fprintln(std.err, "usage: chronicle export annex-a --from YYYY-MM-DD --to YYYY-MM-DD [--out DIR] [flags]\n       chronicle export cin-census --year YYYY [--out FILE] [flags]\n\nAsks the running hub (--server) with a token that may export (manager or analyst; set CHRONICLE_TOKEN) and a purpose of access.")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("export", "annex-a --from YYYY-MM-DD --to YYYY-MM-DD [--out DIR]\ncin-census --year YYYY [--out FILE]",
+		"Asks the running hub (--server) with a token that may export (manager or analyst; set CHRONICLE_TOKEN) and a purpose of access.", std)
 	server := fs.String("server", "http://127.0.0.1:8080", "the running hub's HTTP address")
 	token := fs.String("token", "", "bearer token (better set as CHRONICLE_TOKEN)")
 	why := fs.String("purpose", "", "purpose of access, for the access log (for example audit or statutory_return)")
@@ -41,12 +36,18 @@ func exportVerb(ctx context.Context, args []string, std stdio) int {
 	year := fs.Int("year", 0, "cin-census: the census year (2024 is the 2023-24 collection, to 31 March 2024)")
 	la := fs.String("la", "", "cin-census: the three-digit DfE LA number for the file's header")
 	out := fs.String("out", "", "annex-a: the directory for the CSV files and annex-a.xlsx (default annex-a); cin-census: the file (default cin-census-YYYY.xml)")
-	if what != "annex-a" && what != "cin-census" {
+	switch what {
+	case "annex-a", "cin-census":
+	case "-h", "--help", "help":
+		fs.SetOutput(std.out)
+		fs.Usage()
+		return exitOK
+	default:
 		fs.Usage()
 		return exitUsage
 	}
-	if err := parseFlags(fs, args); err != nil {
-		return exitUsage
+	if err := parseFlags(fs, args, std); err != nil {
+		return exitFor(err)
 	}
 	if *token == "" {
 		fmt.Fprintln(std.err, "export: a token is required: set CHRONICLE_TOKEN (chronicle token --role analyst ...)")
@@ -66,7 +67,7 @@ func exportVerb(ctx context.Context, args []string, std stdio) int {
 	body, err := getExport(ctx, *server+"/v1/export/"+what+"?"+q.Encode(), *token, *why, *detail)
 	if err != nil {
 		fmt.Fprintf(std.err, "export %s: %v\n", what, err)
-		return exitRejected
+		return exitFailure
 	}
 	if what == "cin-census" {
 		return writeCensus(body, *out, *year, std)
@@ -115,14 +116,14 @@ func writeAnnexA(body []byte, dir string, std stdio) int {
 	var resp gateway.AnnexAResponse
 	if err := json.Unmarshal(body, &resp); err != nil {
 		fmt.Fprintf(std.err, "export annex-a: the hub's answer is not Annex A: %v\n", err)
-		return exitRejected
+		return exitFailure
 	}
 	if dir == "" {
 		dir = "annex-a"
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(std.err, "export annex-a: %v\n", err)
-		return exitRejected
+		return exitFailure
 	}
 	book := excelize.NewFile()
 	defer book.Close()
@@ -135,14 +136,14 @@ func writeAnnexA(body []byte, dir string, std stdio) int {
 		name := filepath.Join(dir, fmt.Sprintf("list-%d-%s.csv", l.Number, strings.ReplaceAll(strings.ToLower(l.Title), " ", "-")))
 		if err := writeCSVFile(name, l.Columns, l.Rows); err != nil {
 			fmt.Fprintf(std.err, "export annex-a: %v\n", err)
-			return exitRejected
+			return exitFailure
 		}
 		sheet := fmt.Sprintf("List %d", l.Number)
 		if i == 0 {
 			_ = book.SetSheetName("Sheet1", sheet)
 		} else if _, err := book.NewSheet(sheet); err != nil {
 			fmt.Fprintf(std.err, "export annex-a: %v\n", err)
-			return exitRejected
+			return exitFailure
 		}
 		for r, row := range append([][]string{l.Columns}, l.Rows...) {
 			cells := make([]any, len(row))
@@ -152,7 +153,7 @@ func writeAnnexA(body []byte, dir string, std stdio) int {
 			cell, _ := excelize.CoordinatesToCellName(1, r+1)
 			if err := book.SetSheetRow(sheet, cell, &cells); err != nil {
 				fmt.Fprintf(std.err, "export annex-a: %v\n", err)
-				return exitRejected
+				return exitFailure
 			}
 		}
 		fmt.Fprintf(std.out, "  List %d %-32s %6d rows  %s\n", l.Number, l.Title, len(l.Rows), name)
@@ -160,7 +161,7 @@ func writeAnnexA(body []byte, dir string, std stdio) int {
 	xlsx := filepath.Join(dir, "annex-a.xlsx")
 	if err := book.SaveAs(xlsx); err != nil {
 		fmt.Fprintf(std.err, "export annex-a: %v\n", err)
-		return exitRejected
+		return exitFailure
 	}
 	fmt.Fprintf(std.out, "  workbook: %s\n", xlsx)
 	return exitOK
@@ -192,7 +193,7 @@ func writeCensus(body []byte, path string, year int, std stdio) int {
 	}
 	if err := os.WriteFile(path, body, 0o644); err != nil {
 		fmt.Fprintf(std.err, "export cin-census: %v\n", err)
-		return exitRejected
+		return exitFailure
 	}
 	fmt.Fprintf(std.out, "CIN census %d: %s (%d bytes)\n", year, path, len(body))
 	return exitOK

@@ -10,11 +10,18 @@
 //
 // Every flag can also be set from the environment as CHRONICLE_<FLAG>, with
 // dashes as underscores (--nats-url is CHRONICLE_NATS_URL). A flag given on
-// the command line wins.
+// the command line wins. Flags may come before or after the arguments.
+//
+// Every verb prints its usage to stdout and exits 0 for -h or --help. Exit
+// codes: 0 done; 1 the command ran and failed (events not stored, the
+// server unreachable, a file missing); 2 the command line is wrong (an
+// unknown verb or flag, a bad value, flags that exclude each other).
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,11 +39,11 @@ func main() {
 	os.Exit(code)
 }
 
-// Exit codes.
+// Exit codes, the same for every verb.
 const (
-	exitOK       = 0
-	exitRejected = 1 // some events were not stored
-	exitUsage    = 2 // bad flags, or the command could not run
+	exitOK      = 0
+	exitFailure = 1 // the command ran and failed: some events not stored, the server unreachable, a file missing
+	exitUsage   = 2 // the command line is wrong: an unknown verb or flag, a bad flag value, a missing argument
 )
 
 type verb struct {
@@ -63,9 +70,13 @@ func verbs() []verb {
 
 func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) int {
 	std := stdio{in: in, out: out, err: errw}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		usage(errw)
 		return exitUsage
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(out)
+		return exitOK
 	}
 	for _, v := range verbs() {
 		if v.name == args[0] {
@@ -85,16 +96,77 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun chronicle <verb> -h for the verb's flags. Flags may also be set as CHRONICLE_<FLAG> environment variables.")
 }
 
-// parseFlags parses args, then fills every flag not given on the command line
-// from its CHRONICLE_* environment variable. Errors are printed to the flag
-// set's output.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+// newFlags returns a verb's flag set with the one usage format every verb
+// shares: "usage: chronicle VERB [flags] ARGS", what the verb does, then its
+// flags. Errors go to stderr; -h and --help print the usage to stdout (see
+// parseFlags).
+func newFlags(verb, synopsis, about string, std stdio) *flag.FlagSet {
+	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
+	fs.SetOutput(std.err)
+	fs.Usage = func() {
+		w := fs.Output()
+		for i, line := range strings.Split(synopsis, "\n") {
+			lead := "usage: "
+			if i > 0 {
+				lead = "       "
+			}
+			fmt.Fprintf(w, "%schronicle %s [flags]%s\n", lead, verb, strings.TrimRight(" "+line, " "))
+		}
+		fmt.Fprintf(w, "\n%s\n\nflags (each also CHRONICLE_<FLAG> in the environment):\n", about)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// errBadFlags marks an error a verb finds in its flags after parsing them
+// (two that exclude each other, a credentials file that is not one): the
+// command line is wrong, so the exit is exitUsage (see exitOn).
+var errBadFlags = errors.New("bad flags")
+
+// exitOn is the exit code for a verb's error: exitUsage when the flags
+// were wrong, exitFailure when the command ran and failed.
+func exitOn(err error) int {
+	if errors.Is(err, errBadFlags) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// errHelp is parseFlags' answer to -h and --help, after printing the usage
+// to stdout: the verb exits 0.
+var errHelp = flag.ErrHelp
+
+// exitFor is the exit code after parseFlags fails: 0 for -h, else usage.
+func exitFor(err error) int {
+	if errors.Is(err, errHelp) {
+		return exitOK
+	}
+	return exitUsage
+}
+
+// parseFlags parses args, flags and arguments in any order (so that
+// "import FILE --quiet" works as "import --quiet FILE"; "--" ends the
+// flags), then fills every flag not given on the command line from its
+// CHRONICLE_* environment variable. Errors are printed to stderr with the
+// usage; -h and --help print the usage to stdout and return errHelp.
+func parseFlags(fs *flag.FlagSet, args []string, std stdio) error {
+	var help bytes.Buffer
+	errw := fs.Output()
+	fs.SetOutput(&help)
+	err := fs.Parse(interspersed(fs, args))
+	fs.SetOutput(errw)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(std.out)
+		fs.Usage()
+		fs.SetOutput(errw)
+		return errHelp
+	}
+	if err != nil {
+		io.Copy(errw, &help)
 		return err
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var err error
 	fs.VisitAll(func(f *flag.Flag) {
 		if given[f.Name] || err != nil {
 			return
@@ -103,11 +175,43 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		if v, ok := os.LookupEnv(name); ok {
 			if serr := fs.Set(f.Name, v); serr != nil {
 				err = fmt.Errorf("%s=%q: %w", name, v, serr)
-				fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
+				fmt.Fprintf(errw, "chronicle %s: %v\n", fs.Name(), err)
 			}
 		}
 	})
 	return err
+}
+
+// interspersed moves flags (with their values) before the arguments, as
+// flag.Parse wants them, keeping each group's order.
+func interspersed(fs *flag.FlagSet, args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil && !isBool(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return append(append(flags, "--"), rest...)
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 func isTerminal(w io.Writer) bool {

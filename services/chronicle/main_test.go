@@ -54,8 +54,8 @@ func TestPublishVerbExitCodes(t *testing.T) {
 	}{
 		{"one valid event", string(good), exitOK, "accepted"},
 		{"same again", string(good), exitOK, "duplicate"},
-		{"ndjson with a bad line", string(good) + "\n" + bad + "\n", exitRejected, "subjects[0].identifiers.nhs_number: check digit does not match"},
-		{"not json at all", "hello", exitRejected, "malformed JSON"},
+		{"ndjson with a bad line", string(good) + "\n" + bad + "\n", exitFailure, "subjects[0].identifiers.nhs_number: check digit does not match"},
+		{"not json at all", "hello", exitFailure, "malformed JSON"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,7 +65,7 @@ func TestPublishVerbExitCodes(t *testing.T) {
 			}
 		})
 	}
-	if code, _, errOut := runCLI(t, string(good), "publish", "--nats-url", "nats://127.0.0.1:1"); code != exitUsage || !strings.Contains(errOut, "is chronicle serve running?") {
+	if code, _, errOut := runCLI(t, string(good), "publish", "--nats-url", "nats://127.0.0.1:1"); code != exitFailure || !strings.Contains(errOut, "is chronicle serve running?") {
 		t.Fatalf("unreachable NATS: exit %d, %s", code, errOut)
 	}
 }
@@ -81,8 +81,8 @@ func TestImportVerbCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, "", "import", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--map", "NHS=subject.nhs_number", path)
-	if code != exitRejected {
-		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitRejected, out, errOut)
+	if code != exitFailure {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFailure, out, errOut)
 	}
 	if !strings.Contains(out, "1 accepted") || !strings.Contains(out, "1 rejected") || !strings.Contains(out, "history.rejects.csv") {
 		t.Fatalf("summary: %s", out)
@@ -96,7 +96,7 @@ func TestImportVerbCSV(t *testing.T) {
 	}
 	// Importing the same file again stores nothing twice.
 	code, out, _ = runCLI(t, "", "import", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--map", "NHS=subject.nhs_number", "--quiet", path)
-	if code != exitRejected || !strings.Contains(out, "1 duplicates") {
+	if code != exitFailure || !strings.Contains(out, "1 duplicates") {
 		t.Fatalf("re-import: exit %d: %s", code, out)
 	}
 }
@@ -104,7 +104,7 @@ func TestImportVerbCSV(t *testing.T) {
 func TestFlagsFromEnvironment(t *testing.T) {
 	t.Setenv("CHRONICLE_NATS_URL", "nats://127.0.0.1:1")
 	code, _, errOut := runCLI(t, "{}", "publish", "--json")
-	if code != exitUsage || !strings.Contains(errOut, "nats://127.0.0.1:1") {
+	if code != exitFailure || !strings.Contains(errOut, "nats://127.0.0.1:1") {
 		t.Fatalf("CHRONICLE_NATS_URL not used: %d %s", code, errOut)
 	}
 	t.Setenv("CHRONICLE_MAX_IN_FLIGHT", "many")
@@ -216,7 +216,7 @@ func TestPublishFileWritesRejectsAndChecksCorrections(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCLI(t, "", "publish", "--nats-url", a.NATSClientURL(), "--data", a.dir, path)
-	if code != exitRejected || !strings.Contains(errOut, "1 accepted") || !strings.Contains(errOut, "2 rejected") {
+	if code != exitFailure || !strings.Contains(errOut, "1 accepted") || !strings.Contains(errOut, "2 rejected") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	rejects, err := os.ReadFile(filepath.Join(dir, "batch.rejects.ndjson"))
@@ -252,7 +252,7 @@ func TestDemoDataVerb(t *testing.T) {
 		wantErr  string
 	}{
 		{"small data set to stdout", []string{"--children", "40", "--seed", "9"}, exitOK, "about 40 children"},
-		{"spill directory is a file", []string{"--children", "3000", "--temp-dir", notADir}, exitUsage, "demo-data: demodata: spill"},
+		{"spill directory is a file", []string{"--children", "3000", "--temp-dir", notADir}, exitFailure, "demo-data: demodata: spill"},
 		{"not a number", []string{"--children", "many"}, exitUsage, "invalid value \"many\" for flag -children"},
 	}
 	for _, tt := range tests {
@@ -274,5 +274,57 @@ func TestDemoDataVerb(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every verb follows one convention: -h and --help print its usage to
+// stdout and exit 0; an unknown flag prints the problem and the usage to
+// stderr and exits 2; the usage has one format. The same for chronicle
+// itself.
+func TestEveryVerbsHelpAndUsage(t *testing.T) {
+	for _, v := range verbs() {
+		args := []string{v.name}
+		if v.name == "export" {
+			args = append(args, "annex-a")
+		}
+		for _, help := range []string{"-h", "--help"} {
+			t.Run(v.name+" "+help, func(t *testing.T) {
+				code, out, errOut := runCLI(t, "", append(append([]string{}, args...), help)...)
+				if code != exitOK || !strings.HasPrefix(out, "usage: chronicle "+v.name+" [flags]") || !strings.Contains(out, "flags (each also CHRONICLE_<FLAG>") || errOut != "" {
+					t.Fatalf("exit %d\nstdout: %.300s\nstderr: %.300s", code, out, errOut)
+				}
+			})
+		}
+		t.Run(v.name+" --bogus", func(t *testing.T) {
+			code, out, errOut := runCLI(t, "", append(append([]string{}, args...), "--bogus")...)
+			if code != exitUsage || out != "" || !strings.Contains(errOut, "flag provided but not defined: -bogus") ||
+				!strings.Contains(errOut, "usage: chronicle "+v.name) || strings.Count(errOut, "flag provided but not defined") != 1 {
+				t.Fatalf("exit %d\nstdout: %.300s\nstderr: %.300s", code, out, errOut)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		args         []string
+		code         int
+		stdout, errs bool
+	}{
+		{[]string{"--help"}, exitOK, true, false},
+		{[]string{"-h"}, exitOK, true, false},
+		{[]string{"help"}, exitOK, true, false},
+		{nil, exitUsage, false, true},
+		{[]string{"frobnicate"}, exitUsage, false, true},
+	} {
+		code, out, errOut := runCLI(t, "", tt.args...)
+		if code != tt.code || (out != "") != tt.stdout || (errOut != "") != tt.errs {
+			t.Errorf("chronicle %v: exit %d, stdout %q, stderr %q", tt.args, code, out, errOut)
+		}
+	}
+}
+
+// Flags may come after the arguments, as people type them.
+func TestFlagsAfterArguments(t *testing.T) {
+	code, _, errOut := runCLI(t, "", "import", filepath.Join(t.TempDir(), "missing.ndjson"), "--quiet", "--nats-url", "nats://127.0.0.1:1")
+	if code != exitFailure || !strings.Contains(errOut, "missing.ndjson: no such file") || strings.Contains(errOut, "usage:") {
+		t.Fatalf("exit %d: %s", code, errOut)
 	}
 }

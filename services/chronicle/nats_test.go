@@ -37,11 +37,11 @@ func TestCLIConnectsWithCredentials(t *testing.T) {
 	}{
 		{"serve's key through --data", []string{"--data", a.dir}, exitOK, ""},
 		{"serve's key through --nats-creds", []string{"--data", empty, "--nats-creds", key}, exitOK, ""},
-		{"no credentials", []string{"--data", empty}, exitUsage, "without credentials (no " + app.NATSKeyPath(empty) + "; give --data or --nats-creds): nats: Authorization Violation"},
-		{"a key the server does not know", []string{"--data", a.dir, "--nats-creds", strangerPath}, exitUsage, "with --nats-creds " + strangerPath + ": nats: Authorization Violation"},
+		{"no credentials", []string{"--data", empty}, exitFailure, "without credentials (no " + app.NATSKeyPath(empty) + "; give --data or --nats-creds): nats: Authorization Violation"},
+		{"a key the server does not know", []string{"--data", a.dir, "--nats-creds", strangerPath}, exitFailure, "with --nats-creds " + strangerPath + ": nats: Authorization Violation"},
 		{"not a credentials file", []string{"--nats-creds", garbage}, exitUsage, "--nats-creds: nats credentials " + garbage + ": neither a .creds file nor an nkey user seed"},
 		{"a user and credentials", []string{"--nats-creds", key, "--nats-user", "police-rms"}, exitUsage, "give --nats-creds or --nats-user, not both"},
-		{"a user the server does not know", []string{"--data", a.dir, "--nats-user", "police-rms", "--nats-password", "synthetic-pw"}, exitUsage, "as --nats-user police-rms: nats: Authorization Violation"},
+		{"a user the server does not know", []string{"--data", a.dir, "--nats-user", "police-rms", "--nats-password", "synthetic-pw"}, exitFailure, "as --nats-user police-rms: nats: Authorization Violation"},
 	}
 	spec, _ := events.Lookup("health.concern")
 	for i, tt := range tests {
@@ -84,10 +84,10 @@ func TestCLIPublishesAsAnAgency(t *testing.T) {
 	health, _ := events.Lookup("health.concern")
 	foreign, _ := events.Encode(health.ExampleEvent())
 	code, out, errOut = runCLI(t, string(foreign), append([]string{"publish"}, agency...)...)
-	if code != exitRejected || strings.Contains(out, "accepted") || !strings.Contains(out, "may publish only under its own agency") {
+	if code != exitFailure || strings.Contains(out, "accepted") || !strings.Contains(out, "may publish only under its own agency") {
 		t.Fatalf("another agency's event: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if code, _, errOut := runCLI(t, "", append([]string{"replay"}, agency...)...); code != exitUsage || !strings.Contains(errOut, "refused these credentials the log") {
+	if code, _, errOut := runCLI(t, "", append([]string{"replay"}, agency...)...); code != exitFailure || !strings.Contains(errOut, "refused these credentials the log") {
 		t.Fatalf("an agency replaying the log: exit %d %s", code, errOut)
 	}
 	if n := streamLen(t, a); n != 1 {

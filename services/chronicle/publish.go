@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -51,11 +52,11 @@ func (n *natsFlags) connect(name string, errw io.Writer, refused func()) (*nats.
 	var as string
 	switch {
 	case n.creds != "" && n.user != "":
-		return nil, errors.New("give --nats-creds or --nats-user, not both")
+		return nil, fmt.Errorf("%w: give --nats-creds or --nats-user, not both", errBadFlags)
 	case n.creds != "":
 		creds, err := embedded.Credentials(n.creds)
 		if err != nil {
-			return nil, fmt.Errorf("--nats-creds: %w", err)
+			return nil, fmt.Errorf("%w: --nats-creds: %w", errBadFlags, err)
 		}
 		opts, as = append(opts, creds), "with --nats-creds "+n.creds
 	case n.user != "":
@@ -102,17 +103,12 @@ func (n *natsFlags) publisher(warn io.Writer) (*eventlog.Publisher, func(), erro
 }
 
 func publish(ctx context.Context, args []string, std stdio) int {
-	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
-	fs.SetOutput(std.err)
-	fs.Usage = func() {
-		fmt.Fprintln(std.err, "usage: chronicle publish [flags] [FILE | -]\n\nFILE holds one JSON event, a JSON array of events, or NDJSON; - or nothing reads stdin.")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("publish", "[FILE | -]", "Validates and publishes the events in FILE (one JSON event, a JSON array, or NDJSON; - or nothing reads stdin),\nprinting one line per event. Events not stored are written with their reasons beside FILE.", std)
 	var conn natsFlags
 	conn.register(fs)
 	asJSON := fs.Bool("json", false, "print the full per-event results as JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return exitUsage
+	if err := parseFlags(fs, args, std); err != nil {
+		return exitFor(err)
 	}
 	var body []byte
 	name := fs.Arg(0)
@@ -132,7 +128,7 @@ func publish(ctx context.Context, args []string, std stdio) int {
 	pub, closeConn, err := conn.publisher(std.err)
 	if err != nil {
 		fmt.Fprintf(std.err, "publish: %v\n", err)
-		return exitUsage
+		return exitOn(err)
 	}
 	defer closeConn()
 	var resp *ingest.Response
@@ -144,7 +140,7 @@ func publish(ctx context.Context, args []string, std stdio) int {
 	}
 	if err != nil {
 		fmt.Fprintf(std.err, "publish: %v\n", err)
-		return exitUsage
+		return exitFailure
 	}
 	if *asJSON {
 		enc := json.NewEncoder(std.out)
@@ -173,18 +169,13 @@ func publish(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.err, "events not stored, with reasons: %s\n", rejectsPath)
 	}
 	if resp.Rejected+resp.Failed > 0 {
-		return exitRejected
+		return exitFailure
 	}
 	return exitOK
 }
 
 func importFile(ctx context.Context, args []string, std stdio) int {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(std.err)
-	fs.Usage = func() {
-		fmt.Fprintln(std.err, "usage: chronicle import [flags] FILE\n       chronicle import --format cin-census FILE.xml\n       chronicle import --format ssda903 DIR\n\nFILE is NDJSON (one event per line) or CSV with a header row (see README: CSV columns).\nRows not stored are written with their reasons to FILE's name with .rejects before the extension.")
-		fs.PrintDefaults()
-	}
+	fs := newFlags("import", "FILE\n--format cin-census FILE.xml\n--format ssda903 DIR", "Imports FILE of any size: NDJSON (one event per line) or CSV with a header row (see README: CSV columns),\nor a statutory return. Rows not stored are written with their reasons to FILE's name with .rejects before the\nextension; that file, once fixed, imports as it is.", std)
 	var conn natsFlags
 	conn.register(fs)
 	format := fs.String("format", "", "ndjson or csv (default: by extension); cin-census for a Children in Need census XML FILE, ssda903 for a DIR of SSDA903 CSV tables")
@@ -193,12 +184,16 @@ func importFile(ctx context.Context, args []string, std stdio) int {
 	zone := fs.String("zone", "Europe/London", "time zone for CSV times written without one")
 	inFlight := fs.Int("max-in-flight", eventlog.DefaultMaxInFlight, "most events awaiting acknowledgement at once")
 	quiet := fs.Bool("quiet", false, "no progress display")
-	if err := parseFlags(fs, args); err != nil {
-		return exitUsage
+	if err := parseFlags(fs, args, std); err != nil {
+		return exitFor(err)
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return exitUsage
+	}
+	if _, err := os.Stat(fs.Arg(0)); err != nil {
+		fmt.Fprintf(std.err, "import: %v\n", err)
+		return exitFailure
 	}
 	opts := ingest.ImportOptions{Format: *format, MaxInFlight: *inFlight, Rename: map[string]string{}}
 	if *rename != "" {
@@ -226,17 +221,19 @@ func importFile(ctx context.Context, args []string, std stdio) int {
 	pub, closeConn, err := conn.publisher(std.err)
 	if err != nil {
 		fmt.Fprintf(std.err, "import: %v\n", err)
-		return exitUsage
+		return exitOn(err)
 	}
 	defer closeConn()
 	sum, err := ingest.ImportFile(ctx, pub, fs.Arg(0), opts)
-	fmt.Fprintln(std.out, sum)
+	if sum.Rows > 0 || err == nil {
+		fmt.Fprintln(std.out, sum)
+	}
 	if err != nil {
 		fmt.Fprintf(std.err, "import: %v\n", err)
-		return exitUsage
+		return exitFailure
 	}
 	if sum.NotStored() > 0 {
-		return exitRejected
+		return exitFailure
 	}
 	return exitOK
 }

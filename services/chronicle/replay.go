@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -39,14 +38,13 @@ type replaySummary struct {
 // time, for a practice review, and prints a summary. The digest identifies
 // the rebuilt model: two replays to the same time give the same digest.
 func replay(ctx context.Context, args []string, std stdio) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(std.err)
+	fs := newFlags("replay", "", "Rebuilds the read models from the stream, as known at a time if asked, and summarises them (practice reviews).", std)
 	var conn natsFlags
 	conn.register(fs)
 	asOf := fs.String("as-known-at", "", "rebuild from what the hub had received by this RFC 3339 time (default: everything)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return exitUsage
+	if err := parseFlags(fs, args, std); err != nil {
+		return exitFor(err)
 	}
 	var at *time.Time
 	if *asOf != "" {
@@ -62,13 +60,13 @@ func replay(ctx context.Context, args []string, std stdio) int {
 	nc, err := conn.connect("chronicle-replay", std.err, stop)
 	if err != nil {
 		fmt.Fprintf(std.err, "replay: %v\n", err)
-		return exitUsage
+		return exitOn(err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		fmt.Fprintf(std.err, "replay: %v\n", err)
-		return exitUsage
+		return exitFailure
 	}
 	res, err := runner.Replay(ctx, js, eventlog.EventsStream, at)
 	if err != nil {
@@ -76,7 +74,7 @@ func replay(ctx context.Context, args []string, std stdio) int {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(std.err, "replay: the server refused these credentials the log (an agency's NATS account may only publish)")
 		}
-		return exitUsage
+		return exitFailure
 	}
 	st := res.Model.Stats()
 	sum := replaySummary{

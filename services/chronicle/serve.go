@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -15,8 +14,7 @@ import (
 )
 
 func serve(ctx context.Context, args []string, std stdio) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(std.err)
+	fs := newFlags("serve", "", "Runs Chronicle: NATS (embedded, or --nats-url), the projector, the alerter, ingest and the query API.", std)
 	var cfg app.Config
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory; JetStream's files live here and survive restarts")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP listen address")
@@ -41,8 +39,8 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	demo := fs.Bool("demo", false, "with an empty store, first load a synthetic data set (about 2,000 children, 50,000 events)")
 	demoChildren := fs.Int("demo-children", 2000, "children in the demo data set")
 	demoSeed := fs.Int64("demo-seed", 1, "seed of the demo data set")
-	if err := parseFlags(fs, args); err != nil {
-		return exitUsage
+	if err := parseFlags(fs, args, std); err != nil {
+		return exitFor(err)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

@@ -18,13 +18,13 @@ func importStatutory(ctx context.Context, conn natsFlags, format, path string, y
 	nc, err := conn.connect("chronicle-cli", std.err, nil)
 	if err != nil {
 		fmt.Fprintf(std.err, "import: connect to NATS at %s: %v (is chronicle serve running?)\n", conn.url, err)
-		return exitUsage
+		return exitOn(err)
 	}
 	defer nc.Close()
 	pub, err := eventlog.NewPublisher(nc, nil)
 	if err != nil {
 		fmt.Fprintf(std.err, "import: %v\n", err)
-		return exitUsage
+		return exitFailure
 	}
 	var sum ingest.StatutorySummary
 	switch format {
@@ -38,10 +38,10 @@ func importStatutory(ctx context.Context, conn natsFlags, format, path string, y
 	}
 	if err != nil {
 		fmt.Fprintf(std.err, "import: %v\n", err)
-		return exitUsage
+		return exitFailure
 	}
 	if sum.NotStored() > 0 {
-		return exitRejected
+		return exitFailure
 	}
 	return exitOK
 }

@@ -31,15 +31,15 @@ func TestImportCensusVerb(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--format", "cin-census", broken)
-	if code != exitRejected || !strings.Contains(out, "children: 3 read, 2 imported, 1 with something not stored") || !strings.Contains(out, "census.rejects.csv") {
+	if code != exitFailure || !strings.Contains(out, "children: 3 read, 2 imported, 1 with something not stored") || !strings.Contains(out, "census.rejects.csv") {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	rej, err := os.ReadFile(filepath.Join(filepath.Dir(broken), "census.rejects.csv"))
 	if err != nil || !strings.Contains(string(rej), "SYN202401") || !strings.Contains(string(rej), "CPPendDate: 2023-01-30 is before CPPstartDate 2023-05-28") {
 		t.Fatalf("rejects file (%v):\n%s", err, rej)
 	}
-	code, _, errOut = runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--format", "cin-census", filepath.Join(t.TempDir(), "none.xml"))
-	if code != exitUsage || !strings.Contains(errOut, "no such file") {
+	code, out, errOut = runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--format", "cin-census", filepath.Join(t.TempDir(), "none.xml"))
+	if code != exitFailure || !strings.Contains(errOut, "no such file") || strings.Count(errOut, "no such file") != 1 || out != "" {
 		t.Fatalf("missing file: exit %d, %s", code, errOut)
 	}
 }
@@ -68,7 +68,7 @@ func TestImportSSDA903Verb(t *testing.T) {
 		}
 	}
 	code, out, errOut := runCLI(t, "", "import", "--quiet", "--nats-url", a.NATSClientURL(), "--data", a.dir, "--format", "ssda903", dir)
-	if code != exitRejected {
+	if code != exitFailure {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 	}
 	for _, want := range []string{"SSDA903 tables: header.csv (header), episodes.csv (episodes), missing.csv (missing), reviews.csv (reviews)",

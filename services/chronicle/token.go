@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"time"
 
@@ -13,14 +12,10 @@ import (
 // token issues a bearer token signed with the data directory's local key,
 // for people and systems on a hub without an OpenID Connect provider.
 func token(_ context.Context, args []string, std stdio) int {
-	fs := flag.NewFlagSet("token", flag.ContinueOnError)
-	fs.SetOutput(std.err)
-	fs.Usage = func() {
-		fmt.Fprintln(std.err, "usage: chronicle token --sub ID --name NAME --role ROLE [--agency AGENCY] [--ttl 8h] [--data DIR]\n\n"+
+	fs := newFlags("token", "--sub ID --name NAME --role ROLE [--agency AGENCY] [--ttl 8h] [--data DIR]",
+		"Issues a bearer token signed with the key chronicle serve keeps in --data (it must exist: start serve first).\n"+
 			"roles: hub, practitioner, manager, analyst, auditor, publisher. Every role but analyst and auditor needs --agency.\n"+
-			"A publisher token publishes as its agency; hub and manager tokens publish (the hub's own events) only with --agency hub.")
-		fs.PrintDefaults()
-	}
+			"A publisher token publishes as its agency; hub and manager tokens publish (the hub's own events) only with --agency hub.", std)
 	dataDir := fs.String("data", "./data", "the data directory whose signing key signs the token (as used by chronicle serve)")
 	sub := fs.String("sub", "", "subject: the person's or system's stable id")
 	name := fs.String("name", "", "display name for the access log")
@@ -28,8 +23,8 @@ func token(_ context.Context, args []string, std stdio) int {
 	agency := fs.String("agency", "", "agency code (required for hub, manager, practitioner and publisher)")
 	ttl := fs.Duration("ttl", 8*time.Hour, "how long the token is valid")
 	maxTTL := fs.Duration("max-ttl", 0, "the longest the server accepts, when its --token-max-ttl or --publisher-token-max-ttl is not the default (24h; 2160h for publisher)")
-	if err := parseFlags(fs, args); err != nil {
-		return exitUsage
+	if err := parseFlags(fs, args, std); err != nil {
+		return exitFor(err)
 	}
 	limit := auth.DefaultLifetimes.For(auth.Role(*role))
 	if *maxTTL > 0 {
@@ -46,7 +41,7 @@ func token(_ context.Context, args []string, std stdio) int {
 	key, err := app.LoadSigningKey(*dataDir)
 	if err != nil {
 		fmt.Fprintf(std.err, "token: %v\n", err)
-		return exitUsage
+		return exitFailure
 	}
 	tok, err := auth.Issue(key, *sub, *name, auth.Role(*role), *agency, time.Now(), *ttl)
 	if err != nil {

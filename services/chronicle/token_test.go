@@ -18,6 +18,9 @@ import (
 // role that needs an agency without one.
 func TestTokenVerb(t *testing.T) {
 	dir := t.TempDir()
+	if _, err := app.EnsureSigningKey(dir); err != nil { // as serve does at its first start
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name        string
 		args        []string
@@ -37,6 +40,7 @@ func TestTokenVerb(t *testing.T) {
 		{name: "unknown role", args: []string{"--role", "superuser"}, wantCode: exitUsage, wantErr: `unknown role "superuser"`},
 		{name: "publisher without agency", args: []string{"--role", "publisher"}, wantCode: exitUsage, wantErr: "needs --agency"},
 		{name: "hub without agency", args: []string{"--role", "hub"}, wantCode: exitUsage, wantErr: "needs --agency"},
+		{name: "a data directory with no key", args: []string{"--role", "analyst", "--data", "elsewhere"}, wantCode: exitFailure, wantErr: "no signing key at elsewhere"},
 		{name: "unknown agency", args: []string{"--role", "publisher", "--agency", "mi5"}, wantCode: exitUsage, wantErr: `"mi5"`},
 		{name: "a person's token for a century", args: []string{"--role", "hub", "--agency", "hub", "--ttl", "876000h"}, wantCode: exitUsage, wantErr: "--ttl 876000h0m0s is longer than a hub token may live (24h0m0s)"},
 		{name: "a publisher's token for 90 days", args: []string{"--role", "publisher", "--agency", "police", "--ttl", "2160h"}, wantRole: auth.Publisher, wantAgency: "police", wantPublish: true, ttl: 2160 * time.Hour},

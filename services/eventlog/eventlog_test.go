@@ -145,3 +145,21 @@ func TestUnreachableLogReportsFailed(t *testing.T) {
 		t.Fatalf("got %+v", results)
 	}
 }
+
+// Every problem is reported once: a time the decoder found missing or
+// malformed is not reported again by validation.
+func TestPrepareReportsEachProblemOnce(t *testing.T) {
+	srv := jstest.Run(t)
+	pub, err := eventlog.NewPublisher(srv.NC, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = pub.Prepare(context.Background(), []byte(`{"type":"health.concern","agency":"health","summary":"x","recorded_at":"yesterday"}`))
+	seen := map[string]int{}
+	for _, p := range events.Problems(err) {
+		seen[p.Field]++
+	}
+	if seen["occurred_at"] != 1 || seen["recorded_at"] != 1 {
+		t.Fatalf("problems %v: each field once", events.Problems(err))
+	}
+}

@@ -155,7 +155,7 @@ func (p *Publisher) PrepareEvent(ctx context.Context, e *events.Event) ([]byte, 
 
 func (p *Publisher) validate(e *events.Event, raw []byte, decodeErr error) (*events.Event, []byte, error) {
 	changed := e.Normalize(newID)
-	if err := errors.Join(decodeErr, events.Validate(e, p.now())); err != nil {
+	if err := events.ValidateDecoded(e, decodeErr, p.now()); err != nil {
 		return e, nil, err
 	}
 	if !changed {

@@ -216,6 +216,9 @@ type importer struct {
 	size    int64
 	read    *countingReader
 	rejects rejectWriter
+	// samples are the progress display's recent history (its goroutine's
+	// own).
+	samples []progressSample
 
 	mu      sync.Mutex
 	sum     Summary
@@ -309,17 +312,42 @@ func (im *importer) showProgress() (stop func()) {
 	}
 }
 
+// progressWindow is how far back the progress display looks for its rate
+// and ETA: the recent rate, not one from a start that included connecting
+// and warming up, nor one that hides a server slowing down.
+const progressWindow = 30 * time.Second
+
+// progressSample is what was done by a moment, for the recent rate.
+type progressSample struct {
+	at         time.Time
+	rows, read int64
+}
+
 func (im *importer) progressLine() string {
 	im.mu.Lock()
 	rows, notStored := im.sum.Rows, im.sum.NotStored()
 	im.mu.Unlock()
-	elapsed := time.Since(im.start)
-	rate := float64(rows) / elapsed.Seconds()
+	now := progressSample{at: time.Now(), rows: int64(rows), read: im.read.n.Load()}
+	im.samples = append(im.samples, now)
+	for len(im.samples) > 2 && now.at.Sub(im.samples[1].at) >= progressWindow {
+		im.samples = im.samples[1:]
+	}
+	from := im.samples[0]
+	if len(im.samples) == 1 {
+		from = progressSample{at: im.start}
+	}
+	secs := max(now.at.Sub(from.at).Seconds(), 1e-9)
+	rate := float64(now.rows-from.rows) / secs
 	line := fmt.Sprintf("%s rows  %s/s  %d not stored", group(rows), group(int(rate)), notStored)
-	if read := im.read.n.Load(); im.size > 0 && read > 0 {
-		frac := float64(read) / float64(im.size)
-		eta := time.Duration(float64(elapsed) * (1 - frac) / frac).Round(time.Second)
-		line += fmt.Sprintf("  %3.0f%%  ETA %s", 100*frac, eta)
+	if im.size > 0 && now.read > 0 {
+		frac := float64(now.read) / float64(im.size)
+		line += fmt.Sprintf("  %3.0f%%", 100*frac)
+		if byteRate := float64(now.read-from.read) / secs; byteRate > 0 {
+			eta := time.Duration(float64(im.size-now.read) / byteRate * float64(time.Second)).Round(time.Second)
+			line += fmt.Sprintf("  ETA %s", eta)
+		} else {
+			line += "  ETA unknown (no progress)"
+		}
 	}
 	return line
 }
