@@ -82,7 +82,7 @@ const fetcher = (params, opts) => {
   }
   return send(params, Object.assign({}, opts, { headers }));
 };
-const example = '# Chronicle: one child, every agency, in time order.\n# Paste a token into Headers below: {"Authorization": "Bearer <token>"}\n# Headers are kept only while this tab is open.\n\nquery Child {\n  child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) {\n    id\n    names\n    identifiers { scheme value }\n    chronology(first: 20) {\n      totalCount\n      edges { node { occurredAt agency type summary reliability } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n}\n';
+const example = '# Chronicle: one child, every agency, in time order.\n# Open Headers below and paste a token over <paste ...>; keep the\n# purpose of access (Chronicle-Purpose: why you are reading this record).\n#   {"Authorization": "Bearer eyJ...", "Chronicle-Purpose": "mash_enquiry"}\n# serve --demo prints a token for each role; otherwise: chronicle token.\n# Headers are kept only while this tab is open.\n\nquery Child {\n  child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) {\n    id\n    names\n    identifiers { scheme value }\n    chronology(first: 20) {\n      totalCount\n      edges { node { occurredAt agency type summary reliability } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n}\n';
 ReactDOM.createRoot(document.getElementById('graphiql')).render(
   React.createElement(GraphiQL, { fetcher, storage, defaultQuery: example, shouldPersistHeaders: false, isHeadersEditorEnabled: true,
     defaultHeaders: '{\n  "Authorization": "` + placeholderToken + `",\n  "Chronicle-Purpose": "mash_enquiry"\n}' }));

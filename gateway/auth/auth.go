@@ -269,7 +269,7 @@ func NewOIDCVerifier(ctx context.Context, jwksURL, issuer, audience string, now 
 // message that says which.
 func (v *Verifier) Verify(token string) (Caller, error) {
 	if token == "" {
-		return Caller{}, events.Errorf("auth", events.KindUnauthenticated, "no bearer token: send Authorization: Bearer <token>")
+		return Caller{}, events.Errorf("auth", events.KindUnauthenticated, "no bearer token: send Authorization: Bearer <token> (in GraphiQL, open Headers and paste one printed by chronicle serve --demo or issued by chronicle token)")
 	}
 	var c Claims
 	opts := []jwt.ParserOption{jwt.WithValidMethods(v.methods), jwt.WithExpirationRequired(), jwt.WithTimeFunc(v.now), jwt.WithLeeway(30 * time.Second)}

@@ -404,6 +404,11 @@ func (a *App) recordRecreated(ctx context.Context) error {
 
 func (a *App) serveHTTP() error {
 	mux := http.NewServeMux()
+	// The front page is GraphiQL for now: a browser pointed at the address
+	// serve prints lands where it can do something.
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/graphql", http.StatusSeeOther)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

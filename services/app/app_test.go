@@ -67,6 +67,13 @@ func TestServeIngestRestart(t *testing.T) {
 			t.Fatalf("%s: %d %s", path, code, body)
 		}
 	}
+	// The front page sends a browser to GraphiQL.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noFollow.Get(base + "/"); err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/graphql" {
+		t.Fatalf("/: %v %+v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
 	var batch []*events.Event
 	for _, spec := range events.Catalogue() {
 		batch = append(batch, spec.ExampleEvent())
