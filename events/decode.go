@@ -208,10 +208,11 @@ func DeriveID(e *Event) string {
 	}
 	u[6] = 0x70 | u[6]&0x0f // version 7
 	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
-	return formatUUID(u)
+	return FormatUUID(u)
 }
 
-func formatUUID(u [16]byte) string {
+// FormatUUID writes 16 bytes as a canonical lower-case UUID.
+func FormatUUID(u [16]byte) string {
 	var b [36]byte
 	hex.Encode(b[0:8], u[0:4])
 	b[8] = '-'

@@ -93,7 +93,7 @@ func TestEscalatingChildFlagsOverTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live, replayed := h.app.Projector().Model(), res.Model
+	live, replayed := h.app.Model(), res.Model
 	c, _ := live.FindChild(events.Identifier{Scheme: events.SchemeNHSNumber, Value: "9990000018"}, nil)
 	for _, tt := range tests {
 		a, _ := flags.ForChild(live, c.ID, nil, tt.at, true, flags.DefaultConfig())

@@ -230,7 +230,7 @@ func TestRestartResumesWithIdenticalModel(t *testing.T) {
 	dir := t.TempDir()
 	h := startHub(t, dir)
 	oneChildFromThreeAgencies(h)
-	before := h.app.Projector().Model().Digest()
+	before := h.app.Model().Digest()
 	if err := h.app.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -241,10 +241,10 @@ func TestRestartResumesWithIdenticalModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := h2.app.Projector().Model().Digest(), res.Model.Digest(); got != want {
+	if got, want := h2.app.Model().Digest(), res.Model.Digest(); got != want {
 		t.Fatal("resumed model differs from a fresh replay")
 	}
-	if h2.app.Projector().Model().Digest() == before {
+	if h2.app.Model().Digest() == before {
 		t.Fatal("the event published after the restart changed nothing")
 	}
 }

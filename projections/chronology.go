@@ -6,13 +6,98 @@ import (
 	"github.com/chronicle-hub/chronicle/events"
 )
 
-// Record is one chronology entry as kept: the event as received, and every
-// correction and retraction that arrived later. A correction changes what is
-// shown, never what is kept.
+// Record is one chronology entry as kept: the event as received, in
+// compact form, and every correction and retraction that arrived later. A
+// correction changes what is shown, never what is kept.
+//
+// A hub holds millions of records, so a record keeps only what reads,
+// filters and rules need, in fixed-size fields: times as integers, the
+// event id as 16 bytes, repeated strings (type, agency, summary, source
+// system) as indexes into the model's table, the payload as the compact JSON
+// it arrived in (decoded when an entry is shown, behind a bounded cache),
+// and the identity nodes of its subjects. Everything else an event carried
+// is still in the log.
 type Record struct {
-	Delivered
-	Corrections []Amendment
-	Retractions []Amendment
+	seq                          uint64
+	received, occurred, recorded int64 // Unix nanoseconds
+	key                          eventKey
+	oddID                        string // the id as given, when it is not a canonical UUID
+	typ, agency, summary, source uint32 // indexes into tab's strings
+	sensitivity, reliability     uint32
+	sourceRef                    string
+	payload                      string
+	// groups are the identity nodes of the event's child subjects, each
+	// subject's ended by -1; a link or unlink adds its pair after -2.
+	groups []int32
+	amends *amendments
+	tab    *tables
+}
+
+// amendments are a record's corrections and retractions, in the order
+// received: few records have any.
+type amendments struct {
+	corrections, retractions []Amendment
+}
+
+// Corrections returns the corrections received, oldest first.
+func (r *Record) Corrections() []Amendment {
+	if r.amends == nil {
+		return nil
+	}
+	return r.amends.corrections
+}
+
+// Retractions returns the retractions received, oldest first.
+func (r *Record) Retractions() []Amendment {
+	if r.amends == nil {
+		return nil
+	}
+	return r.amends.retractions
+}
+
+// ID is the event's id.
+func (r *Record) ID() string {
+	if r.oddID != "" {
+		return r.oddID
+	}
+	return r.key.String()
+}
+
+// Seq is the stream sequence the record was applied at.
+func (r *Record) Seq() uint64 { return r.seq }
+
+// Received is when the hub received the event.
+func (r *Record) Received() time.Time { return fromNanos(r.received) }
+
+// Type is the event's type.
+func (r *Record) Type() events.Type { return events.Type(r.tab.str(r.typ)) }
+
+// Agency is the agency that published the event.
+func (r *Record) Agency() string { return r.tab.str(r.agency) }
+
+// Unborn reports whether one of the event's subjects is an unborn child.
+func (r *Record) Unborn() bool {
+	for i := 0; i < len(r.groups); i++ {
+		if r.groups[i] == unbornMark {
+			return true
+		}
+	}
+	return false
+}
+
+// fromNanos is the inverse of UnixNano, in UTC; zero stays the zero time.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // Amendment is a correction or retraction of a record.
@@ -65,7 +150,7 @@ func (e Entry) Record() *Record { return e.record }
 
 // known reports whether the record had been received by asOf (nil: now).
 func (r *Record) known(asOf *time.Time) bool {
-	return asOf == nil || !r.Received.After(*asOf)
+	return asOf == nil || r.received <= asOf.UnixNano()
 }
 
 // Versions returns the entry as it stood after the original and after each
@@ -76,7 +161,7 @@ func (r *Record) Versions(asOf *time.Time) []Entry {
 	}
 	e := r.original()
 	out := []Entry{e}
-	for _, c := range r.Corrections {
+	for _, c := range r.Corrections() {
 		if asOf != nil && c.Received.After(*asOf) {
 			break
 		}
@@ -100,12 +185,13 @@ func (r *Record) At(asOf *time.Time) (Entry, bool) {
 }
 
 func (r *Record) original() Entry {
-	ev := r.Event
+	t := r.tab
+	received := fromNanos(r.received)
 	return Entry{
-		EventID: ev.ID, Seq: r.Seq, Received: r.Received, Type: ev.Type, Agency: ev.Agency,
-		SourceSystem: ev.SourceSystem, SourceRef: ev.SourceRef, Summary: ev.Summary,
-		Sensitivity: ev.Sensitivity, Reliability: ev.Reliability, OccurredAt: ev.OccurredAt,
-		RecordedAt: ev.RecordedAt, Body: ev.Body, Version: 1, AmendedAt: r.Received, record: r,
+		EventID: r.ID(), Seq: r.seq, Received: received, Type: events.Type(t.str(r.typ)), Agency: t.str(r.agency),
+		SourceSystem: t.str(r.source), SourceRef: r.sourceRef, Summary: t.str(r.summary),
+		Sensitivity: t.str(r.sensitivity), Reliability: t.str(r.reliability), OccurredAt: fromNanos(r.occurred),
+		RecordedAt: fromNanos(r.recorded), Body: t.payload(r), Version: 1, AmendedAt: received, record: r,
 	}
 }
 
@@ -134,7 +220,7 @@ func (e Entry) apply(c Amendment) Entry {
 }
 
 func (e *Entry) retraction(r *Record, asOf *time.Time) {
-	for _, x := range r.Retractions {
+	for _, x := range r.Retractions() {
 		if asOf == nil || !x.Received.After(*asOf) {
 			e.Retracted, e.RetractReason, e.RetractedAt = true, x.Reason, x.Received
 			return
@@ -182,8 +268,8 @@ func (e Entry) Title() string {
 // entry changes nothing shown), found without RetractedAt, which a reader
 // may move (hindsight counts a retraction from when it was made).
 func (e Entry) Retraction() (Amendment, bool) {
-	if !e.Retracted || e.record == nil || len(e.record.Retractions) == 0 {
+	if !e.Retracted || e.record == nil || len(e.record.Retractions()) == 0 {
 		return Amendment{}, false
 	}
-	return e.record.Retractions[0], true
+	return e.record.Retractions()[0], true
 }

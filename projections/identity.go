@@ -63,11 +63,11 @@ type node struct {
 	links         []int // the pairs it is part of: its adjacency
 }
 
-// hint is a name and date of birth an event gave with an identifier.
+// hint is a name and date of birth an event gave with an identifier. The
+// strings are the model's interned copies.
 type hint struct {
 	name, dob string
-	eventID   string
-	received  time.Time
+	rec       *Record
 }
 
 type pair struct{ a, b int } // a < b
@@ -90,7 +90,7 @@ type link struct {
 
 // edge is one event putting a pair together.
 type edge struct {
-	eventID  string
+	rec      *Record
 	received time.Time
 	// retracted is when the event's retraction was received, nil until
 	// then; the edges of one event share it.
@@ -115,10 +115,12 @@ func NewIdentity() *Identity {
 	}
 }
 
-// observe adds the identifiers of every child subject of an entry and the
-// edges between identifiers on the same subject. It returns the nodes the
-// event mentions, for the chronology index.
-func (id *Identity) observe(d Delivered) []int {
+// observe adds the identifiers of every child subject of an event and the
+// edges between identifiers on the same subject, and records them on rec
+// (Record.groups) for retractions and snapshots. It returns the nodes the
+// event mentions, for the chronology index. intern shares repeated names
+// and dates of birth.
+func (id *Identity) observe(d Delivered, rec *Record, intern func(string) string) []int {
 	var mentioned []int
 	for _, s := range d.Event.Subjects {
 		if !s.IsChild() {
@@ -128,8 +130,9 @@ func (id *Identity) observe(d Delivered) []int {
 		first := -1
 		for _, k := range keys {
 			n := id.node(k, d)
+			rec.groups = append(rec.groups, int32(n))
 			if s.Name != "" || s.DateOfBirth != "" {
-				id.nodes[n].hints = append(id.nodes[n].hints, hint{name: s.Name, dob: string(s.DateOfBirth), eventID: d.Event.ID, received: d.Received})
+				id.nodes[n].hints = append(id.nodes[n].hints, hint{name: intern(s.Name), dob: intern(string(s.DateOfBirth)), rec: rec})
 			}
 			if !slices.Contains(mentioned, n) {
 				mentioned = append(mentioned, n)
@@ -145,11 +148,16 @@ func (id *Identity) observe(d Delivered) []int {
 				continue
 			}
 			l := id.link(first, n)
-			l.edges = append(l.edges, edge{eventID: d.Event.ID, received: d.Received})
+			l.edges = append(l.edges, edge{rec: rec, received: d.Received})
 			l.live++
 			if l.joined(nil) {
 				id.now.union(first, n)
 			}
+		}
+		if s.Kind == "unborn" {
+			rec.groups = append(rec.groups, unbornMark)
+		} else {
+			rec.groups = append(rec.groups, childMark)
 		}
 	}
 	return mentioned
@@ -214,36 +222,41 @@ func (id *Identity) decide(a, b events.Identifier, link bool, d Delivered, reaso
 }
 
 // retractEvent stops counting an event's edges from the time the retraction
-// was received (the first retraction, if there are several). The event's
+// was received (the first retraction, if there are several). The record's
 // own subjects name the pairs it joined, so nothing is searched.
-func (id *Identity) retractEvent(target *events.Event, received time.Time) {
+func (id *Identity) retractEvent(rec *Record, received time.Time) {
 	var split []int // groups that may come apart
 	at := &received
-	for _, s := range target.Subjects {
-		if !s.IsChild() {
+	first := int32(-1)
+	for _, n := range rec.groups {
+		if n == pairMark {
+			break // a link's pair: not an edge
+		}
+		if n < 0 {
+			first = -1 // the end of a subject
 			continue
 		}
-		keys := s.Keys()
-		if len(keys) < 2 {
+		if first < 0 {
+			first = n
 			continue
 		}
-		first := id.index[keys[0]]
-		for _, k := range keys[1:] {
-			i, ok := id.pairs[pairOf(first, id.index[k])]
-			if !ok {
-				continue // no joins kept (noJoin)
+		if first == n {
+			continue
+		}
+		i, ok := id.pairs[pairOf(int(first), int(n))]
+		if !ok {
+			continue // no joins kept (noJoin)
+		}
+		l := &id.links[i]
+		was := l.joined(nil)
+		for j := range l.edges {
+			if e := &l.edges[j]; e.rec == rec && e.retracted == nil {
+				e.retracted = at
+				l.live--
 			}
-			l := &id.links[i]
-			was := l.joined(nil)
-			for j := range l.edges {
-				if e := &l.edges[j]; e.eventID == target.ID && e.retracted == nil {
-					e.retracted = at
-					l.live--
-				}
-			}
-			if g := id.now.of[l.a]; was && !l.joined(nil) && !slices.Contains(split, g) {
-				split = append(split, g)
-			}
+		}
+		if g := id.now.of[l.a]; was && !l.joined(nil) && !slices.Contains(split, g) {
+			split = append(split, g)
 		}
 	}
 	for _, g := range split {
@@ -351,8 +364,10 @@ func (l *link) evidence(asOf *time.Time) string {
 		if asOf != nil {
 			active = e.activeAt(*asOf)
 		}
-		if active && (best == "" || e.eventID < best) {
-			best = e.eventID
+		if active {
+			if eid := e.rec.ID(); best == "" || eid < best {
+				best = eid
+			}
 		}
 	}
 	return best

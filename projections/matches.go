@@ -100,11 +100,11 @@ func (id *Identity) dobConflict(v *view, n int) (Conflict, bool) {
 	dobs := map[string]bool{}
 	var evs []string
 	for _, h := range nd.hints {
-		if h.dob == "" || (v.asOf != nil && h.received.After(*v.asOf)) {
+		if h.dob == "" || !h.rec.known(v.asOf) {
 			continue
 		}
 		if !dobs[h.dob] {
-			evs = append(evs, h.eventID)
+			evs = append(evs, h.rec.ID())
 		}
 		dobs[h.dob] = true
 	}

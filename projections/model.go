@@ -38,29 +38,83 @@ type Model struct {
 	mu sync.RWMutex
 
 	ident   *Identity
-	records map[string]*Record // entries by event id
-	amended map[string]bool    // ids of applied corrections and retractions
-	byNode  [][]*Record        // identity node -> records naming it, in seq order
-	applied []Delivered        // everything applied, in order, for snapshots
-	lastSeq uint64
-	dups    int
-	last    time.Time // receipt time of the last applied event
+	tab     *tables
+	records recordIndex // entries by event id
+	amended idSet       // ids of applied corrections and retractions
+	order   []*Record   // every record in the order applied
+	// amendedRecs are the records with corrections or retractions, which
+	// a snapshot copies (everything else a record holds never changes).
+	amendedRecs []*Record
+	byNode      [][]*Record // identity node -> records naming it, in seq order
+	lastSeq     uint64
+	dups        int
+	last        time.Time // receipt time of the last applied event
 
-	corrections, retractions int
+	events, corrections, retractions int
 
-	// touched records which identity nodes each applied event changed, so
-	// that consumers (the alerter) can re-evaluate only those children.
-	touched []touch
+	// changedAt is, per identity node, the stream sequence of the last
+	// event that changed its chronology or identity, so that consumers (the
+	// alerter) re-evaluate only the children touched since they last
+	// looked. It grows with identifiers, not with the log.
+	changedAt []uint64
 }
 
-type touch struct {
-	seq   uint64
-	nodes []int
+// recordIndex finds records by event id: canonical UUIDs by their 16
+// bytes, anything else by the string.
+type recordIndex struct {
+	keyed map[eventKey]*Record
+	odd   map[string]*Record
+}
+
+func (x *recordIndex) get(id string) (*Record, bool) {
+	if k, ok := keyOf(id); ok {
+		r, found := x.keyed[k]
+		return r, found
+	}
+	r, found := x.odd[id]
+	return r, found
+}
+
+func (x *recordIndex) put(id string, r *Record) {
+	if k, ok := keyOf(id); ok {
+		x.keyed[k] = r
+		return
+	}
+	x.odd[id] = r
+}
+
+func (x *recordIndex) len() int { return len(x.keyed) + len(x.odd) }
+
+// idSet is a set of event ids, kept as recordIndex keeps them.
+type idSet struct {
+	keyed map[eventKey]struct{}
+	odd   map[string]struct{}
+}
+
+func (x *idSet) has(id string) bool {
+	if k, ok := keyOf(id); ok {
+		_, found := x.keyed[k]
+		return found
+	}
+	_, found := x.odd[id]
+	return found
+}
+
+func (x *idSet) add(id string) {
+	if k, ok := keyOf(id); ok {
+		x.keyed[k] = struct{}{}
+		return
+	}
+	x.odd[id] = struct{}{}
 }
 
 // NewModel returns an empty model.
 func NewModel() *Model {
-	return &Model{ident: NewIdentity(), records: map[string]*Record{}, amended: map[string]bool{}}
+	return &Model{
+		ident: NewIdentity(), tab: newTables(),
+		records: recordIndex{keyed: map[eventKey]*Record{}, odd: map[string]*Record{}},
+		amended: idSet{keyed: map[eventKey]struct{}{}, odd: map[string]struct{}{}},
+	}
 }
 
 // NewModelWithoutIdentity returns a model that keys each child by the
@@ -89,14 +143,14 @@ func (m *Model) Apply(d Delivered) error {
 	}
 	m.lastSeq = max(m.lastSeq, d.Seq)
 	id := d.Event.ID
-	if _, ok := m.records[id]; ok || m.amended[id] {
+	if _, ok := m.records.get(id); ok || m.amended.has(id) {
 		m.dups++
 		return nil
 	}
 	if err := m.apply(d); err != nil {
 		return err
 	}
-	m.applied = append(m.applied, d)
+	m.events++
 	m.last = d.Received
 	return nil
 }
@@ -110,110 +164,157 @@ func (m *Model) apply(d Delivered) error {
 		}
 		a := Amendment{Delivered: d, Reason: body.Reason, Correction: body}
 		if len(body.Payload) > 0 {
-			if a.Body, err = events.DecodePayload(target.Event.Type, body.Payload); err != nil {
+			if a.Body, err = events.DecodePayload(target.Type(), body.Payload); err != nil {
 				var p events.ProblemSet
 				p.Nest("payload.payload", err)
 				return events.E("apply correction", events.KindInvalid, p.Err())
 			}
 		}
-		target.Corrections = append(target.Corrections, a)
-		m.amended[d.Event.ID] = true
+		m.amendOf(target).corrections = append(target.amends.corrections, a)
+		m.amended.add(d.Event.ID)
 		m.corrections++
-		m.touch(d.Seq, m.nodesOf(target))
+		m.touch(d.Seq, target)
 		return nil
 	case *events.RecordRetracted:
 		target, err := m.target(d, body.EventID)
 		if err != nil {
 			return err
 		}
-		target.Retractions = append(target.Retractions, Amendment{Delivered: d, Reason: body.Reason})
-		m.ident.retractEvent(target.Event, d.Received)
-		m.amended[d.Event.ID] = true
+		m.amendOf(target).retractions = append(target.amends.retractions, Amendment{Delivered: d, Reason: body.Reason})
+		m.ident.retractEvent(target, d.Received)
+		m.amended.add(d.Event.ID)
 		m.retractions++
-		m.touch(d.Seq, m.nodesOf(target))
+		m.touch(d.Seq, target)
 		return nil
+	}
+	rec := m.newRecord(d)
+	switch body := d.Event.Body.(type) {
 	case *events.SubjectsLinked:
 		m.ident.decide(body.A, body.B, true, d, body.Reason)
 	case *events.SubjectsUnlinked:
 		m.ident.decide(body.A, body.B, false, d, body.Reason)
 	}
-	rec := &Record{Delivered: d}
-	m.records[d.Event.ID] = rec
-	nodes := m.ident.observe(d)
-	for _, n := range nodes {
+	m.records.put(d.Event.ID, rec)
+	m.order = append(m.order, rec)
+	for _, n := range m.ident.observe(d, rec, m.intern) {
 		m.index(n, rec)
 	}
-	if link, ok := d.Event.Body.(*events.SubjectsLinked); ok {
-		m.indexPair(link.A, link.B, rec)
+	// A link or unlink shows in the chronology of both identifiers.
+	if a, b, ok := pairOfEvent(d.Event); ok {
+		rec.groups = append(rec.groups, pairMark, int32(m.ident.index[a]), int32(m.ident.index[b]))
+		m.index(m.ident.index[a], rec)
+		m.index(m.ident.index[b], rec)
 	}
-	if unlink, ok := d.Event.Body.(*events.SubjectsUnlinked); ok {
-		m.indexPair(unlink.A, unlink.B, rec)
-	}
-	m.touch(d.Seq, m.nodesOf(rec))
+	m.touch(d.Seq, rec)
 	return nil
 }
 
-func (m *Model) touch(seq uint64, nodes []int) {
-	m.touched = append(m.touched, touch{seq: seq, nodes: nodes})
+// newRecord keeps what the model needs of a delivered event.
+func (m *Model) newRecord(d Delivered) *Record {
+	e := d.Event
+	r := &Record{
+		seq: d.Seq, received: nanos(d.Received), occurred: nanos(e.OccurredAt), recorded: nanos(e.RecordedAt),
+		typ: m.tab.intern(string(e.Type)), agency: m.tab.intern(e.Agency), summary: m.tab.intern(e.Summary),
+		source: m.tab.intern(e.SourceSystem), sensitivity: m.tab.intern(e.Sensitivity), reliability: m.tab.intern(e.Reliability),
+		sourceRef: e.SourceRef, payload: payloadJSON(e), tab: m.tab,
+	}
+	if k, ok := keyOf(e.ID); ok {
+		r.key = k
+	} else {
+		r.oddID = e.ID
+	}
+	return r
+}
+
+// intern returns the model's shared copy of s.
+func (m *Model) intern(s string) string { return m.tab.str(m.tab.intern(s)) }
+
+// amendOf returns r's amendments, creating them and noting r among the
+// amended records.
+func (m *Model) amendOf(r *Record) *amendments {
+	if r.amends == nil {
+		m.amendedRecs = append(m.amendedRecs, r)
+	}
+	return r.amend()
+}
+
+// amend returns r's amendments, creating them.
+func (r *Record) amend() *amendments {
+	if r.amends == nil {
+		r.amends = &amendments{}
+	}
+	return r.amends
+}
+
+// touch notes that the children of rec's nodes changed at seq.
+func (m *Model) touch(seq uint64, rec *Record) {
+	for _, n := range rec.groups {
+		if n < 0 {
+			continue
+		}
+		for int(n) >= len(m.changedAt) {
+			m.changedAt = append(m.changedAt, 0)
+		}
+		m.changedAt[n] = max(m.changedAt[n], seq)
+	}
 }
 
 // nodesOf lists the identity nodes a record is indexed under.
 func (m *Model) nodesOf(rec *Record) []int {
 	var out []int
-	for _, s := range rec.Event.Subjects {
-		if !s.IsChild() {
-			continue
-		}
-		for _, k := range s.Keys() {
-			if n, ok := m.ident.index[k]; ok && !slices.Contains(out, n) {
-				out = append(out, n)
-			}
-		}
-	}
-	for _, k := range pairOfEvent(rec.Event) {
-		if n, ok := m.ident.index[k]; ok && !slices.Contains(out, n) {
-			out = append(out, n)
+	for _, n := range rec.groups {
+		if n >= 0 && !slices.Contains(out, int(n)) {
+			out = append(out, int(n))
 		}
 	}
 	return out
 }
 
-func pairOfEvent(e *events.Event) []events.Identifier {
-	switch b := e.Body.(type) {
-	case *events.SubjectsLinked:
-		return []events.Identifier{b.A, b.B}
-	case *events.SubjectsUnlinked:
-		return []events.Identifier{b.A, b.B}
+// childNodes lists the identity nodes of a record's child subjects (not a
+// link's pair).
+func (rec *Record) childNodes() []int {
+	var out []int
+	for _, n := range rec.groups {
+		if n == pairMark {
+			break
+		}
+		if n >= 0 && !slices.Contains(out, int(n)) {
+			out = append(out, int(n))
+		}
 	}
-	return nil
+	return out
+}
+
+func pairOfEvent(e *events.Event) (a, b events.Identifier, ok bool) {
+	switch body := e.Body.(type) {
+	case *events.SubjectsLinked:
+		return body.A, body.B, true
+	case *events.SubjectsUnlinked:
+		return body.A, body.B, true
+	}
+	return a, b, false
 }
 
 // ChangedSince returns the ids (now) of the children whose chronology or
-// identity changed after stream sequence seq.
+// identity changed after stream sequence seq. Its cost is the number of
+// identifiers, whatever the length of the log.
 func (m *Model) ChangedSince(seq uint64) []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	i := sort.Search(len(m.touched), func(i int) bool { return m.touched[i].seq > seq })
 	v := m.ident.view(nil)
 	seen := map[string]bool{}
 	var out []string
-	for _, t := range m.touched[i:] {
-		for _, n := range t.nodes {
-			if id := v.childID(n); !seen[id] {
-				seen[id] = true
-				out = append(out, id)
-			}
+	for n, at := range m.changedAt {
+		if at <= seq {
+			continue
+		}
+		if id := v.childID(n); !seen[id] {
+			seen[id] = true
+			out = append(out, id)
 		}
 	}
 	sort.Strings(out)
 	return out
-}
-
-// indexPair shows a link or unlink in the chronology of both identifiers.
-func (m *Model) indexPair(a, b events.Identifier, rec *Record) {
-	for _, k := range []events.Identifier{a, b} {
-		m.index(m.ident.index[k], rec)
-	}
 }
 
 func (m *Model) index(n int, rec *Record) {
@@ -229,10 +330,10 @@ func (m *Model) index(n int, rec *Record) {
 
 // target finds the record an amendment refers to and checks who may amend it.
 func (m *Model) target(d Delivered, id string) (*Record, error) {
-	rec, ok := m.records[id]
+	rec, ok := m.records.get(id)
 	var orig *events.Event
 	if ok {
-		orig = rec.Event
+		orig = &events.Event{ID: rec.ID(), Type: rec.Type(), Agency: rec.Agency()}
 	}
 	if err := JudgeAmendment(d.Event, orig); err != nil {
 		return nil, err
@@ -319,27 +420,6 @@ func (m *Model) LastSeq() uint64 {
 	return m.lastSeq
 }
 
-// Applied returns every event applied so far, in order: a snapshot that
-// Restore turns back into the same model without decoding JSON.
-func (m *Model) Applied() []Delivered {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return slices.Clone(m.applied)
-}
-
-// Restore rebuilds a model from Applied output and the last sequence it had
-// reached.
-func Restore(applied []Delivered, lastSeq uint64) (*Model, error) {
-	m := NewModel()
-	for _, d := range applied {
-		if err := m.Apply(d); err != nil {
-			return nil, fmt.Errorf("restore at %d: %w", d.Seq, err)
-		}
-	}
-	m.lastSeq = max(m.lastSeq, lastSeq)
-	return m, nil
-}
-
 // Stats summarises the model for health and logs.
 type Stats struct {
 	Events      int       `json:"events"`
@@ -358,8 +438,8 @@ func (m *Model) Stats() Stats {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return Stats{
-		Events: len(m.applied), Children: m.ident.now.count, Identifiers: len(m.ident.nodes),
-		Entries: len(m.records), Corrections: m.corrections, Retractions: m.retractions,
+		Events: m.events, Children: m.ident.now.count, Identifiers: len(m.ident.nodes),
+		Entries: m.records.len(), Corrections: m.corrections, Retractions: m.retractions,
 		Duplicates: m.dups, LastSeq: m.lastSeq, LastEvent: m.last,
 	}
 }
@@ -481,7 +561,7 @@ func (m *Model) child(v *view, root int, vis Visibility) Child {
 			c.Unborn = false
 		}
 		for _, h := range nd.hints {
-			if (v.asOf != nil && h.received.After(*v.asOf)) || !m.eventVisible(h.eventID, v.asOf, vis) {
+			if !h.rec.known(v.asOf) || !recordVisible(h.rec, v.asOf, vis) {
 				continue
 			}
 			if h.name != "" && !names[h.name] {
@@ -550,7 +630,7 @@ func (m *Model) entries(v *view, root int, withRetracted bool) []Entry {
 func (m *Model) Event(id string, asOf *time.Time) (Entry, []string, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	rec, ok := m.records[id]
+	rec, ok := m.records.get(id)
 	if !ok {
 		return Entry{}, nil, false
 	}
@@ -560,16 +640,9 @@ func (m *Model) Event(id string, asOf *time.Time) (Entry, []string, bool) {
 	}
 	v := m.ident.view(asOf)
 	var children []string
-	for _, s := range rec.Event.Subjects {
-		if !s.IsChild() {
-			continue
-		}
-		for _, k := range s.Keys() {
-			if n, ok := m.ident.index[k]; ok {
-				if c := v.childID(n); !slices.Contains(children, c) {
-					children = append(children, c)
-				}
-			}
+	for _, n := range rec.childNodes() {
+		if c := v.childID(n); !slices.Contains(children, c) {
+			children = append(children, c)
 		}
 	}
 	return e, children, true
@@ -581,7 +654,7 @@ func (m *Model) Event(id string, asOf *time.Time) (Entry, []string, bool) {
 func (m *Model) Versions(id string, asOf *time.Time) []Entry {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	rec, ok := m.records[id]
+	rec, ok := m.records.get(id)
 	if !ok {
 		return nil
 	}
@@ -649,9 +722,14 @@ func (m *Model) eventVisible(id string, asOf *time.Time, vis Visibility) bool {
 	if vis == nil {
 		return true
 	}
-	rec, ok := m.records[id]
-	if !ok {
-		return false
+	rec, ok := m.records.get(id)
+	return ok && recordVisible(rec, asOf, vis)
+}
+
+// recordVisible reports whether a record, as shown at asOf, is visible.
+func recordVisible(rec *Record, asOf *time.Time, vis Visibility) bool {
+	if vis == nil {
+		return true
 	}
 	e, ok := rec.At(asOf)
 	return ok && vis(e)
@@ -762,11 +840,7 @@ func (m *Model) Entries(asOf *time.Time) ([]Entry, [][]string) {
 	v := m.ident.viewAll(asOf)
 	var out []Entry
 	var children [][]string
-	for _, d := range m.applied {
-		rec, ok := m.records[d.Event.ID]
-		if !ok {
-			continue
-		}
+	for _, rec := range m.order {
 		e, ok := rec.At(asOf)
 		if !ok || e.Retracted {
 			continue

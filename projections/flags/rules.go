@@ -785,11 +785,7 @@ func cpPlans(e *evaluation) []planSpan {
 		}
 		unborn := false
 		if rec := en.Record(); rec != nil {
-			for _, s := range rec.Event.Subjects {
-				if s.Kind == "unborn" {
-					unborn = true
-				}
-			}
+			unborn = rec.Unborn()
 		}
 		out = append(out, planSpan{start: en, unborn: unborn})
 	}

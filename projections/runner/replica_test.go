@@ -55,7 +55,7 @@ func TestReplicasProjectSideBySide(t *testing.T) {
 	wait(t, a)
 	wait(t, b)
 	for name, r := range map[string]*runner.Runner{"replica-a": a, "replica-b": b} {
-		if n := r.Model().Stats().Events; n != 30 {
+		if n := modelOf(r).Stats().Events; n != 30 {
 			t.Errorf("%s applied %d events, want 30", name, n)
 		}
 		if err := r.Ready(); err != nil {
@@ -73,7 +73,7 @@ func TestDeletedConsumerIsReportedAndRecreated(t *testing.T) {
 	r := startRunner(t, srv, runner.Config{Name: "d"})
 	wait(t, r)
 	waitConsuming(t, srv, "d")
-	applied := r.Model().LastSeq()
+	applied := modelOf(r).LastSeq()
 
 	if err := srv.JS.DeleteConsumer(ctx, eventlog.EventsStream, runner.ConsumerName("d")); err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestDeletedConsumerIsReportedAndRecreated(t *testing.T) {
 	}
 	publish(t, srv.JS, 10, 5)
 	wait(t, r)
-	if n := r.Model().Stats().Events; n != 15 {
+	if n := modelOf(r).Stats().Events; n != 15 {
 		t.Fatalf("applied %d events, want 15", n)
 	}
 }

@@ -36,6 +36,9 @@ type Config struct {
 	// so every process on one NATS cluster needs its own name (see
 	// CheckName and SanitiseName).
 	Name string
+	// Projection is what the runner feeds; nil means a new
+	// projections.Model.
+	Projection Projection
 	// SnapshotPath is the snapshot file; empty disables snapshots.
 	SnapshotPath string
 	// SnapshotEvery writes a snapshot after this many applied events, or a
@@ -86,7 +89,7 @@ const instanceKey = "chronicle_instance"
 type Runner struct {
 	cfg      Config
 	js       jetstream.JetStream
-	model    *projections.Model
+	model    Projection
 	instance string
 	target   atomic.Uint64 // the stream's last sequence when the consumer was (re)created
 
@@ -94,6 +97,8 @@ type Runner struct {
 	cc        jetstream.ConsumeContext
 	broken    error // why the consumer is not delivering; nil when it is
 	sinceSnap int
+	writing   bool          // a snapshot is being written
+	snapDone  chan struct{} // closed when the last snapshot started is written
 	waiters   []waiter
 	skipped   int
 
@@ -174,8 +179,12 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("projector: instance id: %w", err)
 	}
-	r := &Runner{cfg: cfg, js: js, model: projections.NewModel(), instance: hex.EncodeToString(id[:]),
-		trouble: make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{})}
+	if cfg.Projection == nil {
+		cfg.Projection = projections.NewModel()
+	}
+	r := &Runner{cfg: cfg, js: js, model: cfg.Projection, instance: hex.EncodeToString(id[:]),
+		snapDone: closedChan(),
+		trouble:  make(chan struct{}, 1), quit: make(chan struct{}), watched: make(chan struct{})}
 	stream, err := js.Stream(ctx, cfg.Stream)
 	if err != nil {
 		return nil, fmt.Errorf("projector: stream %s: %w", cfg.Stream, err)
@@ -187,13 +196,12 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 	r.target.Store(info.State.LastSeq)
 	if cfg.SnapshotPath != "" {
 		started := time.Now()
-		m, err := loadSnapshot(ctx, cfg.SnapshotPath, stream)
+		loaded, err := loadSnapshot(ctx, cfg.SnapshotPath, stream, r.model)
 		switch {
 		case err != nil:
 			cfg.Log.Warn("projector: snapshot not used; replaying the whole stream", "path", cfg.SnapshotPath, "reason", err)
-		case m != nil:
-			r.model = m
-			cfg.Log.Info("projector: restored snapshot", "seq", m.LastSeq(), "events", m.Stats().Events, "took", time.Since(started).Round(time.Millisecond))
+		case loaded:
+			cfg.Log.Info("projector: restored snapshot", "seq", r.model.LastSeq(), "took", time.Since(started).Round(time.Millisecond))
 		}
 	}
 	name := ConsumerName(cfg.Name)
@@ -369,8 +377,8 @@ func (r *Runner) retarget(ctx context.Context) error {
 	return nil
 }
 
-// Model is the read model the runner maintains.
-func (r *Runner) Model() *projections.Model { return r.model }
+// Projection is what the runner maintains (Config.Projection).
+func (r *Runner) Projection() Projection { return r.model }
 
 // CaughtUp reports whether the model has reached the stream as it was when
 // the runner started (or last recreated its consumer): until then, answers
@@ -476,17 +484,44 @@ func (r *Runner) progress(seq uint64) {
 	if seq == r.target.Load() {
 		r.cfg.Log.Info("projector: caught up", "seq", seq, "skipped_invalid", r.skipped)
 	}
-	// A snapshot holds the whole history, so writing one every fixed
-	// number of events would cost quadratic time as the log grows. The
-	// interval grows with the log instead (a quarter of it): snapshot work
-	// stays proportional to the events applied, and a crash replays at most
-	// that quarter (a clean stop always writes a final snapshot).
-	if r.cfg.SnapshotPath != "" && r.sinceSnap >= max(r.cfg.SnapshotEvery, int(seq/4)) {
+	// A snapshot holds the whole state, so writing one every fixed number
+	// of events would cost quadratic time as the log grows. The interval
+	// grows with the log instead (a quarter of it): snapshot work stays
+	// proportional to the events applied, and a crash replays at most that
+	// quarter. The capture is cheap and the writing is in the background,
+	// so the projector goes on; a snapshot still being written when the
+	// next is due puts the next off.
+	if r.cfg.SnapshotPath != "" && r.sinceSnap >= max(r.cfg.SnapshotEvery, int(seq/4)) && !r.writing {
 		r.sinceSnap = 0
-		if err := saveSnapshot(r.cfg.SnapshotPath, r.model); err != nil {
-			r.cfg.Log.Error("projector: snapshot failed", "err", err)
-		}
+		r.snapshotInBackground()
 	}
+}
+
+// snapshotInBackground captures the state now and writes it on another
+// goroutine. Call with r.mu held.
+func (r *Runner) snapshotInBackground() {
+	snap, err := r.model.Snapshot()
+	if err != nil {
+		r.cfg.Log.Error("projector: snapshot failed", "err", err)
+		return
+	}
+	r.writing = true
+	done := make(chan struct{})
+	r.snapDone = done
+	go func() {
+		defer close(done)
+		started := time.Now()
+		err := writeSnapshot(r.cfg.SnapshotPath, snap)
+		snap.Release()
+		r.mu.Lock()
+		r.writing = false
+		r.mu.Unlock()
+		if err != nil {
+			r.cfg.Log.Error("projector: snapshot failed", "err", err)
+			return
+		}
+		r.cfg.Log.Info("projector: snapshot written", "seq", snap.Position().Seq, "took", time.Since(started).Round(time.Millisecond))
+	}()
 }
 
 // Stop ends consumption and writes a final snapshot.
@@ -501,8 +536,35 @@ func (r *Runner) Stop() error {
 	if r.cfg.SnapshotPath == "" {
 		return nil
 	}
-	if err := saveSnapshot(r.cfg.SnapshotPath, r.model); err != nil {
-		return fmt.Errorf("projector: final snapshot: %w", err)
+	// A final snapshot, if it can be written within snapshotWithin: a
+	// restart replays whatever the last complete one lacks, so shutting
+	// down never waits long.
+	deadline := time.After(snapshotWithin)
+	r.mu.Lock()
+	inFlight := r.snapDone
+	r.mu.Unlock()
+	select {
+	case <-inFlight:
+	case <-deadline:
+		r.cfg.Log.Warn("projector: a snapshot is still being written; stopping without a final one")
+		return nil
 	}
-	return nil
+	r.mu.Lock()
+	r.snapshotInBackground()
+	final := r.snapDone
+	r.mu.Unlock()
+	select {
+	case <-final:
+		return nil
+	case <-deadline:
+		r.cfg.Log.Warn("projector: final snapshot not finished in time; the next start replays what it lacks", "within", snapshotWithin)
+		return nil
+	}
+}
+
+// closedChan is a channel that is already closed: no snapshot in flight.
+func closedChan() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
 }

@@ -1,8 +1,11 @@
 package runner_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/jstest"
@@ -74,13 +78,13 @@ func TestRestartResumesAndMatchesFullReplay(t *testing.T) {
 	if !r1.CaughtUp() {
 		t.Fatal("not caught up after waiting")
 	}
-	if got, want := r1.Model().Digest(), replayDigest(t, srv.JS); got != want {
+	if got, want := modelOf(r1).Digest(), replayDigest(t, srv.JS); got != want {
 		t.Fatal("live model differs from a full replay")
 	}
 	if err := r1.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	stopped := r1.Model().LastSeq()
+	stopped := modelOf(r1).LastSeq()
 
 	publish(t, srv.JS, 60, 30) // arrives while the projector is down
 	srv = srv.Restart(t)
@@ -101,11 +105,11 @@ func TestRestartResumesAndMatchesFullReplay(t *testing.T) {
 	if info.Config.OptStartSeq != stopped+1 {
 		t.Fatalf("consumer started at %d, want %d (resume, not replay)", info.Config.OptStartSeq, stopped+1)
 	}
-	if got, want := r2.Model().Digest(), replayDigest(t, srv.JS); got != want {
+	if got, want := modelOf(r2).Digest(), replayDigest(t, srv.JS); got != want {
 		t.Fatal("resumed model differs from a full replay")
 	}
-	if r2.Model().Stats().Events != 90 {
-		t.Fatalf("events %d, want 90", r2.Model().Stats().Events)
+	if modelOf(r2).Stats().Events != 90 {
+		t.Fatalf("events %d, want 90", modelOf(r2).Stats().Events)
 	}
 }
 
@@ -148,8 +152,8 @@ func TestUnknownCorrectionIsQuarantined(t *testing.T) {
 	if !strings.Contains(recs[0].Reason, "payload.event_id") || recs[0].OriginalSequence != 1 {
 		t.Fatalf("record: %+v", recs[0])
 	}
-	if r.Model().Stats().Events != 3 {
-		t.Fatalf("projector stopped: %+v", r.Model().Stats())
+	if modelOf(r).Stats().Events != 3 {
+		t.Fatalf("projector stopped: %+v", modelOf(r).Stats())
 	}
 }
 
@@ -175,7 +179,68 @@ func TestStaleSnapshotIsIgnored(t *testing.T) {
 	}
 	defer r2.Stop()
 	wait(t, r2)
-	if n := r2.Model().Stats().Events; n != 4 {
+	if n := modelOf(r2).Stats().Events; n != 4 {
 		t.Fatalf("model holds %d events, want 4 from the new stream", n)
+	}
+}
+
+// modelOf is the model a runner feeds (the default projection).
+func modelOf(r *runner.Runner) *projections.Model { return r.Projection().(*projections.Model) }
+
+// A snapshot file that cannot be trusted (damaged, cut short, of another
+// version, the old gob format) is passed over with a warning that says so,
+// and the projector replays the whole stream to the same model.
+func TestUnusableSnapshotMeansAFullReplay(t *testing.T) {
+	ctx := context.Background()
+	srv := jstest.Run(t)
+	publish(t, srv.JS, 0, 40)
+	snap := filepath.Join(t.TempDir(), "model.snap")
+	cfg := runner.Config{Stream: eventlog.EventsStream, Name: "u", SnapshotPath: snap}
+	r1, err := runner.Start(ctx, srv.JS, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, r1)
+	if err := r1.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := replayDigest(t, srv.JS)
+	flipped := append([]byte(nil), good...)
+	flipped[len(flipped)/3] ^= 0xff
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"damaged", flipped},
+		{"cut short", good[:len(good)/2]},
+		{"the old format", []byte("\x3f\xff\x81\x03\x01\x01\x08snapshot")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(snap, tt.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			c := cfg
+			c.Log = slog.New(slog.NewTextHandler(&logs, nil))
+			r, err := runner.Start(ctx, srv.JS, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait(t, r)
+			if got := modelOf(r).Digest(); got != want {
+				t.Error("the replayed model differs from a full replay")
+			}
+			if err := r.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(logs.String(), "snapshot not used; replaying the whole stream") {
+				t.Errorf("no warning: %s", logs.String())
+			}
+		})
 	}
 }

@@ -1,59 +1,45 @@
 package runner
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/projections"
 )
 
-// snapshotVersion changes whenever the snapshot's shape or the meaning of
-// Apply changes; an old snapshot is then ignored and the stream replayed.
-const snapshotVersion = 1
-
-// snapshot is what is written: the events the model applied, already
-// decoded, so a restart re-applies them without JSON decoding or
-// validation, and then consumes only what came after LastSeq.
-type snapshot struct {
-	Version   int
-	LastSeq   uint64
-	LastID    string // the last applied event's id, checked against the stream
-	LastIDSeq uint64
-	Applied   []projections.Delivered
+// Projection is what the runner feeds: a deterministic state machine over
+// the log, as a raft FSM is (Apply must give the same state for the same
+// events in the same order), with snapshots of its state so that a restart
+// replays only what came after. projections.Model is the one Chronicle
+// serves from.
+type Projection interface {
+	// Apply folds one event in; an error means it was not applied and is
+	// quarantined (the model's position still moves past it).
+	Apply(projections.Delivered) error
+	// Advance moves the position past an event passed over.
+	Advance(seq uint64)
+	// LastSeq is the position: the last sequence applied or passed over.
+	LastSeq() uint64
+	// Snapshot captures the state cheaply, to be written in the background.
+	Snapshot() (projections.Snapshot, error)
+	// Restore replaces the state with one a Snapshot wrote; on error the
+	// state is unchanged.
+	Restore(io.Reader) error
 }
 
-var registerOnce sync.Once
+var _ Projection = (*projections.Model)(nil)
 
-// registerPayloads tells gob every payload type, from the catalogue.
-func registerPayloads() {
-	registerOnce.Do(func() {
-		seen := map[string]bool{}
-		for _, s := range events.Catalogue() {
-			p := s.New()
-			name := fmt.Sprintf("%T", p)
-			if !seen[name] {
-				seen[name] = true
-				gob.Register(p)
-			}
-		}
-	})
-}
-
-func saveSnapshot(path string, m *projections.Model) error {
-	registerPayloads()
-	snap := snapshot{Version: snapshotVersion, LastSeq: m.LastSeq(), Applied: m.Applied()}
-	if n := len(snap.Applied); n > 0 {
-		snap.LastID, snap.LastIDSeq = snap.Applied[n-1].Event.ID, snap.Applied[n-1].Seq
-	}
+// writeSnapshot persists s to path, whole or not at all: to a temporary
+// file, synced, then renamed over the old one.
+func writeSnapshot(path string, s projections.Snapshot) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("snapshot dir: %w", err)
 	}
@@ -62,11 +48,7 @@ func saveSnapshot(path string, m *projections.Model) error {
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	err = gob.NewEncoder(w).Encode(&snap)
-	if err == nil {
-		err = w.Flush()
-	}
+	err = s.Persist(f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -83,35 +65,39 @@ func saveSnapshot(path string, m *projections.Model) error {
 	return nil
 }
 
-// loadSnapshot returns the model in the snapshot, nil when there is none,
-// or an error when it cannot be used (the caller replays from the start).
-// A snapshot is used only if the stream still holds its last event at the
-// same sequence: a recreated stream makes it stale.
-func loadSnapshot(ctx context.Context, path string, stream jetstream.Stream) (*projections.Model, error) {
-	registerPayloads()
-	f, err := os.Open(path)
+// loadSnapshot restores p from the snapshot at path. It reports false when
+// there is none; an error means it cannot be used (the caller replays from
+// the start): unreadable, of another version, damaged, or stale, that is
+// the stream no longer holds the snapshot's last event at its sequence (a
+// recreated stream).
+func loadSnapshot(ctx context.Context, path string, stream jetstream.Stream, p Projection) (bool, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return false, nil
 	}
 	if err != nil {
-		return nil, err
+		return false, err
 	}
-	defer f.Close()
-	var snap snapshot
-	if err := gob.NewDecoder(bufio.NewReaderSize(f, 1<<20)).Decode(&snap); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+	pos, err := projections.SnapshotPosition(data)
+	if err != nil {
+		return false, err
 	}
-	if snap.Version != snapshotVersion {
-		return nil, fmt.Errorf("version %d, want %d", snap.Version, snapshotVersion)
-	}
-	if snap.LastIDSeq > 0 {
-		msg, err := stream.GetMsg(ctx, snap.LastIDSeq)
+	if pos.LastIDSeq > 0 {
+		msg, err := stream.GetMsg(ctx, pos.LastIDSeq)
 		if err != nil {
-			return nil, fmt.Errorf("stream lacks sequence %d: %w", snap.LastIDSeq, err)
+			return false, fmt.Errorf("stream lacks sequence %d: %w", pos.LastIDSeq, err)
 		}
-		if got := msg.Header.Get(jetstream.MsgIDHeader); got != snap.LastID {
-			return nil, fmt.Errorf("stream sequence %d holds %s, snapshot expected %s", snap.LastIDSeq, got, snap.LastID)
+		if got := msg.Header.Get(jetstream.MsgIDHeader); got != pos.LastID {
+			return false, fmt.Errorf("stream sequence %d holds %s, snapshot expected %s", pos.LastIDSeq, got, pos.LastID)
 		}
 	}
-	return projections.Restore(snap.Applied, snap.LastSeq)
+	if err := p.Restore(bytes.NewReader(data)); err != nil {
+		return false, err
+	}
+	return true, nil
 }
+
+// snapshotWithin bounds how long Stop waits for the final snapshot: a
+// restart replays what the last complete snapshot lacks, so shutting down
+// never waits long for one.
+const snapshotWithin = 5 * time.Second

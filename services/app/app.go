@@ -29,6 +29,7 @@ import (
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/alerts"
@@ -207,6 +208,7 @@ type App struct {
 	pub     *eventlog.Publisher
 	checker *quarantine.Checker
 	proj    *runner.Runner
+	model   *projections.Model // what the projector keeps up to date
 	alerter *alerts.Alerter
 	// amendments answers chronicle import's questions about corrections.
 	amendments *nats.Subscription
@@ -286,10 +288,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.checker, err = quarantine.Start(ctx, a.js, a.log); err != nil {
 		return err
 	}
+	a.model = projections.NewModel()
 	a.proj, err = runner.Start(ctx, a.js, runner.Config{
+		Projection:   a.model,
 		Stream:       eventlog.EventsStream,
 		Name:         a.cfg.Replica,
-		SnapshotPath: filepath.Join(a.cfg.DataDir, "snapshots", "projections-"+a.cfg.Replica+".gob"),
+		SnapshotPath: filepath.Join(a.cfg.DataDir, "snapshots", "projections-"+a.cfg.Replica+".snap"),
 		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
 			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
 		},
@@ -298,7 +302,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	a.alerter, err = alerts.Start(ctx, a.js, a.proj.Model(), alerts.Config{
+	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{
 		Rules: a.cfg.Rules, Now: a.cfg.Now, Interval: a.cfg.AlertInterval, Ready: a.proj.CaughtUp, Log: a.log,
 	})
 	if err != nil {
@@ -415,7 +419,7 @@ func (a *App) serveHTTP() error {
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("/v1/events", gateway.Authenticated(a.verifier, auth.Publish, a.log,
 		gateway.BodyWithin(ingestBodyTimeout, ingest.NewHandler(a.pub, a.log))))
-	schema, err := gateway.NewSchema(a.proj.Model(), recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.audit})
+	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.audit})
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
@@ -425,9 +429,9 @@ func (a *App) serveHTTP() error {
 	})))
 	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
 	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
-	exporter := gateway.NewExporter(a.proj.Model(), exportKey[:], a.audit, a.log, a.cfg.Now)
+	exporter := gateway.NewExporter(a.model, exportKey[:], a.audit, a.log, a.cfg.Now)
 	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter))
-	mux.Handle("/v1/export/annex-a", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.AnnexA(a.proj.Model())))
+	mux.Handle("/v1/export/annex-a", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.AnnexA(a.model)))
 	mux.Handle("/v1/export/cin-census", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.Rendered("cin_census", "application/xml", a.censusExport)))
 	ln := a.ln
 	// Every request's context descends from base, so that Close can stop
@@ -506,7 +510,7 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		body["status"] = "access log unavailable"
 	}
 	if proj := a.proj; proj != nil {
-		body["applied_seq"] = proj.Model().LastSeq()
+		body["applied_seq"] = proj.Projection().LastSeq()
 	}
 	gateway.WriteJSON(w, http.StatusServiceUnavailable, body)
 }
@@ -530,6 +534,9 @@ func (a *App) NATSClientURL() string {
 // JetStream exposes the app's JetStream context, for tools running in the
 // same process (the demo loader, tests).
 func (a *App) JetStream() jetstream.JetStream { return a.js }
+
+// Model is the read model this process serves from.
+func (a *App) Model() *projections.Model { return a.model }
 
 // Projector is the runner keeping the read model up to date.
 func (a *App) Projector() *runner.Runner { return a.proj }
@@ -600,7 +607,7 @@ func (a *App) judgeAmendment(ctx context.Context, e *events.Event) error {
 	if err := a.proj.WaitForLatest(ctx); err != nil {
 		return events.E("check amendment", events.KindUnavailable, fmt.Errorf("the read model is behind the log; try again: %w", err))
 	}
-	return a.proj.Model().CheckAmendment(e)
+	return a.model.CheckAmendment(e)
 }
 
 // checkAmendment rejects at ingest a correction or retraction of an event
@@ -616,7 +623,7 @@ func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 	if err := a.proj.WaitForLatest(wait); err != nil {
 		return events.E("ingest", events.KindUnavailable, fmt.Errorf("the read model is behind the log; try again: %w", err))
 	}
-	if err := a.proj.Model().CheckAmendment(e); err != nil {
+	if err := a.model.CheckAmendment(e); err != nil {
 		return err
 	}
 	// Every correction and retraction is on the access log before it is
@@ -628,7 +635,7 @@ func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 	case *events.RecordRetracted:
 		target = b.EventID
 	}
-	_, children, _ := a.proj.Model().Event(target, nil)
+	_, children, _ := a.model.Event(target, nil)
 	rec := gateway.AccessRecord{At: a.cfg.Now(), RequestID: gateway.RequestID(ctx), Action: strings.TrimPrefix(string(e.Type), "record."), EventID: target,
 		ChildID: strings.Join(children, ","), Returned: map[string]int{}}
 	if c, ok := auth.CallerFrom(ctx); ok {

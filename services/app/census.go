@@ -35,7 +35,7 @@ func (a *App) censusExport(r *http.Request) ([]byte, int, error) {
 	if err := p.Err(); err != nil {
 		return nil, 0, events.E("export", events.KindInvalid, err)
 	}
-	m := a.proj.Model()
+	m := a.model
 	var children []cin.ChildHistory
 	for _, c := range m.Children(projections.ChildFilter{}, nil) {
 		entries, _ := m.Chronology(c.ID, nil, false)

@@ -172,7 +172,7 @@ func (a *App) loadDemo(ctx context.Context, cfg demodata.Config, progress io.Wri
 // ExampleChild returns an NHS number of the child with the longest
 // chronology, for the example query printed at start.
 func (a *App) ExampleChild() (string, bool) {
-	m := a.proj.Model()
+	m := a.model
 	best, bestN := "", 0
 	for _, c := range m.Children(projections.ChildFilter{}, nil) {
 		entries, _ := m.Chronology(c.ID, nil, false)

@@ -293,7 +293,9 @@ func TestAgencyAccountSeesOnlyItsOwnReplies(t *testing.T) {
 	if len(acked) != len(own) || len(got) != len(own) {
 		t.Errorf("received %d messages acknowledging %d of its %d publishes; want exactly its own acknowledgements", len(got), len(acked), len(own))
 	}
+	refused.mu.Lock()
 	t.Logf("permitted subscriptions saw only %d own acknowledgements; refused: %v", len(got), refused.errs)
+	refused.mu.Unlock()
 }
 
 // An agency account cannot use the JetStream API: the server refuses it

@@ -167,7 +167,7 @@ func TestProcessesShareOneNATS(t *testing.T) {
 	publishExample(t, two, "second")
 	for name, a := range map[string]*app.App{"one": one, "two": two} {
 		jstest.Eventually(t, 10*time.Second, name+" to apply both events", func() bool {
-			return a.Projector().Model().Stats().Events == 2
+			return a.Model().Stats().Events == 2
 		})
 		waitReadyz(t, a, 200, "ready")
 	}

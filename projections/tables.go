@@ -1,0 +1,132 @@
+package projections
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"sync"
+
+	"github.com/chronicle-hub/chronicle/events"
+)
+
+// Marks in Record.groups, which are otherwise identity node indexes.
+const (
+	childMark  int32 = -1 // ends a child subject's nodes
+	pairMark   int32 = -2 // starts a link's or unlink's pair
+	unbornMark int32 = -3 // ends an unborn child's nodes
+)
+
+// eventKey is an event id (a UUID) as 16 bytes: a third of the string's
+// memory, and a map key without a pointer for the collector to follow.
+type eventKey [16]byte
+
+// keyOf parses a canonical UUID (lower-case hex, with dashes). Anything else
+// is not a key: such ids are kept as strings (Record.oddID).
+func keyOf(id string) (eventKey, bool) {
+	var k eventKey
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return k, false
+	}
+	src := id[0:8] + id[9:13] + id[14:18] + id[19:23] + id[24:36]
+	for i := 0; i < len(src); i++ {
+		if c := src[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return k, false
+		}
+	}
+	if _, err := hex.Decode(k[:], []byte(src)); err != nil {
+		return k, false
+	}
+	return k, true
+}
+
+// String formats the key as a canonical UUID.
+func (k eventKey) String() string { return events.FormatUUID(k) }
+
+// tables are what a model's records share: the repeated strings, stored
+// once and named by index, and a bounded cache of decoded payloads.
+type tables struct {
+	// strs and index are written by the model's writer, under the model's
+	// write lock; readers use them under its read lock.
+	strs  []string
+	index map[string]uint32
+
+	mu       sync.Mutex
+	payloads map[*Record]events.Payload
+}
+
+// payloadCacheSize bounds the decoded payloads kept: enough for the
+// chronologies being read and the children being evaluated, a few
+// megabytes at most.
+const payloadCacheSize = 1 << 15
+
+func newTables() *tables {
+	t := &tables{index: map[string]uint32{}, payloads: map[*Record]events.Payload{}}
+	t.intern("") // index 0 is the empty string
+	return t
+}
+
+// intern returns s's index, adding it.
+func (t *tables) intern(s string) uint32 {
+	if i, ok := t.index[s]; ok {
+		return i
+	}
+	i := uint32(len(t.strs))
+	t.strs = append(t.strs, s)
+	t.index[s] = i
+	return i
+}
+
+func (t *tables) str(i uint32) string { return t.strs[i] }
+
+// payload decodes r's payload, or returns it from the cache. An event of a
+// type the catalogue does not know has none. A full cache drops entries at
+// random (Go's map order), which keeps it bounded without bookkeeping.
+func (t *tables) payload(r *Record) events.Payload {
+	t.mu.Lock()
+	p, ok := t.payloads[r]
+	t.mu.Unlock()
+	if ok {
+		return p
+	}
+	typ := events.Type(t.str(r.typ))
+	if _, known := events.Lookup(typ); !known {
+		return nil
+	}
+	p, err := events.DecodePayload(typ, []byte(r.payload))
+	if err != nil {
+		return nil // validated when it arrived; a later schema cannot read it
+	}
+	t.mu.Lock()
+	if len(t.payloads) >= payloadCacheSize {
+		n := 0
+		for k := range t.payloads {
+			delete(t.payloads, k)
+			if n++; n >= payloadCacheSize/8 {
+				break
+			}
+		}
+	}
+	t.payloads[r] = p
+	t.mu.Unlock()
+	return p
+}
+
+// payloadJSON is the payload a record keeps: the event's own bytes when
+// they are in the type's current schema, else the upcast payload encoded
+// again, so that decoding later needs no upcasting.
+func payloadJSON(e *events.Event) string {
+	spec, ok := events.Lookup(e.Type)
+	if !ok {
+		return string(e.Payload)
+	}
+	if v := max(e.SchemaVersion, 1); v >= spec.Version && len(e.Payload) > 0 {
+		return string(e.Payload)
+	}
+	if e.Body == nil {
+		return string(e.Payload)
+	}
+	raw, err := json.Marshal(e.Body)
+	if err != nil {
+		return string(e.Payload)
+	}
+	return string(raw)
+}
