@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"slices"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -21,16 +22,76 @@ type Record struct {
 	seq                          uint64
 	received, occurred, recorded int64 // Unix nanoseconds
 	key                          eventKey
-	oddID                        string // the id as given, when it is not a canonical UUID
 	typ, agency, summary, source uint32 // indexes into tab's strings
 	sensitivity, reliability     uint32
-	sourceRef                    string
-	payload                      string
+	refLen                       uint32 // text is the source reference, then the payload
+	text                         string
 	// groups are the identity nodes of the event's child subjects, each
-	// subject's ended by -1; a link or unlink adds its pair after -2.
+	// subject's followed by a mark (childMark or unbornMark) and the
+	// index of its name and date of birth in tab (0 for none); a link or
+	// unlink adds pairMark and its pair. Walk them with eachSubject.
 	groups []int32
 	amends *amendments
 	tab    *tables
+}
+
+// sourceRef and payload are the two halves of text: one allocation, not two.
+func (r *Record) sourceRef() string { return r.text[:r.refLen] }
+func (r *Record) payload() string   { return r.text[r.refLen:] }
+
+// eachSubject calls fn with each child subject's identity nodes, whether
+// it is an unborn child, and its name-and-date-of-birth hint (see hintOf).
+func (r *Record) eachSubject(fn func(nodes []int32, unborn bool, hint uint32)) {
+	g := r.groups
+	for start, i := 0, 0; i < len(g); i++ {
+		switch g[i] {
+		case pairMark:
+			return
+		case childMark, unbornMark:
+			var hint uint32
+			if i+1 < len(g) {
+				hint = uint32(g[i+1])
+			}
+			fn(g[start:i], g[i] == unbornMark, hint)
+			i++
+			start = i + 1
+		}
+	}
+}
+
+// pairNodes returns the pair a link or unlink names.
+func (r *Record) pairNodes() (a, b int, ok bool) {
+	g := r.groups
+	for i := 0; i+2 < len(g); i++ {
+		switch g[i] {
+		case pairMark:
+			return int(g[i+1]), int(g[i+2]), true
+		case childMark, unbornMark:
+			i++ // the hint
+		}
+	}
+	return 0, 0, false
+}
+
+// nodes lists the identity nodes the record is indexed under, once each:
+// its child subjects', then a link's pair.
+func (r *Record) nodes() []int {
+	var out []int
+	r.eachSubject(func(ns []int32, _ bool, _ uint32) {
+		for _, n := range ns {
+			if !slices.Contains(out, int(n)) {
+				out = append(out, int(n))
+			}
+		}
+	})
+	if a, b, ok := r.pairNodes(); ok {
+		for _, n := range []int{a, b} {
+			if !slices.Contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
 }
 
 // amendments are a record's corrections and retractions, in the order
@@ -57,8 +118,10 @@ func (r *Record) Retractions() []Amendment {
 
 // ID is the event's id.
 func (r *Record) ID() string {
-	if r.oddID != "" {
-		return r.oddID
+	if r.key == (eventKey{}) {
+		if id, ok := r.tab.oddID(r); ok {
+			return id
+		}
 	}
 	return r.key.String()
 }
@@ -77,12 +140,9 @@ func (r *Record) Agency() string { return r.tab.str(r.agency) }
 
 // Unborn reports whether one of the event's subjects is an unborn child.
 func (r *Record) Unborn() bool {
-	for i := 0; i < len(r.groups); i++ {
-		if r.groups[i] == unbornMark {
-			return true
-		}
-	}
-	return false
+	unborn := false
+	r.eachSubject(func(_ []int32, u bool, _ uint32) { unborn = unborn || u })
+	return unborn
 }
 
 // fromNanos is the inverse of UnixNano, in UTC; zero stays the zero time.
@@ -189,7 +249,7 @@ func (r *Record) original() Entry {
 	received := fromNanos(r.received)
 	return Entry{
 		EventID: r.ID(), Seq: r.seq, Received: received, Type: events.Type(t.str(r.typ)), Agency: t.str(r.agency),
-		SourceSystem: t.str(r.source), SourceRef: r.sourceRef, Summary: t.str(r.summary),
+		SourceSystem: t.str(r.source), SourceRef: r.sourceRef(), Summary: t.str(r.summary),
 		Sensitivity: t.str(r.sensitivity), Reliability: t.str(r.reliability), OccurredAt: fromNanos(r.occurred),
 		RecordedAt: fromNanos(r.recorded), Body: t.payload(r), Version: 1, AmendedAt: received, record: r,
 	}

@@ -59,15 +59,7 @@ type node struct {
 	firstReceived time.Time
 	firstEvent    string
 	personal      string // the child id this identifier founds
-	hints         []hint
-	links         []int // the pairs it is part of: its adjacency
-}
-
-// hint is a name and date of birth an event gave with an identifier. The
-// strings are the model's interned copies.
-type hint struct {
-	name, dob string
-	rec       *Record
+	links         []int  // the pairs it is part of: its adjacency
 }
 
 type pair struct{ a, b int } // a < b
@@ -117,10 +109,11 @@ func NewIdentity() *Identity {
 
 // observe adds the identifiers of every child subject of an event and the
 // edges between identifiers on the same subject, and records them on rec
-// (Record.groups) for retractions and snapshots. It returns the nodes the
-// event mentions, for the chronology index. intern shares repeated names
-// and dates of birth.
-func (id *Identity) observe(d Delivered, rec *Record, intern func(string) string) []int {
+// (Record.groups) with each subject's name and date of birth (hint, an
+// index in the model's table: names are read back through the chronology
+// index, so a name is shown only where an entry the caller may see gives
+// it). It returns the nodes the event mentions, for the chronology index.
+func (id *Identity) observe(d Delivered, rec *Record, hint func(name, dob string) uint32) []int {
 	var mentioned []int
 	for _, s := range d.Event.Subjects {
 		if !s.IsChild() {
@@ -131,9 +124,6 @@ func (id *Identity) observe(d Delivered, rec *Record, intern func(string) string
 		for _, k := range keys {
 			n := id.node(k, d)
 			rec.groups = append(rec.groups, int32(n))
-			if s.Name != "" || s.DateOfBirth != "" {
-				id.nodes[n].hints = append(id.nodes[n].hints, hint{name: intern(s.Name), dob: intern(string(s.DateOfBirth)), rec: rec})
-			}
 			if !slices.Contains(mentioned, n) {
 				mentioned = append(mentioned, n)
 			}
@@ -154,11 +144,11 @@ func (id *Identity) observe(d Delivered, rec *Record, intern func(string) string
 				id.now.union(first, n)
 			}
 		}
+		mark := childMark
 		if s.Kind == "unborn" {
-			rec.groups = append(rec.groups, unbornMark)
-		} else {
-			rec.groups = append(rec.groups, childMark)
+			mark = unbornMark
 		}
+		rec.groups = append(rec.groups, mark, int32(hint(s.Name, string(s.DateOfBirth))))
 	}
 	return mentioned
 }
@@ -227,38 +217,28 @@ func (id *Identity) decide(a, b events.Identifier, link bool, d Delivered, reaso
 func (id *Identity) retractEvent(rec *Record, received time.Time) {
 	var split []int // groups that may come apart
 	at := &received
-	first := int32(-1)
-	for _, n := range rec.groups {
-		if n == pairMark {
-			break // a link's pair: not an edge
-		}
-		if n < 0 {
-			first = -1 // the end of a subject
-			continue
-		}
-		if first < 0 {
-			first = n
-			continue
-		}
-		if first == n {
-			continue
-		}
-		i, ok := id.pairs[pairOf(int(first), int(n))]
-		if !ok {
-			continue // no joins kept (noJoin)
-		}
-		l := &id.links[i]
-		was := l.joined(nil)
-		for j := range l.edges {
-			if e := &l.edges[j]; e.rec == rec && e.retracted == nil {
-				e.retracted = at
-				l.live--
+	rec.eachSubject(func(nodes []int32, _ bool, _ uint32) {
+		for _, n := range nodes[min(1, len(nodes)):] {
+			if n == nodes[0] {
+				continue
+			}
+			i, ok := id.pairs[pairOf(int(nodes[0]), int(n))]
+			if !ok {
+				continue // no joins kept (noJoin)
+			}
+			l := &id.links[i]
+			was := l.joined(nil)
+			for j := range l.edges {
+				if e := &l.edges[j]; e.rec == rec && e.retracted == nil {
+					e.retracted = at
+					l.live--
+				}
+			}
+			if g := id.now.of[l.a]; was && !l.joined(nil) && !slices.Contains(split, g) {
+				split = append(split, g)
 			}
 		}
-		if g := id.now.of[l.a]; was && !l.joined(nil) && !slices.Contains(split, g) {
-			split = append(split, g)
-		}
-	}
+	})
 	for _, g := range split {
 		id.regroup(g)
 	}

@@ -63,7 +63,7 @@ func (m *Model) Conflicts(asOf *time.Time) []Conflict {
 			out = append(out, c)
 		}
 		for _, n := range members {
-			if c, ok := m.ident.dobConflict(v, n); ok {
+			if c, ok := m.dobConflict(v, n); ok {
 				c.ChildID = childID
 				out = append(out, c)
 			}
@@ -95,19 +95,19 @@ func (m *Model) Conflicts(asOf *time.Time) []Conflict {
 }
 
 // dobConflict reports an identifier given with more than one date of birth.
-func (id *Identity) dobConflict(v *view, n int) (Conflict, bool) {
-	nd := id.nodes[n]
+func (m *Model) dobConflict(v *view, n int) (Conflict, bool) {
+	nd := m.ident.nodes[n]
 	dobs := map[string]bool{}
 	var evs []string
-	for _, h := range nd.hints {
-		if h.dob == "" || !h.rec.known(v.asOf) {
-			continue
+	m.hintsOf(n, func(_, dob string, rec *Record) {
+		if dob == "" || !rec.known(v.asOf) {
+			return
 		}
-		if !dobs[h.dob] {
-			evs = append(evs, h.rec.ID())
+		if !dobs[dob] {
+			evs = append(evs, rec.ID())
 		}
-		dobs[h.dob] = true
-	}
+		dobs[dob] = true
+	})
 	if len(dobs) < 2 {
 		return Conflict{}, false
 	}

@@ -196,7 +196,7 @@ func (m *Model) apply(d Delivered) error {
 	}
 	m.records.put(d.Event.ID, rec)
 	m.order = append(m.order, rec)
-	for _, n := range m.ident.observe(d, rec, m.intern) {
+	for _, n := range m.ident.observe(d, rec, m.tab.hint) {
 		m.index(n, rec)
 	}
 	// A link or unlink shows in the chronology of both identifiers.
@@ -216,18 +216,15 @@ func (m *Model) newRecord(d Delivered) *Record {
 		seq: d.Seq, received: nanos(d.Received), occurred: nanos(e.OccurredAt), recorded: nanos(e.RecordedAt),
 		typ: m.tab.intern(string(e.Type)), agency: m.tab.intern(e.Agency), summary: m.tab.intern(e.Summary),
 		source: m.tab.intern(e.SourceSystem), sensitivity: m.tab.intern(e.Sensitivity), reliability: m.tab.intern(e.Reliability),
-		sourceRef: e.SourceRef, payload: payloadJSON(e), tab: m.tab,
+		refLen: uint32(len(e.SourceRef)), text: e.SourceRef + payloadJSON(e), tab: m.tab,
 	}
 	if k, ok := keyOf(e.ID); ok {
 		r.key = k
 	} else {
-		r.oddID = e.ID
+		m.tab.oddIDs[r] = e.ID
 	}
 	return r
 }
-
-// intern returns the model's shared copy of s.
-func (m *Model) intern(s string) string { return m.tab.str(m.tab.intern(s)) }
 
 // amendOf returns r's amendments, creating them and noting r among the
 // amended records.
@@ -248,11 +245,8 @@ func (r *Record) amend() *amendments {
 
 // touch notes that the children of rec's nodes changed at seq.
 func (m *Model) touch(seq uint64, rec *Record) {
-	for _, n := range rec.groups {
-		if n < 0 {
-			continue
-		}
-		for int(n) >= len(m.changedAt) {
+	for _, n := range rec.nodes() {
+		for n >= len(m.changedAt) {
 			m.changedAt = append(m.changedAt, 0)
 		}
 		m.changedAt[n] = max(m.changedAt[n], seq)
@@ -260,29 +254,36 @@ func (m *Model) touch(seq uint64, rec *Record) {
 }
 
 // nodesOf lists the identity nodes a record is indexed under.
-func (m *Model) nodesOf(rec *Record) []int {
-	var out []int
-	for _, n := range rec.groups {
-		if n >= 0 && !slices.Contains(out, int(n)) {
-			out = append(out, int(n))
-		}
-	}
-	return out
-}
+func (m *Model) nodesOf(rec *Record) []int { return rec.nodes() }
 
 // childNodes lists the identity nodes of a record's child subjects (not a
 // link's pair).
 func (rec *Record) childNodes() []int {
 	var out []int
-	for _, n := range rec.groups {
-		if n == pairMark {
-			break
+	rec.eachSubject(func(ns []int32, _ bool, _ uint32) {
+		for _, n := range ns {
+			if !slices.Contains(out, int(n)) {
+				out = append(out, int(n))
+			}
 		}
-		if n >= 0 && !slices.Contains(out, int(n)) {
-			out = append(out, int(n))
-		}
-	}
+	})
 	return out
+}
+
+// hintsOf calls fn with every name and date of birth given with node n,
+// by the records that gave them, in the order applied.
+func (m *Model) hintsOf(n int, fn func(name, dob string, rec *Record)) {
+	if n >= len(m.byNode) {
+		return
+	}
+	for _, rec := range m.byNode[n] {
+		rec.eachSubject(func(ns []int32, _ bool, hint uint32) {
+			if hint != 0 && slices.Contains(ns, int32(n)) {
+				name, dob := m.tab.hintOf(hint)
+				fn(name, dob, rec)
+			}
+		})
+	}
 }
 
 func pairOfEvent(e *events.Event) (a, b events.Identifier, ok bool) {
@@ -560,19 +561,19 @@ func (m *Model) child(v *view, root int, vis Visibility) Child {
 		if nd.id.Scheme != events.SchemeUnbornOf {
 			c.Unborn = false
 		}
-		for _, h := range nd.hints {
-			if !h.rec.known(v.asOf) || !recordVisible(h.rec, v.asOf, vis) {
-				continue
+		m.hintsOf(n, func(name, dob string, rec *Record) {
+			if !rec.known(v.asOf) || !recordVisible(rec, v.asOf, vis) {
+				return
 			}
-			if h.name != "" && !names[h.name] {
-				names[h.name] = true
-				c.Names = append(c.Names, h.name)
+			if name != "" && !names[name] {
+				names[name] = true
+				c.Names = append(c.Names, name)
 			}
-			if h.dob != "" && !dobs[h.dob] {
-				dobs[h.dob] = true
-				c.DatesOfBirth = append(c.DatesOfBirth, h.dob)
+			if dob != "" && !dobs[dob] {
+				dobs[dob] = true
+				c.DatesOfBirth = append(c.DatesOfBirth, dob)
 			}
-		}
+		})
 	}
 	sort.Strings(c.Names)
 	sort.Strings(c.DatesOfBirth)

@@ -31,7 +31,7 @@ const snapshotMagic = "CHRONSNP"
 
 // SnapshotVersion changes whenever the format or the meaning of what Apply
 // keeps changes; an older snapshot is then refused and the log replayed.
-const SnapshotVersion = 1
+const SnapshotVersion = 2
 
 // ErrSnapshot: a snapshot cannot be used (another version, truncated,
 // corrupt). Restore leaves the model as it was.
@@ -73,6 +73,7 @@ type capture struct {
 	counts  [5]int // events, corrections, retractions, dups, (unused)
 	last    time.Time
 	amended []string
+	oddIDs  map[*Record]string
 }
 
 var _ Snapshot = (*capture)(nil)
@@ -104,7 +105,6 @@ func (m *Model) Snapshot() (Snapshot, error) {
 	}
 	for i, n := range m.ident.nodes {
 		c.nodes[i] = *n
-		c.nodes[i].hints = n.hints[:len(n.hints):len(n.hints)]
 		c.nodes[i].links = nil // rebuilt from the pairs
 	}
 	for i, l := range m.ident.links {
@@ -118,6 +118,10 @@ func (m *Model) Snapshot() (Snapshot, error) {
 			}
 		}
 		c.links[i].decisions = append([]decision(nil), l.decisions...)
+	}
+	c.oddIDs = make(map[*Record]string, len(m.tab.oddIDs))
+	for r, id := range m.tab.oddIDs {
+		c.oddIDs[r] = id
 	}
 	for k := range m.amended.keyed {
 		c.amended = append(c.amended, k.String())
@@ -161,12 +165,11 @@ func (c *capture) Persist(w io.Writer) error {
 		sw.varint(r.occurred)
 		sw.varint(r.recorded)
 		sw.raw(r.key[:])
-		sw.str(r.oddID)
-		for _, x := range []uint32{r.typ, r.agency, r.summary, r.source, r.sensitivity, r.reliability} {
+		sw.str(c.oddIDs[r])
+		for _, x := range []uint32{r.typ, r.agency, r.summary, r.source, r.sensitivity, r.reliability, r.refLen} {
 			sw.uvarint(uint64(x))
 		}
-		sw.str(r.sourceRef)
-		sw.str(r.payload)
+		sw.str(r.text)
 		sw.uvarint(uint64(len(r.groups)))
 		for _, g := range r.groups {
 			sw.varint(int64(g))
@@ -182,7 +185,7 @@ func (c *capture) Persist(w io.Writer) error {
 			for _, x := range list {
 				data, err := events.Encode(x.Event)
 				if err != nil {
-					return fmt.Errorf("snapshot: amendment of %s: %w", r.ID(), err)
+					return fmt.Errorf("snapshot: amendment of %s: %w", x.Event.ID, err)
 				}
 				sw.uvarint(x.Seq)
 				sw.varint(nanos(x.Received))
@@ -197,12 +200,6 @@ func (c *capture) Persist(w io.Writer) error {
 		sw.uvarint(n.firstSeq)
 		sw.varint(nanos(n.firstReceived))
 		sw.str(n.firstEvent)
-		sw.uvarint(uint64(len(n.hints)))
-		for _, h := range n.hints {
-			sw.str(h.name)
-			sw.str(h.dob)
-			sw.uvarint(uint64(recIndex[h.rec]))
-		}
 	}
 	sw.uvarint(uint64(len(c.links)))
 	for _, l := range c.links {
@@ -427,10 +424,13 @@ func decodeSnapshot(s *snapReader) (*Model, error) {
 	for range nrec {
 		r := &Record{tab: m.tab, seq: s.uvarint(), received: s.varint(), occurred: s.varint(), recorded: s.varint()}
 		copy(r.key[:], s.raw(16))
-		r.oddID = s.str()
+		odd := s.str()
 		r.typ, r.agency, r.summary = stringAt(s.uvarint()), stringAt(s.uvarint()), stringAt(s.uvarint())
 		r.source, r.sensitivity, r.reliability = stringAt(s.uvarint()), stringAt(s.uvarint()), stringAt(s.uvarint())
-		r.sourceRef, r.payload = s.str(), s.str()
+		r.refLen, r.text = uint32(s.uvarint()), s.str()
+		if int(r.refLen) > len(r.text) {
+			s.fail("source reference longer than the text")
+		}
 		if ng := s.count(); ng > 0 {
 			r.groups = make([]int32, ng)
 			for i := range r.groups {
@@ -460,8 +460,9 @@ func decodeSnapshot(s *snapReader) (*Model, error) {
 		if s.err != nil {
 			return nil, s.err
 		}
-		if r.oddID != "" {
-			m.records.odd[r.oddID] = r
+		if odd != "" {
+			m.records.odd[odd] = r
+			m.tab.oddIDs[r] = odd
 		} else {
 			m.records.keyed[r.key] = r
 		}
@@ -503,12 +504,6 @@ func decodeSnapshot(s *snapReader) (*Model, error) {
 		k := events.Identifier{Scheme: events.Scheme(s.str()), Value: s.str()}
 		nd := &node{id: k, firstSeq: s.uvarint(), firstReceived: fromNanos(s.varint()), firstEvent: s.str()}
 		nd.personal = personalID(nd.firstEvent, k)
-		if nh := s.count(); nh > 0 {
-			nd.hints = make([]hint, nh)
-			for i := range nd.hints {
-				nd.hints[i] = hint{name: m.intern(s.str()), dob: m.intern(s.str()), rec: recAt(s.uvarint())}
-			}
-		}
 		if s.err != nil {
 			return nil, s.err
 		}
@@ -577,16 +572,21 @@ func decodeSnapshot(s *snapReader) (*Model, error) {
 	}
 	// The chronology index and what changed when, from the records.
 	for _, r := range m.order {
-		for _, n := range r.groups {
-			if n < 0 {
-				continue
-			}
-			if int(n) >= len(id.nodes) {
+		for _, n := range r.nodes() {
+			if n >= len(id.nodes) {
 				return nil, fmt.Errorf("%w: record %s names node %d of %d", ErrSnapshot, r.ID(), n, len(id.nodes))
 			}
-			m.index(int(n), r)
+			m.index(n, r)
 		}
+		r.eachSubject(func(_ []int32, _ bool, hint uint32) {
+			if int(hint) >= len(m.tab.strs) {
+				s.fail("hint out of range")
+			}
+		})
 		m.touch(r.seq, r)
+	}
+	if s.err != nil {
+		return nil, s.err
 	}
 	return m, nil
 }

@@ -3,12 +3,14 @@ package projections
 import (
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"sync"
 
 	"github.com/chronicle-hub/chronicle/events"
 )
 
-// Marks in Record.groups, which are otherwise identity node indexes.
+// Marks in Record.groups, which are otherwise identity node indexes and
+// hints (see Record.eachSubject).
 const (
 	childMark  int32 = -1 // ends a child subject's nodes
 	pairMark   int32 = -2 // starts a link's or unlink's pair
@@ -20,7 +22,8 @@ const (
 type eventKey [16]byte
 
 // keyOf parses a canonical UUID (lower-case hex, with dashes). Anything else
-// is not a key: such ids are kept as strings (Record.oddID).
+// (and the nil UUID) is not a key: such ids are kept as strings
+// (tables.oddIDs).
 func keyOf(id string) (eventKey, bool) {
 	var k eventKey
 	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
@@ -35,7 +38,8 @@ func keyOf(id string) (eventKey, bool) {
 	if _, err := hex.Decode(k[:], []byte(src)); err != nil {
 		return k, false
 	}
-	return k, true
+	// The zero key marks a record whose id is kept as a string.
+	return k, k != eventKey{}
 }
 
 // String formats the key as a canonical UUID.
@@ -49,8 +53,34 @@ type tables struct {
 	strs  []string
 	index map[string]uint32
 
+	// oddIDs are the ids that are not canonical UUIDs, by record (their
+	// key is zero); written under the model's write lock.
+	oddIDs map[*Record]string
+
 	mu       sync.Mutex
 	payloads map[*Record]events.Payload
+}
+
+func (t *tables) oddID(r *Record) (string, bool) {
+	id, ok := t.oddIDs[r]
+	return id, ok
+}
+
+// hint interns a name and date of birth together.
+func (t *tables) hint(name, dob string) uint32 {
+	if name == "" && dob == "" {
+		return 0
+	}
+	return t.intern(name + "\x00" + dob)
+}
+
+// hintOf returns the name and date of birth a hint names.
+func (t *tables) hintOf(h uint32) (name, dob string) {
+	if h == 0 {
+		return "", ""
+	}
+	name, dob, _ = strings.Cut(t.strs[h], "\x00")
+	return name, dob
 }
 
 // payloadCacheSize bounds the decoded payloads kept: enough for the
@@ -59,7 +89,7 @@ type tables struct {
 const payloadCacheSize = 1 << 15
 
 func newTables() *tables {
-	t := &tables{index: map[string]uint32{}, payloads: map[*Record]events.Payload{}}
+	t := &tables{index: map[string]uint32{}, payloads: map[*Record]events.Payload{}, oddIDs: map[*Record]string{}}
 	t.intern("") // index 0 is the empty string
 	return t
 }
@@ -91,7 +121,7 @@ func (t *tables) payload(r *Record) events.Payload {
 	if _, known := events.Lookup(typ); !known {
 		return nil
 	}
-	p, err := events.DecodePayload(typ, []byte(r.payload))
+	p, err := events.DecodePayload(typ, []byte(r.payload()))
 	if err != nil {
 		return nil // validated when it arrived; a later schema cannot read it
 	}

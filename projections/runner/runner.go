@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,6 +102,10 @@ type Runner struct {
 	snapDone  chan struct{} // closed when the last snapshot started is written
 	waiters   []waiter
 	skipped   int
+
+	// The pipeline from delivery to the model (see startPipeline).
+	work, ordered chan *job
+	applied       chan struct{} // closed when the applier has finished
 
 	trouble  chan struct{} // wakes the watcher; buffered
 	quit     chan struct{}
@@ -216,7 +221,9 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 	if err := js.DeleteConsumer(ctx, cfg.Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("projector: reset consumer: %w", err)
 	}
+	r.startPipeline()
 	if err := r.consume(ctx); err != nil {
+		r.stopPipeline()
 		return nil, err
 	}
 	go r.watch()
@@ -248,7 +255,7 @@ func (r *Runner) consume(ctx context.Context) error {
 
 // start consumes cons, reporting its errors to consumeErr.
 func (r *Runner) start(cons jetstream.Consumer) error {
-	cc, err := cons.Consume(r.handle, jetstream.PullMaxMessages(1000), jetstream.ConsumeErrHandler(r.consumeErr))
+	cc, err := cons.Consume(r.enqueue, jetstream.PullMaxMessages(1000), jetstream.ConsumeErrHandler(r.consumeErr))
 	if err != nil {
 		return fmt.Errorf("projector: consume: %w", err)
 	}
@@ -430,17 +437,86 @@ func (r *Runner) WaitForLatest(ctx context.Context) error {
 	return r.WaitFor(ctx, info.State.LastSeq)
 }
 
-func (r *Runner) handle(msg jetstream.Msg) {
-	meta, err := msg.Metadata()
+// job is one delivered message on its way through the pipeline: decoded
+// and validated by any worker, applied in stream order by one goroutine.
+type job struct {
+	msg     jetstream.Msg
+	seq     uint64
+	at      time.Time
+	event   *events.Event
+	invalid error
+	bad     bool // no metadata: terminated, not applied
+	done    chan struct{}
+}
+
+// pipelineDepth bounds the messages between delivery and application.
+const pipelineDepth = 1024
+
+// startPipeline starts the decoding workers and the applier. Decoding
+// (strict JSON and validation) is most of the cost of an event, and it
+// does not depend on the model, so it runs on every core while the model
+// applies events one at a time in stream order, as it must.
+func (r *Runner) startPipeline() {
+	r.work = make(chan *job, pipelineDepth)
+	r.ordered = make(chan *job, pipelineDepth)
+	r.applied = make(chan struct{})
+	workers := max(1, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range r.work {
+				r.decode(j)
+			}
+		}()
+	}
+	go func() {
+		defer close(r.applied)
+		for j := range r.ordered {
+			<-j.done
+			r.apply(j)
+		}
+		wg.Wait()
+	}()
+}
+
+// stopPipeline applies what is in the pipeline and stops it. Call once no
+// more messages can be delivered.
+func (r *Runner) stopPipeline() {
+	close(r.work)
+	close(r.ordered)
+	<-r.applied
+}
+
+// enqueue is the consumer's callback: it hands the message to the
+// pipeline, in delivery order.
+func (r *Runner) enqueue(msg jetstream.Msg) {
+	j := &job{msg: msg, done: make(chan struct{})}
+	r.ordered <- j
+	r.work <- j
+}
+
+func (r *Runner) decode(j *job) {
+	defer close(j.done)
+	meta, err := j.msg.Metadata()
 	if err != nil {
 		r.cfg.Log.Error("projector: message without metadata", "err", err)
+		j.bad = true
+		return
+	}
+	j.seq, j.at = meta.Sequence.Stream, meta.Timestamp
+	j.event, j.invalid = events.CheckDelivered(j.msg.Subject(), j.msg.Data(), meta.Timestamp)
+}
+
+func (r *Runner) apply(j *job) {
+	msg, seq := j.msg, j.seq
+	if j.bad {
 		_ = msg.Term()
 		return
 	}
-	seq := meta.Sequence.Stream
-	e, invalid := events.CheckDelivered(msg.Subject(), msg.Data(), meta.Timestamp)
 	switch {
-	case invalid != nil:
+	case j.invalid != nil:
 		// The quarantine checker copies it with the reason; here it is
 		// only passed over, the same way on every replica and replay.
 		r.model.Advance(seq)
@@ -448,8 +524,8 @@ func (r *Runner) handle(msg jetstream.Msg) {
 		r.skipped++
 		r.mu.Unlock()
 	default:
-		if err := r.model.Apply(projections.Delivered{Event: e, Seq: seq, Received: meta.Timestamp}); err != nil {
-			r.reject(msg, seq, meta.Timestamp, err)
+		if err := r.model.Apply(projections.Delivered{Event: j.event, Seq: seq, Received: j.at}); err != nil {
+			r.reject(msg, seq, j.at, err)
 		}
 	}
 	_ = msg.Ack()
@@ -533,6 +609,7 @@ func (r *Runner) Stop() error {
 	r.mu.Unlock()
 	cc.Stop()
 	<-cc.Closed()
+	r.stopPipeline()
 	if r.cfg.SnapshotPath == "" {
 		return nil
 	}
