@@ -216,10 +216,14 @@ func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, er
 	return b.page(p, items)
 }
 
-// worklistCache keeps the last sweep for the present: it stays right until
-// a new event is applied or a flag's deadline passes.
+// worklistCache is the present worklist. Over a read model that says what
+// changed (flags.Changes, as projections.Model does) it is kept up
+// incrementally, re-evaluating only the children touched since the last
+// request and those with a deadline come due; over any other source it
+// keeps the last sweep until a new event is applied or a deadline passes.
 type worklistCache struct {
 	mu   sync.Mutex
+	inc  *flags.Worklist
 	seq  uint64
 	at   time.Time
 	next time.Time
@@ -229,6 +233,12 @@ type worklistCache struct {
 func (w *worklistCache) get(r Source, rules flags.Config, now time.Time) []flags.ChildFlags {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if c, ok := r.(flags.Changes); ok {
+		if w.inc == nil {
+			w.inc = flags.NewWorklist(c, rules)
+		}
+		return w.inc.At(now)
+	}
 	seq := r.LastSeq()
 	if w.list != nil && seq == w.seq && !now.Before(w.at) && (w.next.IsZero() || now.Before(w.next)) {
 		return w.list

@@ -296,6 +296,15 @@ func pairOfEvent(e *events.Event) (a, b events.Identifier, ok bool) {
 	return a, b, false
 }
 
+// IsChild reports whether id names a child now: the id of one, and not
+// of a record since merged into another.
+func (m *Model) IsChild(id string) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n, ok := m.ident.personal[id]
+	return ok && m.ident.nodes[m.ident.now.find(n)].personal == id
+}
+
 // ChangedSince returns the ids (now) of the children whose chronology or
 // identity changed after stream sequence seq. Its cost is the number of
 // identifiers, whatever the length of the log.

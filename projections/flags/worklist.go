@@ -1,7 +1,9 @@
 package flags
 
 import (
+	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -88,21 +90,35 @@ func Sweep(m Source, asOf *time.Time, at time.Time, cfg Config) ([]ChildFlags, t
 	var out []ChildFlags
 	var next time.Time
 	for _, c := range m.Children(projections.ChildFilter{}, asOf) {
-		entries, _ := m.Chronology(c.ID, asOf, true)
-		fs, n := Evaluate(historyOf(c, entries), at, cfg)
+		cf, n := evaluateChild(m, c, asOf, at, cfg)
 		if !n.IsZero() && (next.IsZero() || n.Before(next)) {
 			next = n
 		}
-		var active []Flag
-		for _, f := range fs {
-			if f.Active() {
-				active = append(active, f)
-			}
-		}
-		if len(active) > 0 {
-			out = append(out, ChildFlags{Child: c, Flags: active})
+		if len(cf.Flags) > 0 {
+			out = append(out, cf)
 		}
 	}
+	sortWorklist(out)
+	return out, next
+}
+
+// evaluateChild returns a child's active flags at time at, and when they
+// could next change without a new event.
+func evaluateChild(m Source, c projections.Child, asOf *time.Time, at time.Time, cfg Config) (ChildFlags, time.Time) {
+	entries, _ := m.Chronology(c.ID, asOf, true)
+	fs, n := Evaluate(historyOf(c, entries), at, cfg)
+	cf := ChildFlags{Child: c}
+	for _, f := range fs {
+		if f.Active() {
+			cf.Flags = append(cf.Flags, f)
+		}
+	}
+	return cf, n
+}
+
+// sortWorklist orders the worklist: most severe first, then most recently
+// raised, then by child id.
+func sortWorklist(out []ChildFlags) {
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if ra, rb := SeverityRank(a.Highest()), SeverityRank(b.Highest()); ra != rb {
@@ -113,5 +129,103 @@ func Sweep(m Source, asOf *time.Time, at time.Time, cfg Config) ([]ChildFlags, t
 		}
 		return a.Child.ID < b.Child.ID
 	})
-	return out, next
+}
+
+// Changes is what a worklist kept up to date needs from the read model
+// besides Source: where it is, which children changed since a position,
+// and whether an id still names a child (not one merged into another).
+type Changes interface {
+	Source
+	LastSeq() uint64
+	ChangedSince(seq uint64) []string
+	IsChild(id string) bool
+}
+
+var _ Changes = (*projections.Model)(nil)
+
+// Worklist is the present worklist kept up to date as the log grows: each
+// call re-evaluates only the children whose chronology or identity changed
+// since the last, and those with a deadline come due, so the cost follows
+// what happened, not the size of the hub. It is safe for concurrent use.
+type Worklist struct {
+	src   Changes
+	rules Config
+
+	mu      sync.Mutex
+	built   bool
+	seq     uint64    // the model's position last folded in
+	at      time.Time // the evaluation time last used
+	byChild map[string]ChildFlags
+	next    map[string]time.Time // when each child's flags could change by themselves
+	sorted  []ChildFlags         // nil once stale
+}
+
+// NewWorklist returns a worklist over src with the rules in force.
+func NewWorklist(src Changes, rules Config) *Worklist {
+	return &Worklist{src: src, rules: rules}
+}
+
+// At returns the children with active flags at time now, in worklist order
+// (see Sweep). The slice is shared: callers must not change it. A time
+// earlier than the last asked for evaluates everyone again (flags are a
+// function of time, and only later times are kept up incrementally).
+func (w *Worklist) At(now time.Time) []ChildFlags {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seq := w.src.LastSeq()
+	if !w.built || now.Before(w.at) {
+		w.byChild, w.next, w.sorted = map[string]ChildFlags{}, map[string]time.Time{}, nil
+		for _, c := range w.src.Children(projections.ChildFilter{}, nil) {
+			w.put(c, now)
+		}
+		w.built, w.seq, w.at = true, seq, now
+		return w.list()
+	}
+	changed := w.src.ChangedSince(w.seq)
+	for id, n := range w.next {
+		if !now.Before(n) && !slices.Contains(changed, id) {
+			changed = append(changed, id)
+		}
+	}
+	for _, id := range changed {
+		delete(w.byChild, id)
+		delete(w.next, id)
+		w.sorted = nil
+		if c, ok := w.src.ChildByID(id, nil); ok && c.ID == id {
+			w.put(c, now)
+		}
+	}
+	if len(changed) > 0 {
+		// A child merged into another no longer answers to its own id.
+		for id := range w.byChild {
+			if !w.src.IsChild(id) {
+				delete(w.byChild, id)
+				delete(w.next, id)
+				w.sorted = nil
+			}
+		}
+	}
+	w.seq, w.at = seq, now
+	return w.list()
+}
+
+func (w *Worklist) put(c projections.Child, now time.Time) {
+	cf, n := evaluateChild(w.src, c, nil, now, w.rules)
+	if len(cf.Flags) > 0 {
+		w.byChild[c.ID] = cf
+	}
+	if !n.IsZero() {
+		w.next[c.ID] = n
+	}
+}
+
+func (w *Worklist) list() []ChildFlags {
+	if w.sorted == nil {
+		w.sorted = make([]ChildFlags, 0, len(w.byChild))
+		for _, cf := range w.byChild {
+			w.sorted = append(w.sorted, cf)
+		}
+		sortWorklist(w.sorted)
+	}
+	return w.sorted
 }

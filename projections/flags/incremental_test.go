@@ -1,0 +1,112 @@
+package flags
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/projections"
+	"github.com/chronicle-hub/chronicle/scripts/demodata"
+)
+
+// The worklist kept up incrementally is, at every moment, the worklist a
+// full sweep gives: while the demo log is applied (contacts, plans,
+// missing episodes, corrections, retractions, links that merge children),
+// after an unlink that splits one, and as the clock passes deadlines with
+// no new event.
+func TestIncrementalWorklistEqualsAFullSweep(t *testing.T) {
+	evs := demodata.Generate(demodata.Config{Seed: 3, Children: 150})
+	m := projections.NewModel()
+	w := NewWorklist(m, DefaultConfig())
+	cfg := DefaultConfig()
+	compare := func(at time.Time, where string) {
+		t.Helper()
+		got := w.At(at)
+		want, _ := Sweep(m, nil, at, cfg)
+		if a, b := render(got), render(want); a != b {
+			t.Fatalf("%s: incremental worklist\n%s\nfull sweep\n%s", where, a, b)
+		}
+	}
+	base := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	var linked *events.SubjectsLinked
+	for i, e := range evs {
+		if err := m.Apply(projections.Delivered{Event: e, Seq: uint64(i + 1), Received: e.RecordedAt}); err != nil {
+			t.Fatalf("apply %d: %v", i, err)
+		}
+		if l, ok := e.Body.(*events.SubjectsLinked); ok && linked == nil {
+			linked = l
+		}
+		if i%500 == 0 {
+			compare(e.RecordedAt, fmt.Sprintf("after event %d", i))
+		}
+	}
+	compare(base, "after the whole log")
+	if linked == nil {
+		t.Fatal("the demo log has no link to undo")
+	}
+	unlink := events.Event{ID: "0190f3c4-8a1b-7c2d-9e3f-4a5b6c7d8e00", Type: "subjects.unlinked", SchemaVersion: 1, Agency: "hub",
+		SourceSystem: "test", SourceRef: "unlink-1", OccurredAt: base, RecordedAt: base, Sensitivity: "standard", Reliability: "direct",
+		Summary: "Not the same child", Body: &events.SubjectsUnlinked{A: linked.A, B: linked.B, Reason: "different children"}}
+	if err := m.Apply(projections.Delivered{Event: &unlink, Seq: uint64(len(evs) + 1), Received: base}); err != nil {
+		t.Fatal(err)
+	}
+	compare(base.Add(time.Minute), "after an unlink")
+	for d := range 40 {
+		compare(base.Add(time.Duration(d)*100*time.Hour), fmt.Sprintf("hour %d with no new event", d*100))
+	}
+}
+
+func render(list []ChildFlags) string {
+	out := ""
+	for _, c := range list {
+		out += c.Child.ID + ":"
+		for _, f := range c.Flags {
+			out += " " + f.Key + "@" + f.RaisedAt.Format(time.RFC3339)
+		}
+		out += "\n"
+	}
+	return out
+}
+
+// Two flagged children linked into one leave one line on the worklist,
+// under the survivor's id, not a stale line under the other's.
+func TestIncrementalWorklistAfterAMerge(t *testing.T) {
+	m := projections.NewModel()
+	w := NewWorklist(m, DefaultConfig())
+	spec, _ := events.Lookup("missing.reported")
+	seq := uint64(0)
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	apply := func(e *events.Event) {
+		t.Helper()
+		seq++
+		if err := m.Apply(projections.Delivered{Event: e, Seq: seq, Received: e.RecordedAt}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ids := range []events.Identifiers{{NHSNumber: "9990000018"}, {LAPersonID: "LA-MERGE-2"}} {
+		for k := range 3 {
+			e := spec.ExampleEvent()
+			e.Agency, e.SourceRef = "police", fmt.Sprintf("%v-%d", ids, k)
+			e.Subjects = []events.Subject{{Identifiers: ids}}
+			e.OccurredAt = at.AddDate(0, 0, 7*k)
+			e.RecordedAt = e.OccurredAt.Add(time.Hour)
+			e.ID = events.DeriveID(e)
+			apply(e)
+		}
+	}
+	now := at.AddDate(0, 0, 20)
+	if n := len(w.At(now)); n != 2 {
+		t.Fatalf("%d children on the worklist before the link, want 2:\n%s", n, render(w.At(now)))
+	}
+	link := &events.Event{ID: "0190f3c4-8a1b-7c2d-9e3f-4a5b6c7d8e01", Type: "subjects.linked", SchemaVersion: 1, Agency: "hub",
+		SourceSystem: "test", SourceRef: "link-1", OccurredAt: now, RecordedAt: now, Sensitivity: "standard", Reliability: "direct",
+		Summary: "Same child", Body: &events.SubjectsLinked{A: events.Identifier{Scheme: events.SchemeNHSNumber, Value: "9990000018"},
+			B: events.Identifier{Scheme: events.SchemeLAPersonID, Value: "LA-MERGE-2"}, Reason: "same child"}}
+	apply(link)
+	got := w.At(now.Add(time.Minute))
+	want, _ := Sweep(m, nil, now.Add(time.Minute), DefaultConfig())
+	if len(got) != 1 || render(got) != render(want) {
+		t.Fatalf("after the link:\n%s\nwant\n%s", render(got), render(want))
+	}
+}
