@@ -170,8 +170,9 @@ type statRow struct {
 	Count                int
 }
 
-func periodOf(t time.Time, period string) string {
-	t = t.UTC()
+// periodOf names the period of a London date (see projections.DayOf).
+func periodOf(day int32, period string) string {
+	t := projections.DateOfDay(day)
 	switch period {
 	case "month":
 		return t.Format("2006-01")
@@ -179,6 +180,18 @@ func periodOf(t time.Time, period string) string {
 		return t.Format("2006")
 	}
 	return fmt.Sprintf("%d-Q%d", t.Year(), (int(t.Month())-1)/3+1)
+}
+
+// Activity is a read model that keeps counts per London date, agency and
+// type as events arrive (projections.Model does).
+type Activity interface {
+	Activity(fn func(day int32, agency, typ string, n int))
+}
+
+// inDays reports whether a London date is within from and to, each a
+// date (nil: open).
+func inDays(day int32, from, to *time.Time) bool {
+	return (from == nil || day >= projections.DayOf(*from)) && (to == nil || day <= projections.DayOf(*to))
 }
 
 // resolveStatistics counts events per period, agency and type: the shape
@@ -204,13 +217,22 @@ func (b *schemaBuilder) resolveStatistics(p graphql.ResolveParams) (any, error) 
 		return nil, fail(p.Context, err)
 	}
 	period, _ := p.Args["period"].(string)
-	entries, _ := src.Entries(asOf)
 	counts := map[statRow]int{}
-	for _, e := range entries {
-		if (from != nil && e.OccurredAt.Before(*from)) || (to != nil && e.OccurredAt.After(*to)) {
-			continue
+	if act, ok := b.src.(Activity); ok && asOf == nil {
+		// The present: the counters kept as events arrive.
+		act.Activity(func(day int32, agency, typ string, n int) {
+			if inDays(day, from, to) {
+				counts[statRow{Period: periodOf(day, period), Agency: agency, Type: typ}] += n
+			}
+		})
+	} else {
+		// As known at a past time: count the entries shown then.
+		entries, _ := src.Entries(asOf)
+		for _, e := range entries {
+			if day := projections.DayOf(e.OccurredAt); inDays(day, from, to) {
+				counts[statRow{Period: periodOf(day, period), Agency: e.Agency, Type: string(e.Type)}]++
+			}
 		}
-		counts[statRow{Period: periodOf(e.OccurredAt, period), Agency: e.Agency, Type: string(e.Type)}]++
 	}
 	out := make([]statRow, 0, len(counts))
 	for k, n := range counts {

@@ -471,10 +471,10 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 	matchConnection := b.listConnection("PossibleMatch", "A page of possible matches, ordered by the children's ids.", matchType, pageInfoType)
 
 	statsArgs := graphql.FieldConfigArgument{
-		"from":      {Type: dateTime, Description: "Only events that occurred at or after this time."},
-		"to":        {Type: dateTime, Description: "Only events that occurred at or before this time."},
+		"from":      {Type: dateTime, Description: "Only events that occurred on or after this time's date (in Europe/London: periods are dates)."},
+		"to":        {Type: dateTime, Description: "Only events that occurred on or before this time's date (in Europe/London)."},
 		"asKnownAt": asKnownAt,
-		"period": {Type: graphql.NewEnum(graphql.EnumConfig{Name: "Period", Description: "Calendar periods to count by, in UTC.", Values: graphql.EnumValueConfigMap{
+		"period": {Type: graphql.NewEnum(graphql.EnumConfig{Name: "Period", Description: "Calendar periods to count by, of Europe/London dates.", Values: graphql.EnumValueConfigMap{
 			"MONTH":   {Value: "month", Description: "Calendar months, written 2024-03."},
 			"QUARTER": {Value: "quarter", Description: "Calendar quarters (Q1 is January to March), written 2024-Q1."},
 			"YEAR":    {Value: "year", Description: "Calendar years, written 2024."}}}),
@@ -597,7 +597,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					Name:        "StatisticsRow",
 					Description: "How many events of a type an agency shared in a period.",
 					Fields: graphql.Fields{
-						"period": {Type: graphql.NewNonNull(graphql.String), Description: "When the events occurred, in UTC: 2024-03 by month, 2024-Q1 by quarter, 2024 by year.", Resolve: field(func(r statRow) any { return r.Period })},
+						"period": {Type: graphql.NewNonNull(graphql.String), Description: "When the events occurred, by Europe/London date: 2024-03 by month, 2024-Q1 by quarter, 2024 by year.", Resolve: field(func(r statRow) any { return r.Period })},
 						"agency": {Type: graphql.NewNonNull(graphql.String), Description: "The publishing agency's code.", Resolve: field(func(r statRow) any { return r.Agency })},
 						"type":   {Type: graphql.NewNonNull(graphql.String), Description: "The event type (see eventTypes).", Resolve: field(func(r statRow) any { return r.Type })},
 						"count":  {Type: graphql.NewNonNull(graphql.Int), Description: "How many events.", Resolve: field(func(r statRow) any { return r.Count })},

@@ -80,11 +80,12 @@ func (b *schemaBuilder) resolveStatutoryStatistics(p graphql.ResolveParams) (any
 	entries, _ := src.Entries(asOf)
 	counts := map[measureRow]int{}
 	for _, e := range entries {
-		if (from != nil && e.OccurredAt.Before(*from)) || (to != nil && e.OccurredAt.After(*to)) {
+		day := projections.DayOf(e.OccurredAt)
+		if !inDays(day, from, to) {
 			continue
 		}
 		for _, m := range measures(e) {
-			counts[measureRow{Period: periodOf(e.OccurredAt, period), Measure: m}]++
+			counts[measureRow{Period: periodOf(day, period), Measure: m}]++
 		}
 	}
 	out := make([]measureRow, 0, len(counts))

@@ -57,6 +57,10 @@ type Model struct {
 	// alerter) re-evaluate only the children touched since they last
 	// looked. It grows with identifiers, not with the log.
 	changedAt []uint64
+
+	// activity counts entries per London date, agency and type (see
+	// Activity).
+	activity map[activityKey]int32
 }
 
 // recordIndex finds records by event id: canonical UUIDs by their 16
@@ -111,7 +115,7 @@ func (x *idSet) add(id string) {
 // NewModel returns an empty model.
 func NewModel() *Model {
 	return &Model{
-		ident: NewIdentity(), tab: newTables(),
+		ident: NewIdentity(), tab: newTables(), activity: map[activityKey]int32{},
 		records: recordIndex{keyed: map[eventKey]*Record{}, odd: map[string]*Record{}},
 		amended: idSet{keyed: map[eventKey]struct{}{}, odd: map[string]struct{}{}},
 	}
@@ -170,7 +174,11 @@ func (m *Model) apply(d Delivered) error {
 				return events.E("apply correction", events.KindInvalid, p.Err())
 			}
 		}
+		before, _ := target.At(nil)
 		m.amendOf(target).corrections = append(target.amends.corrections, a)
+		after, _ := target.At(nil)
+		m.count(before, target, -1)
+		m.count(after, target, 1)
 		m.amended.add(d.Event.ID)
 		m.corrections++
 		m.touch(d.Seq, target)
@@ -180,7 +188,9 @@ func (m *Model) apply(d Delivered) error {
 		if err != nil {
 			return err
 		}
+		before, _ := target.At(nil)
 		m.amendOf(target).retractions = append(target.amends.retractions, Amendment{Delivered: d, Reason: body.Reason})
+		m.count(before, target, -1) // the first retraction hides it; later ones change nothing
 		m.ident.retractEvent(target, d.Received)
 		m.amended.add(d.Event.ID)
 		m.retractions++
@@ -196,6 +206,7 @@ func (m *Model) apply(d Delivered) error {
 	}
 	m.records.put(d.Event.ID, rec)
 	m.order = append(m.order, rec)
+	m.activity[activityKey{day: DayOf(d.Event.OccurredAt), agency: rec.agency, typ: rec.typ}]++
 	for _, n := range m.ident.observe(d, rec, m.tab.hint) {
 		m.index(n, rec)
 	}
@@ -484,6 +495,14 @@ func (m *Model) Digest() string {
 	}
 	for _, c := range conflicts {
 		fmt.Fprintf(h, "conflict %s %v %v %s %q\n", c.Kind, c.Identifiers, c.Events, c.ChildID, c.Reason)
+	}
+	var counters []string
+	for k, n := range m.activity {
+		counters = append(counters, fmt.Sprintf("activity %d %s %s %d\n", k.day, m.tab.str(k.agency), m.tab.str(k.typ), n))
+	}
+	sort.Strings(counters)
+	for _, c := range counters {
+		h.Write([]byte(c))
 	}
 	for _, pm := range matches {
 		fmt.Fprintf(h, "match %v %q\n", pm.ChildIDs, pm.Reason)

@@ -386,7 +386,7 @@ func (m *Model) Restore(r io.Reader) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.ident, m.tab, m.records, m.amended = fresh.ident, fresh.tab, fresh.records, fresh.amended
-	m.order, m.byNode, m.amendedRecs, m.changedAt = fresh.order, fresh.byNode, fresh.amendedRecs, fresh.changedAt
+	m.order, m.byNode, m.amendedRecs, m.changedAt, m.activity = fresh.order, fresh.byNode, fresh.amendedRecs, fresh.changedAt, fresh.activity
 	m.lastSeq, m.dups, m.last = fresh.lastSeq, fresh.dups, fresh.last
 	m.events, m.corrections, m.retractions = fresh.events, fresh.corrections, fresh.retractions
 	return nil
@@ -584,6 +584,7 @@ func decodeSnapshot(s *snapReader) (*Model, error) {
 			}
 		})
 		m.touch(r.seq, r)
+		m.recount(r)
 	}
 	if s.err != nil {
 		return nil, s.err
