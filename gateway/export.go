@@ -73,7 +73,7 @@ func (x *Exporter) Rows() []ExportRow {
 		for _, c := range children[i] {
 			row.Children = append(row.Children, x.pseudonym(c))
 		}
-		for _, f := range events.Fields(e.Body) {
+		for _, f := range events.Fields(e.Body()) {
 			if f.Meaning != "" { // coded values only: free text never leaves
 				row.Coded = append(row.Coded, f)
 			}

@@ -212,7 +212,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				"sourceSystem": {Type: graphql.String, Description: "The agency's system that sent it; null on a hidden entry.", Resolve: entry(func(e entryView) any { return nullable(e.SourceSystem) })},
 				"sourceRef":    {Type: graphql.String, Description: "The agency's own record reference, to find the full record there; null on a hidden entry.", Resolve: entry(func(e entryView) any { return nullable(e.SourceRef) })},
 				"details": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(keyField))), Description: "The typed payload's fields, coded values explained; empty on a hidden entry.",
-					Resolve: entry(func(e entryView) any { return events.Fields(e.Body) })},
+					Resolve: entry(func(e entryView) any { return events.Fields(e.Body()) })},
 				"version":          {Type: graphql.NewNonNull(graphql.Int), Description: "1 for the original; each correction adds one (always 1 on a hidden entry).", Resolve: entry(func(e entryView) any { return e.Version })},
 				"corrected":        {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether a correction changed what is shown.", Resolve: entry(func(e entryView) any { return e.Corrected() })},
 				"correctionReason": {Type: graphql.String, Description: "The latest correction's reason; null if never corrected.", Resolve: entry(func(e entryView) any { return nullable(e.AmendReason) })},

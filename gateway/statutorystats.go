@@ -21,7 +21,7 @@ type measureRow struct {
 // the events that start a row of an Annex A list, missing episodes and
 // absences apart, and the level of need a change or an assessment found.
 func measures(e projections.Entry) []string {
-	switch b := e.Body.(type) {
+	switch b := e.Body().(type) {
 	case *events.ContactReceived:
 		return []string{"annex_a_contacts"}
 	case *events.AssessmentStarted:

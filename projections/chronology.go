@@ -185,7 +185,9 @@ type Entry struct {
 	Reliability  string
 	OccurredAt   time.Time
 	RecordedAt   time.Time
-	Body         events.Payload
+	// body is the corrected payload when a correction gave one; otherwise
+	// Body decodes the record's own, when asked.
+	body events.Payload
 	// Version is 1 for the original and counts the corrections applied.
 	Version int
 	// AmendedAt is when the version shown was received (the correction's
@@ -200,6 +202,24 @@ type Entry struct {
 	RetractedAt   time.Time
 
 	record *Record
+}
+
+// Body is the entry's payload, decoded: the latest correction's when one
+// gave a payload, else the event's own. It is decoded on demand (and
+// cached for a while by the model), because most reads show the entry
+// without it.
+func (e Entry) Body() events.Payload {
+	if e.body != nil || e.record == nil {
+		return e.body
+	}
+	return e.record.tab.payload(e.record)
+}
+
+// WithBody returns the entry showing payload p instead: for building
+// entries outside a model (tests, imports judged before they are applied).
+func (e Entry) WithBody(p events.Payload) Entry {
+	e.body = p
+	return e
 }
 
 // Corrected reports whether the entry shows a corrected version.
@@ -251,7 +271,7 @@ func (r *Record) original() Entry {
 		EventID: r.ID(), Seq: r.seq, Received: received, Type: events.Type(t.str(r.typ)), Agency: t.str(r.agency),
 		SourceSystem: t.str(r.source), SourceRef: r.sourceRef(), Summary: t.str(r.summary),
 		Sensitivity: t.str(r.sensitivity), Reliability: t.str(r.reliability), OccurredAt: fromNanos(r.occurred),
-		RecordedAt: fromNanos(r.recorded), Body: t.payload(r), Version: 1, AmendedAt: received, record: r,
+		RecordedAt: fromNanos(r.recorded), Version: 1, AmendedAt: received, record: r,
 	}
 }
 
@@ -272,7 +292,7 @@ func (e Entry) apply(c Amendment) Entry {
 		e.Reliability = f.Reliability
 	}
 	if c.Body != nil {
-		e.Body = c.Body
+		e.body = c.Body
 	}
 	e.Version++
 	e.AmendedAt, e.AmendReason = c.Received, c.Reason
@@ -298,7 +318,7 @@ func (e *Entry) retraction(r *Record, asOf *time.Time) {
 // police recording "missing" or a carer recording SSDA903 "M" (whereabouts
 // unknown) makes it a missing episode, which errs towards the child.
 func (e Entry) Absence() bool {
-	m, ok := e.Body.(*events.MissingReported)
+	m, ok := e.Body().(*events.MissingReported)
 	return ok && m.Category == "absent" && m.LookedAfterCode != "M"
 }
 
@@ -307,7 +327,7 @@ func (e Entry) Absence() bool {
 // absence reads as one in the chronology while its type stays
 // missing.reported for filters.
 func (e Entry) Title() string {
-	if m, ok := e.Body.(*events.MissingReported); ok && e.Type == "missing.reported" {
+	if m, ok := e.Body().(*events.MissingReported); ok && e.Type == "missing.reported" {
 		if e.Absence() {
 			return "Reported absent (whereabouts known)"
 		}

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"os"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -345,13 +346,14 @@ func (s *snapReader) raw(n int) []byte {
 
 func (s *snapReader) str() string { return string(s.raw(s.count())) }
 
-// SnapshotPosition reads where a snapshot stands from its first bytes,
-// without restoring it, so that a loader can check the stream first.
+// SnapshotPosition reads where a snapshot stands from its first bytes (a
+// few hundred are enough), without restoring it, so that a loader can
+// check the stream first. The whole snapshot is checked by Restore.
 func SnapshotPosition(data []byte) (Position, error) {
 	if len(data) < len(snapshotMagic)+4 || string(data[:len(snapshotMagic)]) != snapshotMagic {
 		return Position{}, fmt.Errorf("%w: not a snapshot", ErrSnapshot)
 	}
-	s := &snapReader{b: data[:len(data)-4], off: len(snapshotMagic)}
+	s := &snapReader{b: data, off: len(snapshotMagic)}
 	if v := s.uvarint(); v != SnapshotVersion {
 		return Position{}, fmt.Errorf("%w: version %d, this Chronicle reads %d", ErrSnapshot, v, SnapshotVersion)
 	}
@@ -364,7 +366,7 @@ func SnapshotPosition(data []byte) (Position, error) {
 // before anything is replaced: on any error, ErrSnapshot among them, the
 // model is unchanged.
 func (m *Model) Restore(r io.Reader) error {
-	data, err := io.ReadAll(r)
+	data, err := readAll(r)
 	if err != nil {
 		return fmt.Errorf("snapshot: %w", err)
 	}
@@ -390,6 +392,22 @@ func (m *Model) Restore(r io.Reader) error {
 	m.lastSeq, m.dups, m.last = fresh.lastSeq, fresh.dups, fresh.last
 	m.events, m.corrections, m.retractions = fresh.events, fresh.corrections, fresh.retractions
 	return nil
+}
+
+// readAll reads r whole, in one allocation when r can say its size (a
+// file): a snapshot is hundreds of megabytes at a million events, and
+// growing a buffer by doubling would copy and clear it several times.
+func readAll(r io.Reader) ([]byte, error) {
+	if f, ok := r.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if st, err := f.Stat(); err == nil && st.Size() > 0 {
+			buf := make([]byte, st.Size())
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return nil, err
+			}
+			return buf, nil
+		}
+	}
+	return io.ReadAll(r)
 }
 
 // decodeSnapshot builds a model from a snapshot's sections.

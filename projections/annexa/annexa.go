@@ -115,7 +115,7 @@ func (b *childRows) index() {
 	b.byType = map[events.Type][]projections.Entry{}
 	for _, e := range b.c.Entries {
 		b.byType[e.Type] = append(b.byType[e.Type], e)
-		if d, ok := e.Body.(*events.ChildDetails); ok {
+		if d, ok := e.Body().(*events.ChildDetails); ok {
 			b.detail = d // the latest, entries being in time order
 		}
 	}
@@ -175,7 +175,7 @@ func (b *childRows) contacts() [][]string {
 		if !b.p.in(e.OccurredAt) {
 			continue
 		}
-		c, _ := e.Body.(*events.ContactReceived)
+		c, _ := e.Body().(*events.ContactReceived)
 		src := ""
 		if c != nil {
 			src = sourceLabel(c.ReferralSource)
@@ -194,13 +194,13 @@ type assessment struct {
 func (b *childRows) assessmentsOf(kind string) []assessment {
 	var out []assessment
 	for _, s := range b.byType["assessment.started"] {
-		a, _ := s.Body.(*events.AssessmentStarted)
+		a, _ := s.Body().(*events.AssessmentStarted)
 		if a == nil || a.Kind != kind {
 			continue
 		}
 		as := assessment{start: s, lead: a.LeadAgency}
 		for _, c := range b.byType["assessment.completed"] {
-			cb, _ := c.Body.(*events.AssessmentCompleted)
+			cb, _ := c.Body().(*events.AssessmentCompleted)
 			if cb != nil && cb.Kind == kind && !c.OccurredAt.Before(s.OccurredAt) && (a.AssessmentRef == "" || cb.AssessmentRef == a.AssessmentRef) {
 				as.end = c
 				break
@@ -229,14 +229,14 @@ func (b *childRows) referrals() [][]string {
 		if !b.p.in(e.OccurredAt) {
 			continue
 		}
-		r, _ := e.Body.(*events.ReferralReceived)
+		r, _ := e.Body().(*events.ReferralReceived)
 		src := ""
 		if r != nil {
 			src = sourceLabel(r.Source)
 		}
 		nfa := "b) No"
 		for _, d := range b.byType["referral.decided"] {
-			db, _ := d.Body.(*events.ReferralDecided)
+			db, _ := d.Body().(*events.ReferralDecided)
 			if db != nil && (db.ReferralEventID == e.EventID || (db.ReferralEventID == "" && !d.OccurredAt.Before(e.OccurredAt) && (i+1 == len(refs) || d.OccurredAt.Before(refs[i+1].OccurredAt)))) {
 				if db.Decision == "no_further_action" {
 					nfa = "a) Yes"
@@ -274,7 +274,7 @@ func (b *childRows) enquiries() [][]string {
 		if !b.p.in(e.OccurredAt) {
 			continue
 		}
-		body, _ := e.Body.(*events.Section47Started)
+		body, _ := e.Body().(*events.Section47Started)
 		unnecessary := ""
 		if body != nil && body.ConferenceNotRequired {
 			unnecessary = "a) Yes"
@@ -287,7 +287,7 @@ func (b *childRows) enquiries() [][]string {
 		for _, c := range initial {
 			if !c.OccurredAt.Before(e.OccurredAt) && (next.IsZero() || c.OccurredAt.Before(next)) {
 				icpc, plan = day(c.OccurredAt), "b) No"
-				if cb, _ := c.Body.(*events.Conference); cb != nil && cb.Outcome == "plan_started" {
+				if cb, _ := c.Body().(*events.Conference); cb != nil && cb.Outcome == "plan_started" {
 					plan = "a) Yes"
 				}
 				if unnecessary == "" {
@@ -316,7 +316,7 @@ func countWithin(es []projections.Entry, t time.Time) int {
 func (b *childRows) conferences(kinds ...string) []projections.Entry {
 	var out []projections.Entry
 	for _, c := range b.byType["conference.held"] {
-		cb, _ := c.Body.(*events.Conference)
+		cb, _ := c.Body().(*events.Conference)
 		for _, k := range kinds {
 			if cb != nil && cb.Kind == k {
 				out = append(out, c)
@@ -355,12 +355,12 @@ func anyPair(projections.Entry, projections.Entry) bool { return true }
 func (b *childRows) plans(kind string) []span {
 	var starts, ends []projections.Entry
 	for _, s := range b.byType["plan.started"] {
-		if p, _ := s.Body.(*events.PlanStarted); p != nil && p.Kind == kind {
+		if p, _ := s.Body().(*events.PlanStarted); p != nil && p.Kind == kind {
 			starts = append(starts, s)
 		}
 	}
 	for _, e := range b.byType["plan.ended"] {
-		if p, _ := e.Body.(*events.PlanEnded); p != nil && p.Kind == kind {
+		if p, _ := e.Body().(*events.PlanEnded); p != nil && p.Kind == kind {
 			ends = append(ends, e)
 		}
 	}
@@ -385,10 +385,10 @@ func (b *childRows) childrenInNeed() [][]string {
 			continue
 		}
 		need, reason := "", ""
-		if r, _ := ep.start.Body.(*events.ReferralReceived); r != nil {
+		if r, _ := ep.start.Body().(*events.ReferralReceived); r != nil {
 			need = needLabel(r.PrimaryNeed)
 		}
-		if c, _ := ep.end.Body.(*events.CaseClosed); c != nil {
+		if c, _ := ep.end.Body().(*events.CaseClosed); c != nil {
 			reason = closureLabel(c.Reason)
 		}
 		at := b.p.To
@@ -420,7 +420,7 @@ func (b *childRows) protection() [][]string {
 		if !b.p.overlaps(sp.start.OccurredAt, sp.end.OccurredAt) {
 			continue
 		}
-		p, _ := sp.start.Body.(*events.PlanStarted)
+		p, _ := sp.start.Body().(*events.PlanStarted)
 		initial, latest, previous := "", "", strconv.Itoa(i)
 		if p != nil {
 			initial, latest = categoryLabel(p.Category), categoryLabel(p.Category)
@@ -448,7 +448,7 @@ func (b *childRows) lookedAfter() [][]string {
 		if !b.p.overlaps(sp.start.OccurredAt, sp.end.OccurredAt) {
 			continue
 		}
-		st, _ := sp.start.Body.(*events.LookedAfterStarted)
+		st, _ := sp.start.Body().(*events.LookedAfterStarted)
 		if st == nil {
 			continue
 		}
@@ -461,7 +461,7 @@ func (b *childRows) lookedAfter() [][]string {
 			placements = 1
 		}
 		for _, c := range b.byType["looked_after.changed"] {
-			ch, _ := c.Body.(*events.LookedAfterChanged)
+			ch, _ := c.Body().(*events.LookedAfterChanged)
 			if ch == nil || !within(c.OccurredAt) {
 				continue
 			}
@@ -485,13 +485,13 @@ func (b *childRows) lookedAfter() [][]string {
 			}
 		}
 		ceased, reason := "", ""
-		if e, _ := sp.end.Body.(*events.LookedAfterEnded); e != nil && !sp.end.OccurredAt.After(b.p.To) {
+		if e, _ := sp.end.Body().(*events.LookedAfterEnded); e != nil && !sp.end.OccurredAt.After(b.p.To) {
 			ceased, reason = day(sp.end.OccurredAt), e.Reason
 		}
 		missing, absent, offered, accepted := 0, 0, "", ""
 		var lastMissing *events.MissingReported
 		for _, m := range b.byType["missing.reported"] {
-			mr, _ := m.Body.(*events.MissingReported)
+			mr, _ := m.Body().(*events.MissingReported)
 			if mr == nil || !within(m.OccurredAt) || !b.p.in(m.OccurredAt) {
 				continue
 			}
@@ -505,7 +505,7 @@ func (b *childRows) lookedAfter() [][]string {
 		if lastMissing != nil {
 			offered, accepted = "b) No", "b) No"
 			for _, r := range b.byType["return_interview.completed"] {
-				ri, _ := r.Body.(*events.ReturnInterview)
+				ri, _ := r.Body().(*events.ReturnInterview)
 				if ri != nil && ri.EpisodeRef == lastMissing.EpisodeRef {
 					offered = "a) Yes"
 					switch {

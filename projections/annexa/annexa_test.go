@@ -35,7 +35,7 @@ func TestParsePeriod(t *testing.T) {
 }
 
 func entry(typ events.Type, at time.Time, body events.Payload) projections.Entry {
-	return projections.Entry{EventID: string(typ) + at.String(), Type: typ, OccurredAt: at, Body: body, Agency: "social_care"}
+	return projections.Entry{EventID: string(typ) + at.String(), Type: typ, OccurredAt: at, Agency: "social_care"}.WithBody(body)
 }
 
 // A referral on the period's last day is in it and one the day after is

@@ -45,7 +45,7 @@ var concernTable = []concernKind{
 	{typ: "health.injury", byDefault: true, why: "an injury seen by a health professional is recorded here because it matters to safeguarding"},
 	{typ: "health.ed_attendance", byDefault: true, why: "only an attendance for an injury, or where staff raised a safeguarding concern; a fever is not a concern",
 		counts: func(en projections.Entry, _ Options) bool {
-			p, ok := en.Body.(*events.EDAttendance)
+			p, ok := en.Body().(*events.EDAttendance)
 			return ok && (p.Injury || p.SafeguardingConcern)
 		}},
 	{typ: "education.concern", byDefault: true, why: "a concern logged by the school's designated safeguarding lead"},
@@ -129,7 +129,7 @@ var referralAgencies = map[string]string{
 // otherwise the agency that published it.
 func concernAgency(en projections.Entry) string {
 	var source string
-	switch p := en.Body.(type) {
+	switch p := en.Body().(type) {
 	case *events.ContactReceived:
 		source = p.ReferralSource
 	case *events.ReferralReceived:

@@ -159,7 +159,7 @@ func defaultRules() []Rule {
 
 // payloadOf returns an entry's body as T.
 func payloadOf[T any](en projections.Entry) (T, bool) {
-	v, ok := en.Body.(T)
+	v, ok := en.Body().(T)
 	return v, ok
 }
 
@@ -582,7 +582,7 @@ func rhiOverdue(e *evaluation, r Rule) []occurrence {
 			continue
 		}
 		sameEpisode := func(en projections.Entry) bool {
-			switch b := en.Body.(type) {
+			switch b := en.Body().(type) {
 			case *events.ReturnInterview:
 				return b.EpisodeRef == p.EpisodeRef
 			case *events.MissingReported:

@@ -588,6 +588,7 @@ func (r *Runner) snapshotInBackground() {
 		defer close(done)
 		started := time.Now()
 		err := writeSnapshot(r.cfg.SnapshotPath, snap)
+		seq := snap.Position().Seq
 		snap.Release()
 		r.mu.Lock()
 		r.writing = false
@@ -596,7 +597,7 @@ func (r *Runner) snapshotInBackground() {
 			r.cfg.Log.Error("projector: snapshot failed", "err", err)
 			return
 		}
-		r.cfg.Log.Info("projector: snapshot written", "seq", snap.Position().Seq, "took", time.Since(started).Round(time.Millisecond))
+		r.cfg.Log.Info("projector: snapshot written", "seq", seq, "took", time.Since(started).Round(time.Millisecond))
 	}()
 }
 

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,14 +70,20 @@ func writeSnapshot(path string, s projections.Snapshot) error {
 // the stream no longer holds the snapshot's last event at its sequence (a
 // recreated stream).
 func loadSnapshot(ctx context.Context, path string, stream jetstream.Stream, p Projection) (bool, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	pos, err := projections.SnapshotPosition(data)
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return false, err
+	}
+	pos, err := projections.SnapshotPosition(head[:n])
 	if err != nil {
 		return false, err
 	}
@@ -91,7 +96,10 @@ func loadSnapshot(ctx context.Context, path string, stream jetstream.Stream, p P
 			return false, fmt.Errorf("stream sequence %d holds %s, snapshot expected %s", pos.LastIDSeq, got, pos.LastID)
 		}
 	}
-	if err := p.Restore(bytes.NewReader(data)); err != nil {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return false, err
+	}
+	if err := p.Restore(f); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -168,9 +168,20 @@ func (a *Alerter) loop() {
 	defer close(a.done)
 	t := time.NewTicker(a.cfg.Interval)
 	defer t.Stop()
+	// A sweep in progress stops when the alerter does: shutting down does
+	// not wait for every child to be evaluated (the next start sweeps).
+	base, stopAll := context.WithCancel(context.Background())
+	defer stopAll()
+	go func() {
+		select {
+		case <-a.stop:
+			stopAll()
+		case <-base.Done():
+		}
+	}()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := a.SweepIfDue(ctx); err != nil {
+		ctx, cancel := context.WithTimeout(base, time.Minute)
+		if err := a.SweepIfDue(ctx); err != nil && base.Err() == nil {
 			a.cfg.Log.Error("alerts: sweep failed; will retry", "err", err)
 		}
 		cancel()
@@ -229,6 +240,9 @@ func (a *Alerter) sweep(ctx context.Context, full bool) error {
 	evaluated := map[string]bool{}
 	var errs []error
 	for _, id := range children {
+		if err := ctx.Err(); err != nil {
+			return err // not marked swept: the next sweep starts again
+		}
 		fs, ok, n := a.evaluate(id, now)
 		if !ok {
 			continue

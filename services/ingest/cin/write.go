@@ -154,7 +154,7 @@ func censusChild(c ChildHistory, year int, from, to time.Time) (*child, []string
 			continue
 		}
 		es = append(es, e)
-		if d, ok := e.Body.(*events.ChildDetails); ok {
+		if d, ok := e.Body().(*events.ChildDetails); ok {
 			cc.details = *d
 		}
 	}
@@ -181,14 +181,14 @@ func censusChild(c ChildHistory, year int, from, to time.Time) (*child, []string
 		if i+1 < len(refs) {
 			next = refs[i+1].OccurredAt
 		}
-		if b, _ := r.Body.(*events.ReferralReceived); b != nil {
+		if b, _ := r.Body().(*events.ReferralReceived); b != nil {
 			ep.source, ep.need = b.Source, b.PrimaryNeed
 		}
 		for _, cl := range closures {
 			if !used[cl.EventID] && !cl.OccurredAt.Before(ep.referral) && !cl.OccurredAt.After(next) {
 				used[cl.EventID] = true
 				ep.closure = cl.OccurredAt
-				if b, _ := cl.Body.(*events.CaseClosed); b != nil {
+				if b, _ := cl.Body().(*events.CaseClosed); b != nil {
 					ep.reason = b.Reason
 				}
 				break
@@ -199,7 +199,7 @@ func censusChild(c ChildHistory, year int, from, to time.Time) (*child, []string
 		}
 		inEpisode := func(t time.Time) bool { return !t.Before(ep.referral) && t.Before(next) }
 		for _, d := range of("referral.decided") {
-			if b, _ := d.Body.(*events.ReferralDecided); b != nil && d.OccurredAt.Equal(ep.referral) && b.Decision == "no_further_action" {
+			if b, _ := d.Body().(*events.ReferralDecided); b != nil && d.OccurredAt.Equal(ep.referral) && b.Decision == "no_further_action" {
 				ep.nfa = true
 			}
 		}
@@ -221,7 +221,7 @@ func (ep *episode) fill(es []projections.Entry, in func(time.Time) bool, year in
 	var reviews []projections.Entry
 	var asStarts, asDone, cinStarts, cinEnds, cpStarts, cpEnds, s47s []projections.Entry
 	for _, e := range es {
-		switch b := e.Body.(type) {
+		switch b := e.Body().(type) {
 		case *events.AssessmentStarted:
 			if b.Kind == "child_and_family" && in(e.OccurredAt) {
 				asStarts = append(asStarts, e)
@@ -263,9 +263,9 @@ func (ep *episode) fill(es []projections.Entry, in func(time.Time) bool, year in
 	}
 	for _, s := range asStarts {
 		a := assessmentOut{start: s.OccurredAt}
-		sb := s.Body.(*events.AssessmentStarted)
+		sb := s.Body().(*events.AssessmentStarted)
 		for _, d := range asDone {
-			db := d.Body.(*events.AssessmentCompleted)
+			db := d.Body().(*events.AssessmentCompleted)
 			if !d.OccurredAt.Before(s.OccurredAt) && (sb.AssessmentRef == "" || db.AssessmentRef == sb.AssessmentRef) {
 				a.authorised = d.OccurredAt
 				a.review, _ = db.InternalReviewDate.Time()
@@ -288,7 +288,7 @@ func (ep *episode) fill(es []projections.Entry, in func(time.Time) bool, year in
 		ep.cinPlans = pair(cinStarts, cinEnds)
 	}
 	for i, s := range s47s {
-		b := s.Body.(*events.Section47Started)
+		b := s.Body().(*events.Section47Started)
 		out := s47Out{start: s.OccurredAt, notRequired: b.ConferenceNotRequired}
 		if t, ok := b.ConferenceDue.Time(); ok {
 			out.due = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, statutory.London)
@@ -308,7 +308,7 @@ func (ep *episode) fill(es []projections.Entry, in func(time.Time) bool, year in
 				start = s
 			}
 		}
-		b := start.Body.(*events.PlanStarted)
+		b := start.Body().(*events.PlanStarted)
 		p := cpPlanOut{start: sp[0], end: sp[1], initial: b.Category, latest: b.LatestCategory, previous: len(ep.cpPlans)}
 		if p.latest == "" {
 			p.latest = p.initial
