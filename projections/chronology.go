@@ -257,6 +257,12 @@ func (r *Record) Versions(asOf *time.Time) []Entry {
 // At returns the entry as shown at asOf (nil: now); ok is false when the
 // hub had not received it yet.
 func (r *Record) At(asOf *time.Time) (Entry, bool) {
+	if r.amends == nil { // most records: no versions to build
+		if !r.known(asOf) {
+			return Entry{}, false
+		}
+		return r.original(), true
+	}
 	vs := r.Versions(asOf)
 	if len(vs) == 0 {
 		return Entry{}, false

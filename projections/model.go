@@ -590,6 +590,11 @@ func (m *Model) child(v *view, root int, vis Visibility) Child {
 			c.Unborn = false
 		}
 		m.hintsOf(n, func(name, dob string, rec *Record) {
+			// Most records repeat a name already shown: only a new one
+			// needs the (costlier) look at whether the caller may see it.
+			if (name == "" || names[name]) && (dob == "" || dobs[dob]) {
+				return
+			}
 			if !rec.known(v.asOf) || !recordVisible(rec, v.asOf, vis) {
 				return
 			}
