@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/services/jstest"
 )
 
 // FuzzGraphQL sends arbitrary documents, and arbitrary bodies, to
@@ -38,7 +40,10 @@ func FuzzGraphQL(f *testing.F) {
 		runIsolated(f, "FuzzGraphQL", "")
 		f.Skip("the seed corpus passed in a child process")
 	}
-	h := startHub(f, f.TempDir())
+	// The server's errors (a recovered panic's stack among them) are kept,
+	// so that a failing input says where it failed, not only that it did.
+	var errLog jstest.Buffer
+	h := startHubLogging(f, f.TempDir(), slog.New(slog.NewTextHandler(&errLog, &slog.HandlerOptions{Level: slog.LevelError})))
 	oneChildFromThreeAgencies(h)
 	manager := h.tokenFor(auth.Manager, "hub")
 
@@ -106,7 +111,7 @@ func FuzzGraphQL(f *testing.F) {
 		switch resp.StatusCode {
 		case 200, 400, 401, 403, 405, 408, 413, 415:
 		default:
-			t.Fatalf("status %d: %.400s", resp.StatusCode, raw)
+			t.Fatalf("status %d: %.400s\nserver errors:\n%s", resp.StatusCode, raw, errLog.String())
 		}
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/graphql-response+json") && !strings.HasPrefix(ct, "application/json") {
 			t.Fatalf("content type %q", ct)

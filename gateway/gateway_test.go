@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -29,7 +30,14 @@ type hub struct {
 
 func startHub(t testing.TB, dir string) *hub {
 	t.Helper()
-	a := app.New(app.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true})
+	return startHubLogging(t, dir, nil)
+}
+
+// startHubLogging is startHub with the app's logs sent to log (nil
+// discards them).
+func startHubLogging(t testing.TB, dir string, log *slog.Logger) *hub {
+	t.Helper()
+	a := app.New(app.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true, Logger: log})
 	if err := a.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

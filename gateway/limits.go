@@ -280,6 +280,15 @@ func (l Limits) precheck(src *source.Source, doc *ast.Document) []gqlerrors.Form
 		}
 		s.frags[f.Name.Value] = f
 	}
+	for _, def := range doc.Definitions {
+		if op, ok := def.(*ast.OperationDefinition); ok {
+			for _, v := range op.VariableDefinitions {
+				if v.Variable == nil || v.Variable.Name == nil || !completeType(v.Type) {
+					return []gqlerrors.FormattedError{problem(src, start(v), codeInvalid, "a variable definition needs a name and a type, as in ($id: ID!)")}
+				}
+			}
+		}
+	}
 	fields := 0
 	for _, def := range doc.Definitions {
 		var sz size
@@ -309,6 +318,22 @@ func (l Limits) precheck(src *source.Source, doc *ast.Document) []gqlerrors.Form
 		}
 	}
 	return nil
+}
+
+// completeType reports whether a variable's type names a type at every
+// level. graphql-go's parser accepts "($a:)" with no type at all, and its
+// validation then dereferences the missing type (a panic the handler would
+// turn into a 500), so the handler refuses it first.
+func completeType(t ast.Type) bool {
+	switch t := t.(type) {
+	case *ast.Named:
+		return t != nil && t.Name != nil
+	case *ast.List:
+		return t != nil && completeType(t.Type)
+	case *ast.NonNull:
+		return t != nil && completeType(t.Type)
+	}
+	return false
 }
 
 func start(n ast.Node) int {

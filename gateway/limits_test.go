@@ -60,6 +60,9 @@ func TestPrechecksRefuseBeforeValidation(t *testing.T) {
 		{"a cycle in a fragment no operation uses", "{ __typename } fragment A on Query { ...B } fragment B on Query { ...A }", codeInvalid, "fragment A spreads itself: A → B → A"},
 		{"a cycle hidden behind a second definition of the same name", "{ ...A } fragment A on Query { __typename } fragment A on Query { ...A }", codeInvalid, "fragment A is defined more than once"},
 		{"unknown fragment", "{ ...Nowhere }", codeInvalid, "unknown fragment Nowhere"},
+		// graphql-go parses these with no type, and its validation panics on them.
+		{"a variable with no type", `query($A:){ __typename }`, codeInvalid, "a variable definition needs a name and a type"},
+		{"a variable with no type after a good one", `query($a: ID, $b:){ __typename }`, codeInvalid, "a variable definition needs a name and a type"},
 		{"brackets", "{ __typename(x:" + rep("[", 33) + rep("]", 33) + ") }", codeTooLarge, "nests brackets, braces or parentheses more than 32 deep"},
 		{"input objects", "{ __typename(x:" + rep("{a:", 32) + "1" + rep("}", 32) + ") }", codeTooLarge, "more than 32 deep"},
 		{"selections", rep("{ a ", 33) + rep("}", 33), codeTooLarge, "more than 32 deep"},

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -519,7 +518,7 @@ func TestImportWithProgress(t *testing.T) {
 				body.WriteByte('\n')
 			}
 			body.WriteString(string(encode(t, invalidNHS(t, "P-bad"))) + "\n")
-			var progress lockedBuffer
+			var progress jstest.Buffer
 			var rejects bytes.Buffer
 			all := body.String()
 			half := strings.Index(all[len(all)/2:], "\n") + len(all)/2 + 1
@@ -547,25 +546,6 @@ func TestImportWithProgress(t *testing.T) {
 			h.wantCount(t, n)
 		})
 	}
-}
-
-// lockedBuffer is a bytes.Buffer the progress goroutine and the test can
-// share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // pausingReader reads first, then waits until the condition holds before
