@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -220,13 +222,32 @@ func Message(e *events.Event, data []byte) *nats.Msg {
 
 // Batch publishes prepared events asynchronously with at most maxInFlight
 // unacknowledged at once, and reports each outcome to report in the order the
-// events were added. report is called from one goroutine.
+// events were added. report is called from one goroutine; Add, Reject and
+// Close are called from one goroutine too (the caller's).
+//
+// Events go to the log in JetStream atomic batches (Nats-Batch-Id, up to
+// MaxAtomicBatch events, one acknowledgement for all): under SyncAlways
+// the server syncs to disk once per batch rather than once per event, which
+// is what makes a durable bulk load fast, and one batch is stored whole or
+// not at all. A batch the server will not take as one (it holds an event
+// already stored, or the stream does not allow atomic batches) is
+// published again event by event, so that each event gets its own answer
+// (accepted or duplicate) as before.
 type Batch struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pending chan inflight // its capacity is the in-flight bound
 	done    chan struct{}
 	report  func(Result)
+
+	// group is the atomic batch being filled (events and, in their places,
+	// rejections); groupSize is when it is sent.
+	group     []entry
+	groupMsgs int
+	groupSize int
+	// atomicOff is set once the stream has refused atomic batches as such
+	// (not allowed on it): the rest of this batch goes event by event.
+	atomicOff atomic.Bool
 
 	// stop is closed when the batch cannot go on (see Add); the collector
 	// then stops waiting for acknowledgements that will not come.
@@ -241,17 +262,33 @@ type Batch struct {
 	unreachableAfter time.Duration
 }
 
+// entry is one input of a batch: an event to store (msg) or a rejection
+// reported in its place (rejected).
+type entry struct {
+	key      int
+	id       string
+	msg      *nats.Msg
+	rejected *Result
+}
+
+// inflight is what the collector waits for: one event published on its
+// own, or an atomic batch of several (atomic), with the future of its
+// acknowledgement (for a batch, the commit's); or rejections only.
 type inflight struct {
-	key    int
-	id     string
-	msg    *nats.Msg
-	future jetstream.PubAckFuture
-	err    error
+	entries []entry
+	atomic  bool
+	future  jetstream.PubAckFuture
+	err     error
 }
 
 // DefaultMaxInFlight bounds unacknowledged publishes per batch: enough to
 // keep the server busy, small enough that a stalled server is noticed fast.
-const DefaultMaxInFlight = 512
+const DefaultMaxInFlight = 1024
+
+// MaxAtomicBatch is the most events sent as one atomic batch: the
+// server's own limit (1,000). Larger batches sync less often; this one
+// already makes the sync a small share of a durable import's time.
+const MaxAtomicBatch = 1000
 
 // UnreachableAfter is how long a batch goes on adding while its server
 // cannot be reached (see WithUnreachableAfter); after it Add returns
@@ -269,11 +306,17 @@ var (
 )
 
 // NewBatch starts a batch. Call Close to wait for the last acknowledgement.
+// maxInFlight bounds the events sent and not yet acknowledged (0 means
+// DefaultMaxInFlight); atomic batches are half of it, at most
+// MaxAtomicBatch, so that one is filled while another is stored.
 func (p *Publisher) NewBatch(maxInFlight int, report func(Result)) *Batch {
 	if maxInFlight <= 0 {
 		maxInFlight = DefaultMaxInFlight
 	}
-	b := &Batch{nc: p.nc, js: p.js, unreachableAfter: p.unreachableAfter, before: lastError(p.nc), pending: make(chan inflight, maxInFlight), done: make(chan struct{}), report: report, stop: make(chan struct{})}
+	size := min(max(maxInFlight/2, 1), MaxAtomicBatch)
+	b := &Batch{nc: p.nc, js: p.js, unreachableAfter: p.unreachableAfter, before: lastError(p.nc),
+		pending: make(chan inflight, max(maxInFlight/size-1, 1)), groupSize: size,
+		done: make(chan struct{}), report: report, stop: make(chan struct{})}
 	go b.collect()
 	return b
 }
@@ -287,17 +330,113 @@ func (b *Batch) Add(ctx context.Context, key int, e *events.Event, data []byte) 
 	if err := b.usable(); err != nil {
 		return err
 	}
-	// The stall wait covers a slow (fsyncing) server when other batches
-	// share the connection's pending limit: wait rather than fail.
-	m := Message(e, data)
-	f, err := b.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute))
+	b.group = append(b.group, entry{key: key, id: e.ID, msg: Message(e, data)})
+	if b.groupMsgs++; b.groupMsgs >= b.groupSize {
+		return b.send(ctx)
+	}
+	return nil
+}
+
+// Reject reports an event that failed Prepare in its place in the order.
+func (b *Batch) Reject(ctx context.Context, key int, e *events.Event, err error) error {
+	r := Rejection(key, e, err)
+	b.group = append(b.group, entry{key: key, id: r.ID, rejected: &r})
+	if b.groupMsgs == 0 {
+		return b.send(ctx) // nothing to wait for: report it now
+	}
+	return nil
+}
+
+// Close sends what is left, waits for every outstanding acknowledgement and
+// the last report.
+func (b *Batch) Close() {
+	_ = b.send(context.Background()) // the collector drains pending, so this cannot block for ever
+	close(b.pending)
+	<-b.done
+}
+
+// send publishes the group being filled: one event on its own, several as
+// an atomic batch; and hands it to the collector.
+func (b *Batch) send(ctx context.Context) error {
+	if len(b.group) == 0 {
+		return nil
+	}
+	p := inflight{entries: b.group}
+	b.group, b.groupMsgs = nil, 0
+	var msgs []*nats.Msg
+	for _, e := range p.entries {
+		if e.msg != nil {
+			msgs = append(msgs, e.msg)
+		}
+	}
+	switch {
+	case len(msgs) == 0:
+	case len(msgs) == 1 || b.nc == nil || b.atomicOff.Load():
+		return b.sendEach(ctx, p.entries)
+	default:
+		p.atomic = true
+		p.future, p.err = b.publishAtomic(msgs)
+	}
 	select {
-	case b.pending <- inflight{key: key, id: e.ID, msg: m, future: f, err: err}:
+	case b.pending <- p:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
+
+// sendEach publishes each event of entries on its own.
+func (b *Batch) sendEach(ctx context.Context, entries []entry) error {
+	for i, e := range entries {
+		p := inflight{entries: entries[i : i+1]}
+		if e.msg != nil {
+			// The stall wait covers a slow (fsyncing) server when other
+			// batches share the connection's pending limit: wait rather
+			// than fail.
+			p.future, p.err = b.js.PublishMsgAsync(e.msg, jetstream.WithStallWait(time.Minute))
+		}
+		select {
+		case b.pending <- p:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// publishAtomic sends msgs as one atomic batch: every message but the last
+// without a reply (the server answers only the commit), the last with
+// Nats-Batch-Commit and an acknowledgement for the whole batch. The
+// messages are copies: the originals, without batch headers, are what is
+// sent again should the batch be refused.
+func (b *Batch) publishAtomic(msgs []*nats.Msg) (jetstream.PubAckFuture, error) {
+	id := uuid.NewString()
+	for i, m := range msgs {
+		bm := nats.NewMsg(m.Subject)
+		bm.Data = m.Data
+		for k, v := range m.Header {
+			bm.Header[k] = v
+		}
+		bm.Header.Set(batchIDHeader, id)
+		bm.Header.Set(batchSeqHeader, strconv.Itoa(i+1))
+		if i < len(msgs)-1 {
+			if err := b.nc.PublishMsg(bm); err != nil {
+				return nil, fmt.Errorf("atomic batch %s: %w", id, err)
+			}
+			continue
+		}
+		bm.Header.Set(batchCommitHeader, "1")
+		return b.js.PublishMsgAsync(bm, jetstream.WithStallWait(time.Minute))
+	}
+	return nil, nil // not reached: msgs holds two or more
+}
+
+// The atomic batch headers (nats-server 2.12 and later).
+const (
+	batchIDHeader     = "Nats-Batch-Id"
+	batchSeqHeader    = "Nats-Batch-Sequence"
+	batchCommitHeader = "Nats-Batch-Commit"
+)
 
 // usable reports why the batch cannot go on, if it cannot.
 func (b *Batch) usable() error {
@@ -352,27 +491,6 @@ func (b *Batch) halt(err error) {
 	})
 }
 
-// Reject reports an event that failed Prepare in its place in the order.
-func (b *Batch) Reject(ctx context.Context, key int, e *events.Event, err error) error {
-	r := Rejection(key, e, err)
-	select {
-	case b.pending <- inflight{key: key, id: r.ID, err: &rejected{r}}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-type rejected struct{ r Result }
-
-func (r *rejected) Error() string { return "rejected" }
-
-// Close waits for every outstanding acknowledgement and the last report.
-func (b *Batch) Close() {
-	close(b.pending)
-	<-b.done
-}
-
 // resolveWithin bounds the question a batch asks the log about an event
 // whose acknowledgement did not come.
 const resolveWithin = 5 * time.Second
@@ -380,28 +498,91 @@ const resolveWithin = 5 * time.Second
 func (b *Batch) collect() {
 	defer close(b.done)
 	for p := range b.pending {
-		var rej *rejected
-		if errors.As(p.err, &rej) {
-			b.report(rej.r)
+		if p.atomic {
+			b.settleAtomic(p)
 			continue
 		}
-		r := Result{Key: p.key, ID: p.id}
-		err := p.err
-		if err == nil {
-			var ack *jetstream.PubAck
-			ack, err = b.await(p.future)
-			if err == nil {
-				r.Status, r.Sequence = Accepted, ack.Sequence
-				if ack.Duplicate {
-					r.Status = Duplicate
-				}
-				b.report(r)
+		for _, e := range p.entries {
+			if e.rejected != nil {
+				b.report(*e.rejected)
 				continue
 			}
+			b.report(b.settle(e, p.future, p.err))
 		}
-		b.report(b.resolve(r, p, err))
 	}
 }
+
+// settle waits for one event's acknowledgement and says what became of it.
+func (b *Batch) settle(e entry, f jetstream.PubAckFuture, err error) Result {
+	r := Result{Key: e.key, ID: e.id}
+	if err == nil {
+		var ack *jetstream.PubAck
+		if ack, err = b.await(f); err == nil {
+			r.Status, r.Sequence = Accepted, ack.Sequence
+			if ack.Duplicate {
+				r.Status = Duplicate
+			}
+			return r
+		}
+	}
+	return b.resolve(r, e, err)
+}
+
+// settleAtomic reports an atomic batch. Acknowledged, its events hold the
+// sequences up to the commit's, in order. Refused by the server (an API
+// error: nothing of it was stored), its events are published again one by
+// one for their own answers. Unanswered, each event is resolved as a
+// single one is (see resolve): sent again, its id deciding.
+func (b *Batch) settleAtomic(p inflight) {
+	err := p.err
+	var ack *jetstream.PubAck
+	if err == nil {
+		ack, err = b.await(p.future)
+	}
+	var apiErr *jetstream.APIError
+	switch {
+	case err == nil:
+		n := 0
+		for _, e := range p.entries {
+			if e.msg != nil {
+				n++
+			}
+		}
+		seq := ack.Sequence - uint64(n) + 1
+		for _, e := range p.entries {
+			if e.rejected != nil {
+				b.report(*e.rejected)
+				continue
+			}
+			b.report(Result{Key: e.key, ID: e.id, Status: Accepted, Sequence: seq})
+			seq++
+		}
+	case errors.As(err, &apiErr):
+		if apiErr.ErrorCode == jsAtomicPublishDisabled {
+			b.atomicOff.Store(true)
+		}
+		for _, e := range p.entries {
+			if e.rejected != nil {
+				b.report(*e.rejected)
+				continue
+			}
+			f, perr := b.js.PublishMsgAsync(e.msg, jetstream.WithStallWait(time.Minute))
+			b.report(b.settle(e, f, perr))
+		}
+	default:
+		for _, e := range p.entries {
+			if e.rejected != nil {
+				b.report(*e.rejected)
+				continue
+			}
+			b.report(b.resolve(Result{Key: e.key, ID: e.id}, e, err))
+		}
+	}
+}
+
+// jsAtomicPublishDisabled is the server's error code for an atomic batch
+// sent to a stream that does not allow them.
+const jsAtomicPublishDisabled = 10174
 
 // await waits for one acknowledgement, looking meanwhile for a refusal:
 // the server answers a publish it does not permit with an error on the
@@ -432,7 +613,7 @@ func (b *Batch) await(f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
 // id makes the log store it at most once, and the log's answer (stored now,
 // or already stored) is the truth. Only when the log cannot be asked is the
 // event reported as not confirmed.
-func (b *Batch) resolve(r Result, p inflight, err error) Result {
+func (b *Batch) resolve(r Result, p entry, err error) Result {
 	// The server names the subject it refused; other events in flight at
 	// the time may well have been stored, and are asked about below.
 	why := b.refusal()

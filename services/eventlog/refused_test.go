@@ -3,6 +3,7 @@ package eventlog_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,10 @@ func TestRefusedPublishIsReportedAsRefused(t *testing.T) {
 	own, ownData := prepared(t, pub, "police.notification", "own-1")
 	foreign, foreignData := prepared(t, pub, "health.concern", "foreign-1")
 	var results []eventlog.Result
-	b := pub.NewBatch(0, func(r eventlog.Result) { results = append(results, r) })
+	// In flight 2: each event is sent as it is added (atomic batches of
+	// one), so the refusal is seen before the next Add. Refusal inside an
+	// atomic batch: at the end.
+	b := pub.NewBatch(2, func(r eventlog.Result) { results = append(results, r) })
 	if err := b.Add(ctx, 0, own, ownData); err != nil {
 		t.Fatal(err)
 	}
@@ -90,5 +94,23 @@ func TestRefusedPublishIsReportedAsRefused(t *testing.T) {
 	b.Close()
 	if last := results[len(results)-1]; last.Status != eventlog.Accepted {
 		t.Fatalf("a later batch: %+v", last)
+	}
+
+	// In one atomic batch, the refused event is reported refused and the
+	// others stored: the server never sees the refused one, so the batch is
+	// incomplete and goes again event by event.
+	results = nil
+	b = pub.NewBatch(0, func(r eventlog.Result) { results = append(results, r) })
+	mixed := []string{"police.notification", "health.concern", "police.notification"}
+	for i, typ := range mixed {
+		e, d := prepared(t, pub, events.Type(typ), fmt.Sprintf("mixed-%d", i))
+		if err := b.Add(ctx, i, e, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.Close()
+	if len(results) != 3 || results[0].Status != eventlog.Accepted || results[2].Status != eventlog.Accepted ||
+		results[1].Status != eventlog.Failed || !strings.Contains(results[1].Error, "refused by the server") {
+		t.Fatalf("an atomic batch with a refused event: %+v", results)
 	}
 }

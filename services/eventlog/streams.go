@@ -105,6 +105,9 @@ func Streams(c StreamConfig) []jetstream.StreamConfig {
 			Replicas:    c.Replicas,
 			DenyDelete:  true,
 			DenyPurge:   true,
+			// Imports send events in atomic batches: one sync to disk per
+			// batch under SyncAlways (see Batch).
+			AllowAtomicPublish: true,
 		},
 		{
 			Name:        QuarantineStream,
