@@ -177,13 +177,26 @@ func knownOf(es []projections.Entry, t time.Time) []projections.Entry {
 // holds at t when n entries known by t fall within the window of each other,
 // until the window opened by the latest of them closes.
 func clustered(entries []projections.Entry, n int, w window) condition {
+	// Asked at every point about every entry: the windows' ends are worked
+	// out once, and the entries known are listed by index, not copied.
+	closes := make([]time.Time, len(entries))
+	for i, en := range entries {
+		closes[i] = w.closes(en.OccurredAt)
+	}
 	return func(t time.Time) (bool, []projections.Entry) {
-		k := knownOf(entries, t)
+		var k []int
+		for i := range entries {
+			if knownBy(entries[i], t) {
+				k = append(k, i)
+			}
+		}
 		var ev []projections.Entry
 		for i := 0; i+n-1 < len(k); i++ {
 			first, last := k[i], k[i+n-1]
-			if w.within(first.OccurredAt, last.OccurredAt) && w.within(last.OccurredAt, t) {
-				ev = appendNew(ev, k[i:i+n])
+			if entries[last].OccurredAt.Before(closes[first]) && t.Before(closes[last]) {
+				for _, j := range k[i : i+n] {
+					ev = appendNew(ev, entries[j:j+1])
+				}
 			}
 		}
 		return len(ev) > 0, ev
@@ -302,9 +315,15 @@ func repeatDomesticAbuse(e *evaluation, r Rule) []occurrence {
 // t: the child is being looked at, so a pattern of concerns is being acted
 // on. It returns the entry that opened the latest of them.
 func supported(e *evaluation, t time.Time) (projections.Entry, bool) {
+	return supportedBy(e.of("assessment.started", "assessment.completed", "plan.started", "plan.ended"), t)
+}
+
+// supportedBy is supported over the child's assessment and plan entries,
+// for a rule that asks at many times and collects them once.
+func supportedBy(support []projections.Entry, t time.Time) (projections.Entry, bool) {
 	open := 0
 	var latest projections.Entry
-	for _, en := range e.h.Entries {
+	for _, en := range support {
 		if !knownBy(en, t) {
 			continue
 		}
@@ -329,15 +348,29 @@ func multiAgency(e *evaluation, r Rule) []occurrence {
 		}
 	}
 	points := pointsOf(concerns, w.closes)
-	points = append(points, pointsOf(e.of("assessment.started", "assessment.completed", "plan.started", "plan.ended"))...)
+	support := e.of("assessment.started", "assessment.completed", "plan.started", "plan.ended")
+	points = append(points, pointsOf(support)...)
+	// holds is asked at every point: it looks only at the concerns whose
+	// window can be open at t (those that happened within the longest
+	// window before it), with the windows' ends worked out once, and copies
+	// nothing until it is evidence. Asking about every concern at every
+	// point made a child with a thousand concerns a second's work.
+	sort.SliceStable(concerns, func(i, j int) bool { return concerns[i].OccurredAt.Before(concerns[j].OccurredAt) })
+	closes := make([]time.Time, len(concerns))
+	var longest time.Duration
+	for i, en := range concerns {
+		closes[i] = w.closes(en.OccurredAt)
+		longest = max(longest, closes[i].Sub(en.OccurredAt))
+	}
 	holds := func(t time.Time) (bool, []projections.Entry) {
-		if _, ok := supported(e, t); ok {
+		if _, ok := supportedBy(support, t); ok {
 			return false, nil
 		}
+		from := t.Add(-longest)
 		var ev []projections.Entry
-		for _, en := range knownOf(concerns, t) {
-			if w.within(en.OccurredAt, t) {
-				ev = append(ev, en)
+		for i := sort.Search(len(concerns), func(i int) bool { return !concerns[i].OccurredAt.Before(from) }); i < len(concerns) && !concerns[i].OccurredAt.After(t); i++ {
+			if t.Before(closes[i]) && knownBy(concerns[i], t) {
+				ev = append(ev, concerns[i])
 			}
 		}
 		return len(concernAgencies(ev)) >= th.Count, ev

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -49,6 +50,8 @@ type options struct {
 	// Samples is how many requests measure a page of 100 alone; the other
 	// latencies take a share of it (see samples).
 	Samples int
+	// Profile is where each stage's CPU profile goes; "" for none.
+	Profile string
 }
 
 func main() {
@@ -71,6 +74,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the run's data directory (data set, stores, chronicle.log)")
 	fs.StringVar(&o.PGBin, "pg-bin", "", "directory of PostgreSQL's server binaries (default the newest /usr/lib/postgresql/*/bin)")
 	fs.IntVar(&o.Samples, "samples", 200, "requests timed for a page of 100 alone; other latencies take a share")
+	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of each stage into this directory (go tool pprof reads them)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -155,6 +159,11 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("work directory: %w", err)
 	}
+	if o.Profile != "" {
+		if err := os.MkdirAll(o.Profile, 0o755); err != nil {
+			return nil, fmt.Errorf("--profile: %w", err)
+		}
+	}
 	if o.Keep {
 		fmt.Fprintf(progress, "keeping %s\n", work)
 	} else {
@@ -194,10 +203,12 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 // every key of keys it did not measure is noted as timed out or failed.
 func (b *bench) stage(ctx context.Context, name string, keys []string, fn func(ctx context.Context) error) {
 	fmt.Fprintf(b.out, "%s...\n", name)
+	stopProfile := b.profile(name)
 	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, b.o.StageTimeout)
 	err := fn(sctx)
 	cancel()
+	stopProfile()
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
 	case err == nil:
@@ -215,6 +226,35 @@ func (b *bench) stage(ctx context.Context, name string, keys []string, fn func(c
 		for _, k := range keys {
 			b.partial(k, fmt.Sprintf("failed: %v", err))
 		}
+	}
+}
+
+// profile starts the stage's CPU profile, when asked for, and returns what
+// stops it. A profile that cannot be written is said and the run goes on.
+func (b *bench) profile(stage string) (stop func()) {
+	if b.o.Profile == "" {
+		return func() {}
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, stage)
+	path := filepath.Join(b.o.Profile, strings.Trim(name, "-")+".pprof")
+	f, err := os.Create(path)
+	if err == nil {
+		if err = pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(b.out, "  no profile: %v\n", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
 
