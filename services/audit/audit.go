@@ -79,12 +79,26 @@ func (l *Log) add(seq uint64, r gateway.AccessRecord) {
 	l.seqs[i] = seq
 }
 
-// Record stores every record, waiting for the stream's acknowledgement of
-// each; an error means the read must not be answered. The records of one
-// request are published together and acknowledged together, so a worklist
-// page that shows fifty children costs about one round trip, not fifty.
+// Record stores every record, waiting for the stream's acknowledgement;
+// an error means the read must not be answered. The records of one request
+// are stored as one JetStream atomic batch: all of them or none, with one
+// acknowledgement, so a worklist page that shows fifty children costs one
+// round trip and a failure never leaves part of a request's reads on the
+// log. (A request with more than eventlog.MaxAtomicBatch records, which no
+// page makes, is stored in atomic batches of that size.)
 func (l *Log) Record(ctx context.Context, recs []gateway.AccessRecord) error {
-	futures := make([]jetstream.PubAckFuture, len(recs))
+	for from := 0; from < len(recs); from += eventlog.MaxAtomicBatch {
+		if err := l.record(ctx, from, recs[from:min(from+eventlog.MaxAtomicBatch, len(recs))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record stores recs, the request's records from index from on, as one
+// atomic batch.
+func (l *Log) record(ctx context.Context, from int, recs []gateway.AccessRecord) error {
+	msgs := make([]*nats.Msg, len(recs))
 	for i, r := range recs {
 		data, err := json.Marshal(r)
 		if err != nil {
@@ -92,22 +106,25 @@ func (l *Log) Record(ctx context.Context, recs []gateway.AccessRecord) error {
 		}
 		m := nats.NewMsg(eventlog.AuditPrefix + r.Action)
 		m.Data = data
+		m.Header.Set(jetstream.ExpectedStreamHeader, eventlog.AuditStream)
 		if r.RequestID != "" {
-			m.Header.Set(jetstream.MsgIDHeader, r.RequestID+"-"+strconv.Itoa(i)+"-"+r.At.Format(time.RFC3339Nano))
+			m.Header.Set(jetstream.MsgIDHeader, r.RequestID+"-"+strconv.Itoa(from+i)+"-"+r.At.Format(time.RFC3339Nano))
 		}
-		if futures[i], err = l.js.PublishMsgAsync(m, jetstream.WithExpectStream(eventlog.AuditStream)); err != nil {
-			return fmt.Errorf("audit: store access record: %w", err)
-		}
+		msgs[i] = m
 	}
-	for i, f := range futures {
-		select {
-		case ack := <-f.Ok():
-			l.add(ack.Sequence, recs[i]) // read your own writes
-		case err := <-f.Err():
-			return fmt.Errorf("audit: store access record: %w", err)
-		case <-ctx.Done():
-			return fmt.Errorf("audit: store access record: %w", ctx.Err())
-		}
+	var ack *jetstream.PubAck
+	var err error
+	if len(msgs) == 1 {
+		ack, err = l.js.PublishMsg(ctx, msgs[0])
+	} else {
+		ack, err = eventlog.PublishAtomic(ctx, l.js, msgs)
+	}
+	if err != nil {
+		return fmt.Errorf("audit: store access records: %w", err)
+	}
+	first := ack.Sequence - uint64(len(recs)) + 1
+	for i, r := range recs {
+		l.add(first+uint64(i), r) // read your own writes
 	}
 	return nil
 }

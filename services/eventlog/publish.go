@@ -404,13 +404,49 @@ func (b *Batch) sendEach(ctx context.Context, entries []entry) error {
 	return nil
 }
 
-// publishAtomic sends msgs as one atomic batch: every message but the last
-// without a reply (the server answers only the commit), the last with
-// Nats-Batch-Commit and an acknowledgement for the whole batch. The
-// messages are copies: the originals, without batch headers, are what is
-// sent again should the batch be refused.
+// publishAtomic sends msgs as one atomic batch (see atomicBatch), the
+// commit asynchronously.
 func (b *Batch) publishAtomic(msgs []*nats.Msg) (jetstream.PubAckFuture, error) {
+	batch := atomicBatch(msgs)
+	last := len(batch) - 1
+	for _, m := range batch[:last] {
+		if err := b.nc.PublishMsg(m); err != nil {
+			return nil, fmt.Errorf("atomic batch %s: %w", m.Header.Get(batchIDHeader), err)
+		}
+	}
+	return b.js.PublishMsgAsync(batch[last], jetstream.WithStallWait(time.Minute))
+}
+
+// PublishAtomic stores msgs (at most MaxAtomicBatch) all together or not
+// at all, and returns the acknowledgement of the last: the others hold the
+// sequences just before it, in order. The stream must allow atomic
+// batches. An error means nothing is known to be stored.
+func PublishAtomic(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) (*jetstream.PubAck, error) {
+	if len(msgs) == 0 || len(msgs) > MaxAtomicBatch {
+		return nil, fmt.Errorf("atomic batch of %d messages: 1 to %d", len(msgs), MaxAtomicBatch)
+	}
+	batch := atomicBatch(msgs)
+	last := len(batch) - 1
+	for _, m := range batch[:last] {
+		if err := js.Conn().PublishMsg(m); err != nil {
+			return nil, fmt.Errorf("atomic batch %s: %w", m.Header.Get(batchIDHeader), err)
+		}
+	}
+	ack, err := js.PublishMsg(ctx, batch[last])
+	if err != nil {
+		return nil, fmt.Errorf("atomic batch %s: %w", batch[last].Header.Get(batchIDHeader), err)
+	}
+	return ack, nil
+}
+
+// atomicBatch is msgs as one atomic batch: copies with a batch id and
+// sequence, the last marked as the commit. Every message but the commit is
+// sent without a reply (the server answers only the commit). The
+// originals, without batch headers, are what is sent again should the
+// batch be refused.
+func atomicBatch(msgs []*nats.Msg) []*nats.Msg {
 	id := uuid.NewString()
+	out := make([]*nats.Msg, len(msgs))
 	for i, m := range msgs {
 		bm := nats.NewMsg(m.Subject)
 		bm.Data = m.Data
@@ -419,16 +455,10 @@ func (b *Batch) publishAtomic(msgs []*nats.Msg) (jetstream.PubAckFuture, error) 
 		}
 		bm.Header.Set(batchIDHeader, id)
 		bm.Header.Set(batchSeqHeader, strconv.Itoa(i+1))
-		if i < len(msgs)-1 {
-			if err := b.nc.PublishMsg(bm); err != nil {
-				return nil, fmt.Errorf("atomic batch %s: %w", id, err)
-			}
-			continue
-		}
-		bm.Header.Set(batchCommitHeader, "1")
-		return b.js.PublishMsgAsync(bm, jetstream.WithStallWait(time.Minute))
+		out[i] = bm
 	}
-	return nil, nil // not reached: msgs holds two or more
+	out[len(out)-1].Header.Set(batchCommitHeader, "1")
+	return out
 }
 
 // The atomic batch headers (nats-server 2.12 and later).

@@ -92,6 +92,9 @@ func Streams(c StreamConfig) []jetstream.StreamConfig {
 			Replicas:    c.Replicas,
 			DenyDelete:  true,
 			DenyPurge:   true,
+			// One request's access records are stored together or not at
+			// all (see audit.Log.Record).
+			AllowAtomicPublish: true,
 		},
 		{
 			Name:        EventsStream,
