@@ -76,11 +76,21 @@ func uniq(list []string) []string {
 	return out
 }
 
+// flaggedView is a child on the worklist. The child's details (names,
+// identifiers) are gathered only for the children on the page asked for:
+// a worklist of thousands checks each child only for visibility.
 type flaggedView struct {
-	projections.Child
+	id      string
+	read    Reader
 	views   []flagView
 	latest  time.Time
 	purpose purpose
+}
+
+// child is the child as the caller may see them.
+func (c flaggedView) child() projections.Child {
+	ch, _ := c.read.ChildByID(c.id, nil)
+	return ch
 }
 
 type threshold struct {
@@ -179,8 +189,7 @@ func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, er
 	var items []any
 	r := b.view(p.Context)
 	for _, c := range b.worklist.get(b.src, b.rules, b.now()) {
-		visible, ok := r.ChildByID(c.Child.ID, nil)
-		if !ok {
+		if !r.Sees(c.Child.ID, nil) {
 			continue // nothing about this child is visible to the caller
 		}
 		var views []flagView
@@ -199,7 +208,7 @@ func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, er
 			}
 		}
 		if len(views) > 0 {
-			items = append(items, flaggedView{Child: visible, views: views, latest: latest, purpose: why})
+			items = append(items, flaggedView{id: c.Child.ID, read: r, views: views, latest: latest, purpose: why})
 		}
 	}
 	auditFrom(p.Context).note("worklist", "", "", why, nil, "flagged_children", map[string]int{"children": len(items)})

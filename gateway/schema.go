@@ -25,6 +25,8 @@ import (
 type Reader interface {
 	FindChild(k events.Identifier, asOf *time.Time) (projections.Child, bool)
 	ChildByID(id string, asOf *time.Time) (projections.Child, bool)
+	// Sees is whether ChildByID would find the child, at less cost.
+	Sees(id string, asOf *time.Time) bool
 	Chronology(id string, asOf *time.Time, withRetracted bool) ([]projections.Entry, bool)
 	Event(id string, asOf *time.Time) (projections.Entry, []string, bool)
 	Versions(id string, asOf *time.Time) []projections.Entry
@@ -398,11 +400,11 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "FlaggedChild",
 		Description: "A child on the worklist with their active flags.",
 		Fields: graphql.Fields{
-			"child": {Type: graphql.NewNonNull(childType), Description: "The child, as far as your role may see them.", Resolve: field(func(c flaggedView) any { return childView{Child: c.Child, purpose: c.purpose} })},
+			"child": {Type: graphql.NewNonNull(childType), Description: "The child, as far as your role may see them.", Resolve: field(func(c flaggedView) any { return childView{Child: c.child(), purpose: c.purpose} })},
 			"flags": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))), Description: "The child's active flags (redacted where they rest on entries hidden from your role).",
 				Resolve: func(p graphql.ResolveParams) (any, error) {
 					c := p.Source.(flaggedView)
-					auditFrom(p.Context).note("read", c.ID, "", c.purpose, nil, "risk_flags", map[string]int{"flags": len(c.views)})
+					auditFrom(p.Context).note("read", c.id, "", c.purpose, nil, "risk_flags", map[string]int{"flags": len(c.views)})
 					return c.views, nil
 				}},
 			"highestSeverity": {Type: graphql.NewNonNull(graphql.String), Description: "The most severe of the flags listed here (after any filter): high, medium or low.", Resolve: field(func(c flaggedView) any { return c.views[0].Severity })},

@@ -577,6 +577,30 @@ func (m *Model) childByID(id string, asOf *time.Time, vis Visibility) (Child, bo
 	return c, true
 }
 
+// Sees reports whether ChildByID(id, asOf) would find the child: what
+// a list that shows a page of many children asks of each, without
+// gathering names it will not show.
+func (m *Model) Sees(id string, asOf *time.Time) bool { return m.sees(id, asOf, nil) }
+
+func (m *Model) sees(id string, asOf *time.Time, vis Visibility) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n, ok := m.ident.personal[id]
+	if !ok {
+		return false
+	}
+	v := m.ident.view(asOf)
+	if !v.known(n) {
+		return false
+	}
+	for _, n := range v.members(v.root(n)) {
+		if m.nodeVisible(n, v.asOf, vis) {
+			return true // ChildByID lists this node's identifier
+		}
+	}
+	return false
+}
+
 func (m *Model) child(v *view, root int, vis Visibility) Child {
 	c := Child{ID: m.ident.nodes[root].personal, Unborn: true}
 	names, dobs := map[string]bool{}, map[string]bool{}
@@ -808,6 +832,9 @@ func (l Lens) FindChild(k events.Identifier, asOf *time.Time) (Child, bool) {
 func (l Lens) ChildByID(id string, asOf *time.Time) (Child, bool) {
 	return l.m.childByID(id, asOf, l.vis)
 }
+
+// Sees is Model.Sees through the lens.
+func (l Lens) Sees(id string, asOf *time.Time) bool { return l.m.sees(id, asOf, l.vis) }
 
 // Children is Model.Children through the lens.
 func (l Lens) Children(f ChildFilter, asOf *time.Time) []Child { return l.m.children(f, asOf, l.vis) }

@@ -1,0 +1,58 @@
+package projections
+
+import (
+	"testing"
+	"time"
+)
+
+// Sees answers as ChildByID does (found or not), for every child, through
+// every kind of lens and as known at dates before and after the log: the
+// worklist decides by it who is listed, and gathers names only for the
+// page shown.
+func TestSeesAgreesWithChildByID(t *testing.T) {
+	m := NewModel()
+	log := demoLog(t, 200)
+	mustApply(t, m, log...)
+	mid := log[len(log)/2].Received
+	before := log[0].Received.Add(-time.Hour)
+	lenses := map[string]childFinder{
+		"everything":       m.Through(nil),
+		"health only":      m.Through(func(e Entry) bool { return e.Agency == "health" }),
+		"nothing":          m.Through(func(Entry) bool { return false }),
+		"not restricted":   m.Through(func(e Entry) bool { return e.Sensitivity != "restricted" }),
+		"police as of mid": m.Through(func(e Entry) bool { return e.Agency == "police" }),
+	}
+	ids := map[string]bool{"no-such-child": true}
+	for _, c := range m.Children(ChildFilter{}, nil) {
+		ids[c.ID] = true
+		for _, k := range c.Identifiers {
+			if c2, ok := m.FindChild(k.Identifier, &mid); ok {
+				ids[c2.ID] = true
+			}
+		}
+	}
+	checked, seen := 0, 0
+	for name, l := range lenses {
+		for id := range ids {
+			for _, at := range []*time.Time{nil, &mid, &before} {
+				_, found := l.ChildByID(id, at)
+				if sees := l.Sees(id, at); sees != found {
+					t.Fatalf("%s: Sees(%s, %v) = %v, ChildByID found %v", name, id, at, sees, found)
+				}
+				checked++
+				if found {
+					seen++
+				}
+			}
+		}
+	}
+	if seen == 0 || seen == checked {
+		t.Fatalf("%d of %d found: the cases do not tell found from not", seen, checked)
+	}
+}
+
+// childFinder is what the lenses in the test answer.
+type childFinder interface {
+	ChildByID(id string, asOf *time.Time) (Child, bool)
+	Sees(id string, asOf *time.Time) bool
+}
