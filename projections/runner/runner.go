@@ -107,10 +107,11 @@ type Runner struct {
 	work, ordered chan *job
 	applied       chan struct{} // closed when the applier has finished
 
-	trouble  chan struct{} // wakes the watcher; buffered
-	quit     chan struct{}
-	stopOnce sync.Once
-	watched  chan struct{} // closed when the watcher has returned
+	trouble     chan struct{} // wakes the watcher; buffered
+	quit        chan struct{}
+	stopOnce    sync.Once
+	consumeOnce sync.Once
+	watched     chan struct{} // closed when the watcher has returned
 }
 
 type waiter struct {
@@ -603,14 +604,7 @@ func (r *Runner) snapshotInBackground() {
 
 // Stop ends consumption and writes a final snapshot.
 func (r *Runner) Stop() error {
-	r.stopOnce.Do(func() { close(r.quit) })
-	<-r.watched
-	r.mu.Lock()
-	cc := r.cc
-	r.mu.Unlock()
-	cc.Stop()
-	<-cc.Closed()
-	r.stopPipeline()
+	r.StopConsuming()
 	if r.cfg.SnapshotPath == "" {
 		return nil
 	}
@@ -638,6 +632,23 @@ func (r *Runner) Stop() error {
 		r.cfg.Log.Warn("projector: final snapshot not finished in time; the next start replays what it lacks", "within", snapshotWithin)
 		return nil
 	}
+}
+
+// StopConsuming stops taking events from the log and applies those already
+// taken; Stop then writes the final snapshot, which needs the local disk
+// only, so a process can close its NATS connection and server meanwhile.
+// Calling it more than once, or before Stop, is safe.
+func (r *Runner) StopConsuming() {
+	r.consumeOnce.Do(func() {
+		r.stopOnce.Do(func() { close(r.quit) })
+		<-r.watched
+		r.mu.Lock()
+		cc := r.cc
+		r.mu.Unlock()
+		cc.Stop()
+		<-cc.Closed()
+		r.stopPipeline()
+	})
 }
 
 // closedChan is a channel that is already closed: no snapshot in flight.

