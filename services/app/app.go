@@ -37,6 +37,7 @@ import (
 	"github.com/chronicle-hub/chronicle/services/embedded"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
+	"github.com/chronicle-hub/chronicle/services/metrics"
 	"github.com/chronicle-hub/chronicle/services/quarantine"
 )
 
@@ -215,11 +216,16 @@ type App struct {
 	key        ed25519.PrivateKey
 	verifier   *auth.Verifier
 	audit      *audit.Log
-	http       *http.Server
-	stopHTTP   context.CancelFunc // ends every request's context: see Close
-	tls        *tls.Config
-	ln         net.Listener
-	ready      atomic.Bool
+	auditor    gateway.Auditor // audit, counted in metrics
+	metrics    *metrics.Metrics
+	// bg ends when Close begins: for the process's own background work.
+	bg       context.Context
+	stopBG   context.CancelFunc
+	http     *http.Server
+	stopHTTP context.CancelFunc // ends every request's context: see Close
+	tls      *tls.Config
+	ln       net.Listener
+	ready    atomic.Bool
 	// demoPending is set from Config.Demo until LoadDemo succeeds.
 	demoPending atomic.Bool
 	example     atomic.Value // string: the demo's example NHS number, for GraphiQL
@@ -230,6 +236,8 @@ func New(cfg Config) *App {
 	cfg = cfg.withDefaults()
 	a := &App{cfg: cfg, log: cfg.Logger}
 	a.demoPending.Store(cfg.Demo)
+	a.metrics = metrics.New(a.metricsState)
+	a.bg, a.stopBG = context.WithCancel(context.Background())
 	return a
 }
 
@@ -277,6 +285,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.audit, err = audit.Open(ctx, a.js); err != nil {
 		return err
 	}
+	a.auditor = countedAudit{Log: a.audit, m: a.metrics}
 	if auditRecreated {
 		if err := a.recordRecreated(ctx); err != nil {
 			return err
@@ -285,10 +294,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.pub, err = eventlog.NewPublisher(a.nc, nil); err != nil {
 		return err
 	}
+	a.pub.SetObserve(func(s eventlog.Status, agency string) { a.metrics.Ingested(string(s), agency) })
 	if a.checker, err = quarantine.Start(ctx, a.js, a.log); err != nil {
 		return err
 	}
 	a.model = projections.NewModel()
+	replayStarted := time.Now()
 	a.proj, err = runner.Start(ctx, a.js, runner.Config{
 		Projection:   a.model,
 		Stream:       eventlog.EventsStream,
@@ -297,13 +308,19 @@ func (a *App) Run(ctx context.Context) (err error) {
 		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
 			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
 		},
-		Log: a.log,
+		Log: slog.New(snapshotTimer{next: a.log.Handler(), m: a.metrics}),
 	})
 	if err != nil {
 		return err
 	}
+	go func(proj *runner.Runner) {
+		if proj.WaitForLatest(a.bg) == nil {
+			a.metrics.Replayed(time.Since(replayStarted))
+		}
+	}(a.proj)
 	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{
 		Rules: a.cfg.Rules, Now: a.cfg.Now, Interval: a.cfg.AlertInterval, Ready: a.proj.CaughtUp, Log: a.log,
+		Published: a.metrics.AlertPublished,
 	})
 	if err != nil {
 		return err
@@ -400,7 +417,7 @@ func (a *App) recordRecreated(ctx context.Context) error {
 	a.log.Warn("the access log had been lost; going on with a new one, as --recreate-audit-stream allowed, and recording that", "stream", eventlog.AuditStream)
 	rec := gateway.AccessRecord{At: a.cfg.Now(), Subject: "chronicle:" + a.cfg.Replica, Name: "Chronicle serve --recreate-audit-stream",
 		Role: "system", Action: eventlog.AuditRecreated}
-	if err := a.audit.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
+	if err := a.auditor.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
 		return fmt.Errorf("record that the access log was recreated: %w", err)
 	}
 	return nil
@@ -417,19 +434,22 @@ func (a *App) serveHTTP() error {
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
+	// Like /readyz, /metrics needs no token: neither says anything about a
+	// child (see services/metrics).
+	mux.Handle("GET /metrics", a.metrics.Handler())
 	mux.Handle("/v1/events", gateway.Authenticated(a.verifier, auth.Publish, a.log,
 		gateway.BodyWithin(ingestBodyTimeout, ingest.NewHandler(a.pub, a.log))))
-	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.audit})
+	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor})
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
-	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.audit, a.log, gateway.WithExampleChild(func() string {
+	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.auditor, a.log, gateway.WithExampleChild(func() string {
 		nhs, _ := a.example.Load().(string)
 		return nhs
-	})))
+	}), gateway.WithObserver(a.metrics.GraphQL)))
 	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
 	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
-	exporter := gateway.NewExporter(a.model, exportKey[:], a.audit, a.log, a.cfg.Now)
+	exporter := gateway.NewExporter(a.model, exportKey[:], a.auditor, a.log, a.cfg.Now)
 	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter))
 	mux.Handle("/v1/export/annex-a", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.AnnexA(a.model)))
 	mux.Handle("/v1/export/cin-census", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.Rendered("cin_census", "application/xml", a.censusExport)))
@@ -555,6 +575,7 @@ func (a *App) Publisher() *eventlog.Publisher { return a.pub }
 // whatever a client is doing.
 func (a *App) Close() error {
 	a.ready.Store(false)
+	a.stopBG()
 	var errs []error
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
@@ -643,7 +664,7 @@ func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 	} else {
 		rec.Subject, rec.Role, rec.Agency = "nats:"+e.Agency, "publisher", e.Agency
 	}
-	if err := a.audit.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
+	if err := a.auditor.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
 		return events.E("ingest", events.KindUnavailable, err)
 	}
 	return nil

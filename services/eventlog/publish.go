@@ -53,6 +53,7 @@ type Publisher struct {
 	js               jetstream.JetStream
 	now              func() time.Time
 	check            CheckFunc
+	observe          ObserveFunc
 }
 
 // CheckFunc is a further check on a valid event that needs the read model:
@@ -62,6 +63,21 @@ type CheckFunc func(ctx context.Context, e *events.Event) error
 // SetCheck installs a CheckFunc run by Prepare after validation. Set it
 // before the publisher is shared.
 func (p *Publisher) SetCheck(check CheckFunc) { p.check = check }
+
+// ObserveFunc is told the outcome of every event published through a
+// Publisher (by PublishOne or in a Batch), with the agency the event names
+// ("" when it could not be decoded): for the process's metrics.
+type ObserveFunc func(outcome Status, agency string)
+
+// SetObserve installs an ObserveFunc. Set it before the publisher is
+// shared.
+func (p *Publisher) SetObserve(observe ObserveFunc) { p.observe = observe }
+
+func (p *Publisher) observed(s Status, agency string) {
+	if p.observe != nil {
+		p.observe(s, agency)
+	}
+}
 
 // maxPendingPerConn bounds unacknowledged publishes across every batch on
 // one connection; each batch has its own, smaller bound.
@@ -177,12 +193,14 @@ func (p *Publisher) validate(e *events.Event, raw []byte, decodeErr error) (*eve
 func (p *Publisher) PublishOne(ctx context.Context, e *events.Event, data []byte) (Result, error) {
 	ack, err := p.js.PublishMsg(ctx, Message(e, data))
 	if err != nil {
+		p.observed(Failed, e.Agency)
 		return Result{ID: e.ID, Status: Failed, Error: err.Error()}, events.E("publish "+e.ID, events.KindUnavailable, err)
 	}
 	r := Result{ID: e.ID, Status: Accepted, Sequence: ack.Sequence}
 	if ack.Duplicate {
 		r.Status = Duplicate
 	}
+	p.observed(r.Status, e.Agency)
 	return r, nil
 }
 
@@ -222,6 +240,7 @@ func Message(e *events.Event, data []byte) *nats.Msg {
 // unacknowledged at once, and reports each outcome to report in the order the
 // events were added. report is called from one goroutine.
 type Batch struct {
+	pub     *Publisher
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pending chan inflight // its capacity is the in-flight bound
@@ -244,6 +263,7 @@ type Batch struct {
 type inflight struct {
 	key    int
 	id     string
+	agency string
 	msg    *nats.Msg
 	future jetstream.PubAckFuture
 	err    error
@@ -273,7 +293,7 @@ func (p *Publisher) NewBatch(maxInFlight int, report func(Result)) *Batch {
 	if maxInFlight <= 0 {
 		maxInFlight = DefaultMaxInFlight
 	}
-	b := &Batch{nc: p.nc, js: p.js, unreachableAfter: p.unreachableAfter, before: lastError(p.nc), pending: make(chan inflight, maxInFlight), done: make(chan struct{}), report: report, stop: make(chan struct{})}
+	b := &Batch{pub: p, nc: p.nc, js: p.js, unreachableAfter: p.unreachableAfter, before: lastError(p.nc), pending: make(chan inflight, maxInFlight), done: make(chan struct{}), report: report, stop: make(chan struct{})}
 	go b.collect()
 	return b
 }
@@ -292,7 +312,7 @@ func (b *Batch) Add(ctx context.Context, key int, e *events.Event, data []byte) 
 	m := Message(e, data)
 	f, err := b.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute))
 	select {
-	case b.pending <- inflight{key: key, id: e.ID, msg: m, future: f, err: err}:
+	case b.pending <- inflight{key: key, id: e.ID, agency: e.Agency, msg: m, future: f, err: err}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -355,8 +375,12 @@ func (b *Batch) halt(err error) {
 // Reject reports an event that failed Prepare in its place in the order.
 func (b *Batch) Reject(ctx context.Context, key int, e *events.Event, err error) error {
 	r := Rejection(key, e, err)
+	agency := ""
+	if e != nil {
+		agency = e.Agency
+	}
 	select {
-	case b.pending <- inflight{key: key, id: r.ID, err: &rejected{r}}:
+	case b.pending <- inflight{key: key, id: r.ID, agency: agency, err: &rejected{r}}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -380,27 +404,31 @@ const resolveWithin = 5 * time.Second
 func (b *Batch) collect() {
 	defer close(b.done)
 	for p := range b.pending {
-		var rej *rejected
-		if errors.As(p.err, &rej) {
-			b.report(rej.r)
-			continue
-		}
-		r := Result{Key: p.key, ID: p.id}
-		err := p.err
-		if err == nil {
-			var ack *jetstream.PubAck
-			ack, err = b.await(p.future)
-			if err == nil {
-				r.Status, r.Sequence = Accepted, ack.Sequence
-				if ack.Duplicate {
-					r.Status = Duplicate
-				}
-				b.report(r)
-				continue
-			}
-		}
-		b.report(b.resolve(r, p, err))
+		r := b.outcome(p)
+		b.pub.observed(r.Status, p.agency)
+		b.report(r)
 	}
+}
+
+// outcome waits for one event's acknowledgement, or settles it without.
+func (b *Batch) outcome(p inflight) Result {
+	var rej *rejected
+	if errors.As(p.err, &rej) {
+		return rej.r
+	}
+	r := Result{Key: p.key, ID: p.id}
+	err := p.err
+	if err == nil {
+		var ack *jetstream.PubAck
+		if ack, err = b.await(p.future); err == nil {
+			r.Status, r.Sequence = Accepted, ack.Sequence
+			if ack.Duplicate {
+				r.Status = Duplicate
+			}
+			return r
+		}
+	}
+	return b.resolve(r, p, err)
 }
 
 // await waits for one acknowledgement, looking meanwhile for a refusal:
