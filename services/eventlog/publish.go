@@ -264,6 +264,7 @@ type inflight struct {
 	key    int
 	id     string
 	agency string
+	sent   time.Time // when it was published: see askAfter
 	msg    *nats.Msg
 	future jetstream.PubAckFuture
 	err    error
@@ -312,7 +313,7 @@ func (b *Batch) Add(ctx context.Context, key int, e *events.Event, data []byte) 
 	m := Message(e, data)
 	f, err := b.js.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute))
 	select {
-	case b.pending <- inflight{key: key, id: e.ID, agency: e.Agency, msg: m, future: f, err: err}:
+	case b.pending <- inflight{key: key, id: e.ID, agency: e.Agency, sent: time.Now(), msg: m, future: f, err: err}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -401,6 +402,19 @@ func (b *Batch) Close() {
 // whose acknowledgement did not come.
 const resolveWithin = 5 * time.Second
 
+// askAfter is how long a batch waits for an event's acknowledgement before
+// asking the log about it (resolve). On a cluster, a stream leader that
+// steps down or fails drops the acknowledgements of what it had in flight
+// without an error: waiting for the acknowledgement timeout (30 s) would
+// stall every request in flight that long (TestClusterStepDownAndEmptyRejoin
+// saw it). Asking costs one more publish of an event the log stores once
+// by its id; on one machine, even fsyncing each event, acknowledgements
+// come in well under a second.
+const askAfter = 5 * time.Second
+
+// errNoAnswerYet: the acknowledgement has not come within askAfter.
+var errNoAnswerYet = errors.New("eventlog: no acknowledgement yet")
+
 func (b *Batch) collect() {
 	defer close(b.done)
 	for p := range b.pending {
@@ -420,7 +434,7 @@ func (b *Batch) outcome(p inflight) Result {
 	err := p.err
 	if err == nil {
 		var ack *jetstream.PubAck
-		if ack, err = b.await(p.future); err == nil {
+		if ack, err = b.await(p.future, p.sent.Add(askAfter)); err == nil {
 			r.Status, r.Sequence = Accepted, ack.Sequence
 			if ack.Duplicate {
 				r.Status = Duplicate
@@ -434,10 +448,13 @@ func (b *Batch) outcome(p inflight) Result {
 // await waits for one acknowledgement, looking meanwhile for a refusal:
 // the server answers a publish it does not permit with an error on the
 // connection, not on the message, so without looking the batch would wait
-// out the acknowledgement timeout for every such event.
-func (b *Batch) await(f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+// out the acknowledgement timeout for every such event. At askAt (askAfter
+// from its publishing) it stops waiting, so that the caller asks the log.
+func (b *Batch) await(f jetstream.PubAckFuture, askAt time.Time) (*jetstream.PubAck, error) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	ask := time.NewTimer(time.Until(askAt))
+	defer ask.Stop()
 	for {
 		select {
 		case ack := <-f.Ok():
@@ -446,6 +463,8 @@ func (b *Batch) await(f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
 			return nil, err
 		case <-b.stop:
 			return nil, b.stopErr
+		case <-ask.C:
+			return nil, errNoAnswerYet
 		case <-tick.C:
 			if err := b.refusal(); err != nil {
 				b.halt(fmt.Errorf("%w: %v", ErrRefused, err))
