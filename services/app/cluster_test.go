@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/scripts/demodata"
 	"github.com/chronicle-hub/chronicle/services/app"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
@@ -154,46 +155,59 @@ func (g *loadGen) Stop() {
 
 // streamIDs reads the whole events stream with an ordered consumer and
 // returns the stream sequences at which each event id (Nats-Msg-Id) is
-// stored.
+// stored. A read that fails (a leader just changed) is started again.
 func streamIDs(t *testing.T, js jetstream.JetStream) map[string][]uint64 {
 	t.Helper()
+	var ids map[string][]uint64
+	var last error
+	jstest.Eventually(t, 30*time.Second, "a whole read of the events stream", func() bool {
+		ids, last = readIDs(js)
+		if last != nil {
+			t.Logf("reading the stream: %v; again", last)
+		}
+		return last == nil
+	})
+	return ids
+}
+
+func readIDs(js jetstream.JetStream) (map[string][]uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, eventlog.EventsStream)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ids := map[string][]uint64{}
 	if info.State.Msgs == 0 {
-		return ids
+		return ids, nil
 	}
 	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	for read := uint64(0); read < info.State.Msgs; {
 		batch, err := cons.Fetch(int(min(1000, info.State.Msgs-read)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		for m := range batch.Messages() {
 			meta, err := m.Metadata()
 			if err != nil {
-				t.Fatal(err)
+				return nil, err
 			}
 			id := m.Headers().Get(jetstream.MsgIDHeader)
 			ids[id] = append(ids[id], meta.Sequence.Stream)
 			read++
 		}
 		if err := batch.Error(); err != nil {
-			t.Fatalf("reading the stream: %v", err)
+			return nil, err
 		}
 	}
-	return ids
+	return ids, nil
 }
 
 // checkExactlyOnce checks that every acknowledged event is in the stream
@@ -362,5 +376,90 @@ func TestClusterGatewaysAgree(t *testing.T) {
 	want(t, samples, map[string]float64{`chronicle_snapshot_duration_seconds_count{op="restore"}`: 1})
 	if d2, d3 := gw2.Model().Digest(), gw3.Model().Digest(); d2 != d3 || d2 == d1 {
 		t.Fatalf("after 5 more events: gw2 %s, gw3 (from gw1's snapshot) %s, before %s", d2, d3, d1)
+	}
+}
+
+// Separate roles on one cluster: events taken by an ingest process (no
+// read model) are read through a gateway (no HTTP ingest); a correction
+// sent to the ingest process is judged by the gateway; each serves only
+// its own routes, and both are ready.
+func TestClusterRoles(t *testing.T) {
+	c := jstest.RunCluster(t)
+	in := startOnCluster(t, c, "ingest-1", func(cfg *app.Config) { cfg.Role = app.RoleIngest })
+	gw := startOnCluster(t, c, "gw1", func(cfg *app.Config) { cfg.Role = app.RoleGateway })
+	if in.Projector() != nil || in.Model() != nil {
+		t.Fatal("an ingest process runs a projector")
+	}
+	tok, err := in.IssueToken("health-system", "Synthetic health system", auth.Publisher, "health", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := events.Lookup("health.concern")
+	e := spec.ExampleEvent()
+	body, _ := json.Marshal(e)
+	hdr := map[string]string{"Content-Type": "application/json"}
+	if code, resp := httpDo(t, in, "POST", "/v1/events", tok, hdr, body); code != 200 {
+		t.Fatalf("ingest: %d %s", code, resp)
+	}
+	if code, _ := httpDo(t, gw, "POST", "/v1/events", tok, hdr, body); code != 404 {
+		t.Fatalf("a gateway took events over HTTP: %d", code)
+	}
+	if code, _ := httpDo(t, in, "POST", "/graphql", tok, hdr, []byte(`{"query":"{__typename}"}`)); code != 404 {
+		t.Fatalf("an ingest process answered GraphQL: %d", code)
+	}
+	ctx := context.Background()
+	if err := gw.Projector().WaitForLatest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := gw.Model().Event(e.ID, nil); !ok {
+		t.Fatal("the event taken by the ingest process is not in the gateway's read model")
+	}
+	// A correction of an event the hub does not have: the gateway says so.
+	cspec, _ := events.Lookup("record.corrected")
+	corr := cspec.ExampleEvent()
+	corr.Agency = "health"
+	corr.ID = events.DeriveID(corr)
+	body, _ = json.Marshal(corr)
+	code, resp := httpDo(t, in, "POST", "/v1/events", tok, hdr, body)
+	if code != 422 || !strings.Contains(resp, "payload.event_id") {
+		t.Fatalf("a correction of an unknown event through the ingest process: %d %s", code, resp)
+	}
+	for _, a := range []*app.App{in, gw} {
+		if code, body := get(t, "http://"+a.HTTPAddr()+"/readyz"); code != 200 {
+			t.Fatalf("/readyz: %d %s", code, body)
+		}
+	}
+	samples, _ := scrape(t, in)
+	if _, ok := samples["chronicle_projector_applied_sequence"]; ok {
+		t.Error("an ingest process reports a projector")
+	}
+	want(t, samples, map[string]float64{`chronicle_ingest_events_total{agency="health",outcome="accepted"}`: 1})
+}
+
+// Three replicas asked of one server that is not in a cluster: start-up
+// stops with an error naming --replicas; and the embedded server is
+// refused it before anything starts.
+func TestReplicasTheServersCannotGive(t *testing.T) {
+	srv := jstest.Run(t)
+	seed, err := srv.Hub.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := filepath.Join(t.TempDir(), "hub.nk")
+	if err := os.WriteFile(creds, seed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, cfg := range map[string]app.Config{
+		"one server":   {NATSURL: srv.ClientURL(), NATSCreds: creds},
+		"the embedded": {},
+	} {
+		cfg.DataDir, cfg.HTTPAddr, cfg.NATSListen, cfg.Replica = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0", "r3"
+		cfg.Streams.Replicas = 3
+		a := app.New(cfg)
+		err := a.Run(context.Background())
+		a.Close()
+		if err == nil || !strings.Contains(err.Error(), "--replicas 3") {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
