@@ -104,7 +104,7 @@ func serve(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.out, "\nEvery request needs a bearer token. Issue one with the data directory's key, for example:\n"+
 			"  chronicle token --data %s --sub jo.bloggs --name \"Jo Bloggs\" --role hub --agency hub\n", cfg.DataDir)
 	}
-	if nhs, ok := a.ExampleChild(); ok && cfg.Role != app.RoleIngest {
+	if nhs, ok := a.ExampleChild(); ok {
 		fmt.Fprintf(std.out, "\nTry this query in GraphiQL (a child with a long multi-agency history):\n\n%s\n", exampleQuery(nhs))
 	}
 	fmt.Fprintln(std.out, "Press Ctrl-C to stop.")
