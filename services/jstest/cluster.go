@@ -212,24 +212,27 @@ func (c *Cluster) Wipe(i int) {
 	}
 }
 
-// WaitReady waits until the running nodes agree on a JetStream meta leader
-// and each is current with it.
+// WaitReady waits until the running nodes agree on a JetStream meta leader,
+// each is current with it, and the leader sees every running node online
+// with its stats (without them it cannot place a stream's replicas there).
 func (c *Cluster) WaitReady() {
 	c.tb.Helper()
-	Eventually(c.tb, clusterReadyWithin, "the cluster's JetStream meta leader and every node current", func() bool {
-		leaders := 0
+	Eventually(c.tb, clusterReadyWithin, "the cluster's JetStream meta leader, every node current and online", func() bool {
+		leaders, running, online := 0, 0, 0
 		for _, n := range c.Nodes {
 			if n.Server == nil {
 				continue
 			}
+			running++
 			if !n.JetStreamIsCurrent() {
 				return false
 			}
 			if n.JetStreamIsLeader() {
 				leaders++
+				online = len(n.JetStreamClusterPeers())
 			}
 		}
-		return leaders == 1
+		return leaders == 1 && online == running
 	})
 }
 
