@@ -17,6 +17,16 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, d time.Durati
 	rc := http.NewResponseController(w)
 	// Without support (ErrNotSupported) the server's ReadTimeout still applies.
 	set := rc.SetReadDeadline(time.Now().Add(d)) == nil
+	// MaxBytesReader tells net/http's own writer that the limit was hit
+	// (so the connection is closed rather than the rest read); it does not
+	// look through wrappers such as the GraphQL handler's observation.
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			break
+		}
+		w = u.Unwrap()
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if set && err == nil {
 		_ = rc.SetReadDeadline(time.Time{})

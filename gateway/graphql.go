@@ -54,6 +54,7 @@ type GraphQL struct {
 	auditor     Auditor
 	now         func() time.Time
 	example     func() string // the NHS number GraphiQL opens with; see WithExampleChild
+	observe     Observer
 }
 
 // DefaultGraphQLTimeout is how long one GraphQL request may take, from
@@ -86,6 +87,20 @@ func WithBodyTimeout(d time.Duration) GraphQLOption {
 // placeholder. Only synthetic data should be named: the page is public.
 func WithExampleChild(nhs func() string) GraphQLOption {
 	return func(h *GraphQL) { h.example = nhs }
+}
+
+// Observer is told of every GraphQL request answered (GraphiQL's page is
+// not one): its operation kind ("query", "mutation", or "none" when it was
+// refused before its operation was known), its outcome ("ok"; "errors"
+// when it ran and its result holds errors; "refused" for a 4xx answer;
+// "unavailable" for 503: the access log, a timeout, shutting down;
+// "failed" for anything else) and how long it took from its first byte.
+// It sees no part of the request itself.
+type Observer func(kind, outcome string, took time.Duration)
+
+// WithObserver installs an Observer, for the process's metrics.
+func WithObserver(o Observer) GraphQLOption {
+	return func(h *GraphQL) { h.observe = o }
 }
 
 // NewGraphQL returns the handler for schema with limits applied before
@@ -170,9 +185,6 @@ func loggerFrom(ctx context.Context) *slog.Logger {
 // start to the access records, checked between stages, with resolvers
 // stopping once it passes or the client goes.
 func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
-	defer cancel()
-	ctx = context.WithValue(ctx, loggerKey{}, h.log)
 	if r.Method == http.MethodGet && r.URL.Query().Get("query") == "" && accepts(r, "text/html") {
 		example := ""
 		if h.example != nil {
@@ -181,6 +193,66 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveGraphiQL(w, example)
 		return
 	}
+	if h.observe == nil {
+		h.serve(w, r, &observation{})
+		return
+	}
+	started := time.Now()
+	o := &observation{ResponseWriter: w, kind: "none"}
+	h.serve(o, r, o)
+	h.observe(o.kind, o.outcome(), time.Since(started))
+}
+
+// observation is what an Observer is told about one request: the response
+// writer is wrapped to see the status (readBody unwraps it again, see
+// there), and serve notes the operation kind and whether the result held
+// errors.
+type observation struct {
+	http.ResponseWriter
+	kind   string
+	status int
+	errors bool
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (o *observation) WriteHeader(status int) {
+	if o.status == 0 {
+		o.status = status
+	}
+	o.ResponseWriter.WriteHeader(status)
+}
+
+// Write implements http.ResponseWriter.
+func (o *observation) Write(b []byte) (int, error) {
+	if o.status == 0 {
+		o.status = http.StatusOK
+	}
+	return o.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (o *observation) Unwrap() http.ResponseWriter { return o.ResponseWriter }
+
+func (o *observation) outcome() string {
+	switch {
+	case o.status == http.StatusOK && o.errors:
+		return "errors"
+	case o.status == http.StatusOK:
+		return "ok"
+	case o.status == http.StatusServiceUnavailable:
+		return "unavailable"
+	case o.status >= 400 && o.status < 500:
+		return "refused"
+	}
+	return "failed"
+}
+
+// serve is ServeHTTP for a GraphQL request; o is told what the Observer
+// needs (without an Observer, nobody reads it).
+func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, loggerKey{}, h.log)
 	if r.ContentLength != 0 {
 		// Until the body has been read, an answer closes the connection:
 		// otherwise net/http reads what is left of the body before it
@@ -273,6 +345,7 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.documentError(w, media, []gqlerrors.FormattedError{{Message: err.Error(), Extensions: map[string]any{"code": events.KindInvalid.String()}}})
 		return
 	}
+	o.kind = op.Operation
 	if r.Method == http.MethodGet && op.Operation != ast.OperationTypeQuery {
 		w.Header().Set("Allow", "POST")
 		h.requestError(w, media, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", op.Operation+" operations must be sent with POST")
@@ -318,6 +391,7 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	o.errors = len(res.Errors) > 0
 	write(w, media, http.StatusOK, executed{Data: res.Data, Errors: responseErrors(locate(src, res.Errors))})
 }
 

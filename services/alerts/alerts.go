@@ -68,7 +68,10 @@ type Config struct {
 	// Ready reports whether the read model has caught up with the log; no
 	// sweep runs before, or a half-built model would clear every flag.
 	Ready func() bool
-	Log   *slog.Logger
+	// Published, when set, is told of every alert stored (its kind,
+	// "raised" or "cleared", and flag code): for the process's metrics.
+	Published func(kind, code string)
+	Log       *slog.Logger
 }
 
 // said is the last alert about a flag.
@@ -336,6 +339,9 @@ func (a *Alerter) publish(ctx context.Context, key string, al Alert) error {
 		return fmt.Errorf("alert %s %s: %w", al.Kind, key, err)
 	}
 	a.said[key] = said{up: al.Kind == "raised", raisedAt: al.RaisedAt, n: n + 1}
+	if a.cfg.Published != nil {
+		a.cfg.Published(al.Kind, al.Code)
+	}
 	// One line per alert only at debug level: a bulk load of history can
 	// raise and clear thousands; each sweep logs its totals at info.
 	a.cfg.Log.Debug("alert", "kind", al.Kind, "code", al.Code, "child", al.ChildID)

@@ -37,6 +37,7 @@ import (
 	"github.com/chronicle-hub/chronicle/services/embedded"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
+	"github.com/chronicle-hub/chronicle/services/metrics"
 	"github.com/chronicle-hub/chronicle/services/quarantine"
 )
 
@@ -49,8 +50,13 @@ type Config struct {
 	// picks a free port (see App.HTTPAddr).
 	HTTPAddr string
 	// NATSURL, when set, uses an existing NATS server or cluster instead of
-	// the embedded one.
+	// the embedded one: one URL, or several separated by commas (every
+	// node's, so that start-up does not depend on any one of them; the
+	// client learns the rest of the cluster from the server too).
 	NATSURL string
+	// Role says which parts this process runs (RoleAll when empty): see
+	// RoleIngest and RoleGateway.
+	Role string
 	// NATSListen is the embedded server's client address. Default
 	// 127.0.0.1:4222; port 0 picks a free port.
 	NATSListen string
@@ -123,6 +129,9 @@ func (c Config) withDefaults() Config {
 	if c.Replica == "" {
 		c.Replica = DefaultReplica()
 	}
+	if c.Role == "" {
+		c.Role = RoleAll
+	}
 	if c.Limits == (gateway.Limits{}) {
 		c.Limits = gateway.DefaultLimits
 	}
@@ -137,6 +146,36 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// Roles a process can take, so that ingest and reads scale separately on a
+// cluster. Every role connects to NATS, ensures the streams, writes the
+// access log, runs the consumer-side quarantine check (one durable shared
+// by every process, so the work is spread) and serves /healthz, /readyz and
+// /metrics.
+const (
+	// RoleAll is the one-machine process: everything below.
+	RoleAll = "all"
+	// RoleIngest takes events: HTTP ingest (/v1/events). It keeps no read
+	// model; a correction or retraction is judged by asking a gateway over
+	// NATS (eventlog.AmendmentCheckSubject), and refused as unavailable
+	// (retryable) while none answers.
+	RoleIngest = "ingest"
+	// RoleGateway serves reads: the projector and its read model, GraphQL
+	// and GraphiQL, the exports, the alerter, and the answers to
+	// correction checks from chronicle import and ingest processes. It
+	// takes no events over HTTP (its GraphQL mutations still record the
+	// hub's own events).
+	RoleGateway = "gateway"
+)
+
+// Roles lists the roles, for --help.
+var Roles = []string{RoleAll, RoleIngest, RoleGateway}
+
+func (c Config) runsIngest() bool  { return c.Role != RoleGateway }
+func (c Config) runsGateway() bool { return c.Role != RoleIngest }
+
+// maxReplicas is JetStream's limit on a stream's replicas.
+const maxReplicas = 5
 
 // DefaultShutdownGrace is how long Close waits for HTTP requests in
 // flight: long enough for any request that is within its limits to
@@ -191,6 +230,24 @@ func (c Config) check() error {
 	if c.NATSURL == "" && c.NATSCreds != "" {
 		errs = append(errs, fmt.Errorf("--nats-creds is for a server given with --nats-url: the embedded server's own clients use %s", NATSKeyPath(c.DataDir)))
 	}
+	switch c.Role {
+	case RoleAll:
+	case RoleIngest, RoleGateway:
+		if c.NATSURL == "" {
+			errs = append(errs, fmt.Errorf("--role %s shares a NATS cluster with the other roles: give it with --nats-url", c.Role))
+		}
+		if c.Demo {
+			errs = append(errs, fmt.Errorf("--demo loads and reads back the demo in one process: use it with --role all, not %s", c.Role))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("--role %q: must be one of %s", c.Role, strings.Join(Roles, ", ")))
+	}
+	switch r := c.Streams.Replicas; {
+	case r < 0 || r > maxReplicas:
+		errs = append(errs, fmt.Errorf("--replicas %d: JetStream keeps 1 to %d copies of a stream", r, maxReplicas))
+	case r > 1 && c.NATSURL == "":
+		errs = append(errs, fmt.Errorf("--replicas %d needs a NATS cluster of at least %d nodes (--nats-url): the embedded server is one node", r, r))
+	}
 	if c.NATSURL != "" && c.NATSUsersFile != "" {
 		errs = append(errs, errors.New("--nats-users configures the embedded server and has no effect with --nats-url: configure that server's accounts there"))
 	}
@@ -215,11 +272,16 @@ type App struct {
 	key        ed25519.PrivateKey
 	verifier   *auth.Verifier
 	audit      *audit.Log
-	http       *http.Server
-	stopHTTP   context.CancelFunc // ends every request's context: see Close
-	tls        *tls.Config
-	ln         net.Listener
-	ready      atomic.Bool
+	auditor    gateway.Auditor // audit, counted in metrics
+	metrics    *metrics.Metrics
+	// bg ends when Close begins: for the process's own background work.
+	bg       context.Context
+	stopBG   context.CancelFunc
+	http     *http.Server
+	stopHTTP context.CancelFunc // ends every request's context: see Close
+	tls      *tls.Config
+	ln       net.Listener
+	ready    atomic.Bool
 	// demoPending is set from Config.Demo until LoadDemo succeeds.
 	demoPending atomic.Bool
 	example     atomic.Value // string: the demo's example NHS number, for GraphiQL
@@ -230,6 +292,8 @@ func New(cfg Config) *App {
 	cfg = cfg.withDefaults()
 	a := &App{cfg: cfg, log: cfg.Logger}
 	a.demoPending.Store(cfg.Demo)
+	a.metrics = metrics.New(a.metricsState)
+	a.bg, a.stopBG = context.WithCancel(context.Background())
 	return a
 }
 
@@ -262,7 +326,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	auditRecreated, err := eventlog.EnsureStreams(ctx, a.js, a.cfg.Streams)
 	if err != nil {
-		return err
+		return replicasError(err, a.cfg.Streams.Replicas)
 	}
 	if a.key, err = EnsureSigningKey(a.cfg.DataDir); err != nil {
 		return err
@@ -277,6 +341,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.audit, err = audit.Open(ctx, a.js); err != nil {
 		return err
 	}
+	a.auditor = countedAudit{Log: a.audit, m: a.metrics}
 	if auditRecreated {
 		if err := a.recordRecreated(ctx); err != nil {
 			return err
@@ -285,10 +350,30 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.pub, err = eventlog.NewPublisher(a.nc, nil); err != nil {
 		return err
 	}
+	a.pub.SetObserve(func(s eventlog.Status, agency string) { a.metrics.Ingested(string(s), agency) })
 	if a.checker, err = quarantine.Start(ctx, a.js, a.log); err != nil {
 		return err
 	}
+	if a.cfg.runsGateway() {
+		if err := a.startGateway(ctx); err != nil {
+			return err
+		}
+	}
+	a.pub.SetCheck(a.checkAmendment)
+	if err := a.serveHTTP(); err != nil {
+		return err
+	}
+	a.ready.Store(true)
+	a.log.Info("chronicle ready", "http", "http://"+a.HTTPAddr(), "nats", a.NATSClientURL(), "data", a.cfg.DataDir, "replica", a.cfg.Replica, "role", a.cfg.Role)
+	return nil
+}
+
+// startGateway starts the read side: the projector and its read model, the
+// alerter, and the answers to correction checks.
+func (a *App) startGateway(ctx context.Context) error {
+	var err error
 	a.model = projections.NewModel()
+	replayStarted := time.Now()
 	a.proj, err = runner.Start(ctx, a.js, runner.Config{
 		Projection:   a.model,
 		Stream:       eventlog.EventsStream,
@@ -297,28 +382,28 @@ func (a *App) Run(ctx context.Context) (err error) {
 		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
 			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
 		},
-		Log: a.log,
+		Log: slog.New(snapshotTimer{next: a.log.Handler(), m: a.metrics}),
 	})
 	if err != nil {
 		return err
 	}
+	go func(proj *runner.Runner) {
+		if proj.WaitForLatest(a.bg) == nil {
+			a.metrics.Replayed(time.Since(replayStarted))
+		}
+	}(a.proj)
 	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{
 		Rules: a.cfg.Rules, Now: a.cfg.Now, Interval: a.cfg.AlertInterval, Ready: a.proj.CaughtUp, Log: a.log,
+		Published: a.metrics.AlertPublished,
 	})
 	if err != nil {
 		return err
 	}
-	a.pub.SetCheck(a.checkAmendment)
 	// chronicle import asks here about corrections of events it did not
 	// publish itself, rather than reading the whole log into its process.
 	if a.amendments, err = ingest.AnswerAmendmentChecks(a.nc, a.judgeAmendment); err != nil {
 		return fmt.Errorf("answer amendment checks: %w", err)
 	}
-	if err := a.serveHTTP(); err != nil {
-		return err
-	}
-	a.ready.Store(true)
-	a.log.Info("chronicle ready", "http", "http://"+a.HTTPAddr(), "nats", a.NATSClientURL(), "data", a.cfg.DataDir, "replica", a.cfg.Replica)
 	return nil
 }
 
@@ -392,6 +477,31 @@ func (a *App) startEmbedded(ctx context.Context, opts []nats.Option) error {
 	return err
 }
 
+// JetStream's error codes for a stream asked for more replicas than the
+// servers can give: a server that is not in a cluster, and a cluster with
+// too few nodes (or too few with room).
+const (
+	errCodeReplicasNotSupported = 10074
+	errCodeNoPeers              = 10005
+	errCodeInsufficientRes      = 10023
+)
+
+// replicasError names --replicas when the streams could not be created or
+// updated because the servers cannot keep that many copies.
+func replicasError(err error, replicas int) error {
+	var api *jetstream.APIError
+	if replicas <= 1 || !errors.As(err, &api) {
+		return err
+	}
+	switch api.ErrorCode {
+	case errCodeReplicasNotSupported:
+		return fmt.Errorf("--replicas %d: the NATS server is not part of a cluster, so it keeps one copy of each stream; use --replicas 1, or a cluster of at least %d nodes: %w", replicas, replicas, err)
+	case errCodeNoPeers, errCodeInsufficientRes:
+		return fmt.Errorf("--replicas %d: the NATS cluster has fewer than %d nodes with JetStream and room for the streams; use fewer replicas, or add nodes: %w", replicas, replicas, err)
+	}
+	return err
+}
+
 // recordRecreated writes into an access log created or accepted anew over
 // one that was lost (--recreate-audit-stream) a record saying so, so that
 // an auditor reading it knows that what came before is missing and when
@@ -400,7 +510,7 @@ func (a *App) recordRecreated(ctx context.Context) error {
 	a.log.Warn("the access log had been lost; going on with a new one, as --recreate-audit-stream allowed, and recording that", "stream", eventlog.AuditStream)
 	rec := gateway.AccessRecord{At: a.cfg.Now(), Subject: "chronicle:" + a.cfg.Replica, Name: "Chronicle serve --recreate-audit-stream",
 		Role: "system", Action: eventlog.AuditRecreated}
-	if err := a.audit.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
+	if err := a.auditor.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
 		return fmt.Errorf("record that the access log was recreated: %w", err)
 	}
 	return nil
@@ -417,22 +527,18 @@ func (a *App) serveHTTP() error {
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("/v1/events", gateway.Authenticated(a.verifier, auth.Publish, a.log,
-		gateway.BodyWithin(ingestBodyTimeout, ingest.NewHandler(a.pub, a.log))))
-	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.audit})
-	if err != nil {
-		return fmt.Errorf("graphql schema: %w", err)
+	// Like /readyz, /metrics needs no token: neither says anything about a
+	// child (see services/metrics).
+	mux.Handle("GET /metrics", a.metrics.Handler())
+	if a.cfg.runsIngest() {
+		mux.Handle("/v1/events", gateway.Authenticated(a.verifier, auth.Publish, a.log,
+			gateway.BodyWithin(ingestBodyTimeout, ingest.NewHandler(a.pub, a.log))))
 	}
-	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.audit, a.log, gateway.WithExampleChild(func() string {
-		nhs, _ := a.example.Load().(string)
-		return nhs
-	})))
-	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
-	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
-	exporter := gateway.NewExporter(a.model, exportKey[:], a.audit, a.log, a.cfg.Now)
-	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter))
-	mux.Handle("/v1/export/annex-a", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.AnnexA(a.model)))
-	mux.Handle("/v1/export/cin-census", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.Rendered("cin_census", "application/xml", a.censusExport)))
+	if a.cfg.runsGateway() {
+		if err := a.serveReads(mux); err != nil {
+			return err
+		}
+	}
 	ln := a.ln
 	// Every request's context descends from base, so that Close can stop
 	// the work of requests that outlive the grace period.
@@ -461,6 +567,26 @@ func (a *App) serveHTTP() error {
 	return nil
 }
 
+// serveReads adds the read side's routes: GraphQL, GraphiQL's assets and
+// the exports.
+func (a *App) serveReads(mux *http.ServeMux) error {
+	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor})
+	if err != nil {
+		return fmt.Errorf("graphql schema: %w", err)
+	}
+	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.auditor, a.log, gateway.WithExampleChild(func() string {
+		nhs, _ := a.example.Load().(string)
+		return nhs
+	}), gateway.WithObserver(a.metrics.GraphQL)))
+	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
+	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
+	exporter := gateway.NewExporter(a.model, exportKey[:], a.auditor, a.log, a.cfg.Now)
+	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter))
+	mux.Handle("/v1/export/annex-a", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.AnnexA(a.model)))
+	mux.Handle("/v1/export/cin-census", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.Rendered("cin_census", "application/xml", a.censusExport)))
+	return nil
+}
+
 // Reasons Ready gives besides the projector's own.
 var (
 	errStarting     = errors.New("starting")
@@ -485,6 +611,9 @@ func (a *App) Ready(ctx context.Context) error {
 	}
 	if err := a.audit.Check(ctx); err != nil {
 		return err
+	}
+	if a.proj == nil {
+		return nil // an ingest process keeps no read model
 	}
 	return a.proj.Ready()
 }
@@ -512,6 +641,7 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	if proj := a.proj; proj != nil {
 		body["applied_seq"] = proj.Projection().LastSeq()
 	}
+	body["role"] = a.cfg.Role
 	gateway.WriteJSON(w, http.StatusServiceUnavailable, body)
 }
 
@@ -555,6 +685,7 @@ func (a *App) Publisher() *eventlog.Publisher { return a.pub }
 // whatever a client is doing.
 func (a *App) Close() error {
 	a.ready.Store(false)
+	a.stopBG()
 	var errs []error
 	if a.http != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
@@ -623,18 +754,29 @@ func (a *App) judgeAmendment(ctx context.Context, e *events.Event) error {
 // checkAmendment rejects at ingest a correction or retraction of an event
 // the hub does not have, or from another agency. It first lets the projector
 // catch up with the log, so a correction sent right after its original is
-// judged against it.
+// judged against it; a process without a read model (RoleIngest) asks a
+// gateway, which does the same.
 func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 	if e.Type != "record.corrected" && e.Type != "record.retracted" {
 		return nil
 	}
-	wait, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := a.proj.WaitForLatest(wait); err != nil {
-		return events.E("ingest", events.KindUnavailable, fmt.Errorf("the read model is behind the log; try again: %w", err))
-	}
-	if err := a.model.CheckAmendment(e); err != nil {
-		return err
+	if a.proj == nil {
+		err := ingest.AskHub(ctx, a.nc, e)
+		if errors.Is(err, ingest.ErrNoHub) {
+			return events.E("ingest", events.KindUnavailable, fmt.Errorf("no gateway answered to check this correction against the log; try again: %w", err))
+		}
+		if err != nil {
+			return err
+		}
+	} else {
+		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := a.proj.WaitForLatest(wait); err != nil {
+			return events.E("ingest", events.KindUnavailable, fmt.Errorf("the read model is behind the log; try again: %w", err))
+		}
+		if err := a.model.CheckAmendment(e); err != nil {
+			return err
+		}
 	}
 	// Every correction and retraction is on the access log before it is
 	// stored; if the log cannot be written, the amendment is refused.
@@ -645,7 +787,12 @@ func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 	case *events.RecordRetracted:
 		target = b.EventID
 	}
-	_, children, _ := a.model.Event(target, nil)
+	var children []string
+	if a.model != nil {
+		// An ingest process has no read model to name the children with;
+		// the event id names the record.
+		_, children, _ = a.model.Event(target, nil)
+	}
 	rec := gateway.AccessRecord{At: a.cfg.Now(), RequestID: gateway.RequestID(ctx), Action: strings.TrimPrefix(string(e.Type), "record."), EventID: target,
 		ChildID: strings.Join(children, ","), Returned: map[string]int{}}
 	if c, ok := auth.CallerFrom(ctx); ok {
@@ -653,7 +800,7 @@ func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 	} else {
 		rec.Subject, rec.Role, rec.Agency = "nats:"+e.Agency, "publisher", e.Agency
 	}
-	if err := a.audit.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
+	if err := a.auditor.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
 		return events.E("ingest", events.KindUnavailable, err)
 	}
 	return nil

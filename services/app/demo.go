@@ -173,6 +173,9 @@ func (a *App) loadDemo(ctx context.Context, cfg demodata.Config, progress io.Wri
 // chronology, for the example query printed at start.
 func (a *App) ExampleChild() (string, bool) {
 	m := a.model
+	if m == nil {
+		return "", false // an ingest process has no read model
+	}
 	best, bestN := "", 0
 	for _, c := range m.Children(projections.ChildFilter{}, nil) {
 		entries, _ := m.Chronology(c.ID, nil, false)

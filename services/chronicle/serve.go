@@ -14,15 +14,18 @@ import (
 )
 
 func serve(ctx context.Context, args []string, std stdio) int {
-	fs := newFlags("serve", "", "Runs Chronicle: NATS (embedded, or --nats-url), the projector, the alerter, ingest and the query API.", std)
+	fs := newFlags("serve", "", "Runs Chronicle: NATS (embedded, or --nats-url), the projector, the alerter, ingest and the query API. "+
+		"On a NATS cluster, --role splits it: ingest processes (HTTP ingest; no read model) and gateway processes (projector, GraphQL, exports, alerts), each scaled on its own. "+
+		"Every role uses --nats-url, --nats-creds, --replicas, --duplicate-window, --http, --tls-*, --data and the token and OIDC flags; a gateway also uses --replica and --rules; --demo needs --role all.", std)
 	var cfg app.Config
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory; JetStream's files live here and survive restarts")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP listen address")
-	fs.StringVar(&cfg.NATSURL, "nats-url", "", "use this NATS server or cluster instead of the embedded one")
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "use this NATS server or cluster instead of the embedded one; several URLs separated by commas (give every node's)")
+	fs.StringVar(&cfg.Role, "role", app.RoleAll, "what this process runs: all (one machine), ingest (HTTP ingest only) or gateway (read model, GraphQL, exports, alerts); ingest and gateway need --nats-url")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server")
 	fs.BoolVar(&cfg.NoSyncAlways, "no-sync-always", false, "embedded NATS: do not fsync each event before acknowledging it (faster; an acknowledged event can be lost on power failure)")
 	fs.StringVar(&cfg.Replica, "replica", app.DefaultReplica(), "this process's name among the processes sharing one NATS cluster; names its projector consumer (chronicle-projector-NAME) and snapshot, so every process needs its own (letters, digits, - and _; default: the host name)")
-	fs.IntVar(&cfg.Streams.Replicas, "replicas", 1, "JetStream replicas for Chronicle's streams (3 on a three-node cluster)")
+	fs.IntVar(&cfg.Streams.Replicas, "replicas", 1, "JetStream replicas for Chronicle's streams: 3 on a three-node cluster (needs --nats-url; start-up fails naming this flag when the cluster cannot keep that many)")
 	fs.DurationVar(&cfg.Streams.DuplicateWindow, "duplicate-window", 0, "how long re-sent event ids are recognised as duplicates by the server (default 24h)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	rulesFile := fs.String("rules", "", "JSON file of risk rule thresholds over the defaults (see README: risk flags)")
@@ -75,8 +78,14 @@ func serve(ctx context.Context, args []string, std stdio) int {
 			return exitUsage
 		}
 	}
-	fmt.Fprintf(std.out, "\nChronicle is running.\n  GraphiQL: http://%s/graphql (open in a browser)\n  ingest:   POST http://%s/v1/events\n  health:   http://%s/readyz\n  NATS:     %s\n",
-		a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.NATSClientURL())
+	fmt.Fprintf(std.out, "\nChronicle is running (role %s).\n", cfg.Role)
+	if cfg.Role != app.RoleIngest {
+		fmt.Fprintf(std.out, "  GraphiQL: http://%s/graphql (open in a browser)\n", a.HTTPAddr())
+	}
+	if cfg.Role != app.RoleGateway {
+		fmt.Fprintf(std.out, "  ingest:   POST http://%s/v1/events\n", a.HTTPAddr())
+	}
+	fmt.Fprintf(std.out, "  health:   http://%s/readyz\n  metrics:  http://%s/metrics\n  NATS:     %s\n", a.HTTPAddr(), a.HTTPAddr(), a.NATSClientURL())
 	if cfg.NATSURL == "" {
 		fmt.Fprintf(std.out, "            (no anonymous clients: Chronicle's own key is %s; agencies need --nats-users)\n", app.NATSKeyPath(cfg.DataDir))
 	}

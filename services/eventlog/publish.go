@@ -55,6 +55,7 @@ type Publisher struct {
 	js               jetstream.JetStream
 	now              func() time.Time
 	check            CheckFunc
+	observe          ObserveFunc
 }
 
 // CheckFunc is a further check on a valid event that needs the read model:
@@ -64,6 +65,21 @@ type CheckFunc func(ctx context.Context, e *events.Event) error
 // SetCheck installs a CheckFunc run by Prepare after validation. Set it
 // before the publisher is shared.
 func (p *Publisher) SetCheck(check CheckFunc) { p.check = check }
+
+// ObserveFunc is told the outcome of every event published through a
+// Publisher (by PublishOne or in a Batch), with the agency the event names
+// ("" when it could not be decoded): for the process's metrics.
+type ObserveFunc func(outcome Status, agency string)
+
+// SetObserve installs an ObserveFunc. Set it before the publisher is
+// shared.
+func (p *Publisher) SetObserve(observe ObserveFunc) { p.observe = observe }
+
+func (p *Publisher) observed(s Status, agency string) {
+	if p.observe != nil {
+		p.observe(s, agency)
+	}
+}
 
 // maxPendingPerConn bounds unacknowledged publishes across every batch on
 // one connection; each batch has its own, smaller bound.
@@ -179,12 +195,14 @@ func (p *Publisher) validate(e *events.Event, raw []byte, decodeErr error) (*eve
 func (p *Publisher) PublishOne(ctx context.Context, e *events.Event, data []byte) (Result, error) {
 	ack, err := p.js.PublishMsg(ctx, Message(e, data))
 	if err != nil {
+		p.observed(Failed, e.Agency)
 		return Result{ID: e.ID, Status: Failed, Error: err.Error()}, events.E("publish "+e.ID, events.KindUnavailable, err)
 	}
 	r := Result{ID: e.ID, Status: Accepted, Sequence: ack.Sequence}
 	if ack.Duplicate {
 		r.Status = Duplicate
 	}
+	p.observed(r.Status, e.Agency)
 	return r, nil
 }
 
@@ -234,6 +252,7 @@ func Message(e *events.Event, data []byte) *nats.Msg {
 // published again event by event, so that each event gets its own answer
 // (accepted or duplicate) as before.
 type Batch struct {
+	pub     *Publisher
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pending chan inflight // its capacity is the in-flight bound
@@ -267,6 +286,7 @@ type Batch struct {
 type entry struct {
 	key      int
 	id       string
+	agency   string
 	msg      *nats.Msg
 	rejected *Result
 }
@@ -277,6 +297,7 @@ type entry struct {
 type inflight struct {
 	entries []entry
 	atomic  bool
+	sent    time.Time // when it was published: see askAfter
 	future  jetstream.PubAckFuture
 	err     error
 }
@@ -314,7 +335,7 @@ func (p *Publisher) NewBatch(maxInFlight int, report func(Result)) *Batch {
 		maxInFlight = DefaultMaxInFlight
 	}
 	size := min(max(maxInFlight/2, 1), MaxAtomicBatch)
-	b := &Batch{nc: p.nc, js: p.js, unreachableAfter: p.unreachableAfter, before: lastError(p.nc),
+	b := &Batch{pub: p, nc: p.nc, js: p.js, unreachableAfter: p.unreachableAfter, before: lastError(p.nc),
 		pending: make(chan inflight, max(maxInFlight/size-1, 1)), groupSize: size,
 		done: make(chan struct{}), report: report, stop: make(chan struct{})}
 	go b.collect()
@@ -330,7 +351,7 @@ func (b *Batch) Add(ctx context.Context, key int, e *events.Event, data []byte) 
 	if err := b.usable(); err != nil {
 		return err
 	}
-	b.group = append(b.group, entry{key: key, id: e.ID, msg: Message(e, data)})
+	b.group = append(b.group, entry{key: key, id: e.ID, agency: e.Agency, msg: Message(e, data)})
 	if b.groupMsgs++; b.groupMsgs >= b.groupSize {
 		return b.send(ctx)
 	}
@@ -340,7 +361,11 @@ func (b *Batch) Add(ctx context.Context, key int, e *events.Event, data []byte) 
 // Reject reports an event that failed Prepare in its place in the order.
 func (b *Batch) Reject(ctx context.Context, key int, e *events.Event, err error) error {
 	r := Rejection(key, e, err)
-	b.group = append(b.group, entry{key: key, id: r.ID, rejected: &r})
+	agency := ""
+	if e != nil {
+		agency = e.Agency
+	}
+	b.group = append(b.group, entry{key: key, id: r.ID, agency: agency, rejected: &r})
 	if b.groupMsgs == 0 {
 		return b.send(ctx) // nothing to wait for: report it now
 	}
@@ -361,7 +386,7 @@ func (b *Batch) send(ctx context.Context) error {
 	if len(b.group) == 0 {
 		return nil
 	}
-	p := inflight{entries: b.group}
+	p := inflight{entries: b.group, sent: time.Now()}
 	b.group, b.groupMsgs = nil, 0
 	var msgs []*nats.Msg
 	for _, e := range p.entries {
@@ -388,7 +413,7 @@ func (b *Batch) send(ctx context.Context) error {
 // sendEach publishes each event of entries on its own.
 func (b *Batch) sendEach(ctx context.Context, entries []entry) error {
 	for i, e := range entries {
-		p := inflight{entries: entries[i : i+1]}
+		p := inflight{entries: entries[i : i+1], sent: time.Now()}
 		if e.msg != nil {
 			// The stall wait covers a slow (fsyncing) server when other
 			// batches share the connection's pending limit: wait rather
@@ -525,6 +550,25 @@ func (b *Batch) halt(err error) {
 // whose acknowledgement did not come.
 const resolveWithin = 5 * time.Second
 
+// emit reports one entry's outcome, and tells the publisher's observer.
+func (b *Batch) emit(e entry, r Result) {
+	b.pub.observed(r.Status, e.agency)
+	b.report(r)
+}
+
+// askAfter is how long a batch waits for an acknowledgement before asking
+// the log about what it sent (resolve). On a cluster, a stream leader that
+// steps down or fails drops the acknowledgements of what it had in flight
+// without an error: waiting for the acknowledgement timeout (30 s) would
+// stall every request in flight that long (TestClusterStepDownAndEmptyRejoin
+// saw it). Asking costs one more publish of each event, which the log
+// stores once by its id; on one machine, even syncing each batch to disk,
+// acknowledgements come in well under a second.
+const askAfter = 5 * time.Second
+
+// errNoAnswerYet: the acknowledgement has not come within askAfter.
+var errNoAnswerYet = errors.New("eventlog: no acknowledgement yet")
+
 func (b *Batch) collect() {
 	defer close(b.done)
 	for p := range b.pending {
@@ -534,20 +578,20 @@ func (b *Batch) collect() {
 		}
 		for _, e := range p.entries {
 			if e.rejected != nil {
-				b.report(*e.rejected)
+				b.emit(e, *e.rejected)
 				continue
 			}
-			b.report(b.settle(e, p.future, p.err))
+			b.emit(e, b.settle(e, p.sent, p.future, p.err))
 		}
 	}
 }
 
 // settle waits for one event's acknowledgement and says what became of it.
-func (b *Batch) settle(e entry, f jetstream.PubAckFuture, err error) Result {
+func (b *Batch) settle(e entry, sent time.Time, f jetstream.PubAckFuture, err error) Result {
 	r := Result{Key: e.key, ID: e.id}
 	if err == nil {
 		var ack *jetstream.PubAck
-		if ack, err = b.await(f); err == nil {
+		if ack, err = b.await(f, sent.Add(askAfter)); err == nil {
 			r.Status, r.Sequence = Accepted, ack.Sequence
 			if ack.Duplicate {
 				r.Status = Duplicate
@@ -567,7 +611,7 @@ func (b *Batch) settleAtomic(p inflight) {
 	err := p.err
 	var ack *jetstream.PubAck
 	if err == nil {
-		ack, err = b.await(p.future)
+		ack, err = b.await(p.future, p.sent.Add(askAfter))
 	}
 	var apiErr *jetstream.APIError
 	switch {
@@ -581,10 +625,10 @@ func (b *Batch) settleAtomic(p inflight) {
 		seq := ack.Sequence - uint64(n) + 1
 		for _, e := range p.entries {
 			if e.rejected != nil {
-				b.report(*e.rejected)
+				b.emit(e, *e.rejected)
 				continue
 			}
-			b.report(Result{Key: e.key, ID: e.id, Status: Accepted, Sequence: seq})
+			b.emit(e, Result{Key: e.key, ID: e.id, Status: Accepted, Sequence: seq})
 			seq++
 		}
 	case errors.As(err, &apiErr):
@@ -593,19 +637,20 @@ func (b *Batch) settleAtomic(p inflight) {
 		}
 		for _, e := range p.entries {
 			if e.rejected != nil {
-				b.report(*e.rejected)
+				b.emit(e, *e.rejected)
 				continue
 			}
+			sent := time.Now()
 			f, perr := b.js.PublishMsgAsync(e.msg, jetstream.WithStallWait(time.Minute))
-			b.report(b.settle(e, f, perr))
+			b.emit(e, b.settle(e, sent, f, perr))
 		}
 	default:
 		for _, e := range p.entries {
 			if e.rejected != nil {
-				b.report(*e.rejected)
+				b.emit(e, *e.rejected)
 				continue
 			}
-			b.report(b.resolve(Result{Key: e.key, ID: e.id}, e, err))
+			b.emit(e, b.resolve(Result{Key: e.key, ID: e.id}, e, err))
 		}
 	}
 }
@@ -617,10 +662,13 @@ const jsAtomicPublishDisabled = 10174
 // await waits for one acknowledgement, looking meanwhile for a refusal:
 // the server answers a publish it does not permit with an error on the
 // connection, not on the message, so without looking the batch would wait
-// out the acknowledgement timeout for every such event.
-func (b *Batch) await(f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
+// out the acknowledgement timeout for every such event. At askAt (askAfter
+// from its publishing) it stops waiting, so that the caller asks the log.
+func (b *Batch) await(f jetstream.PubAckFuture, askAt time.Time) (*jetstream.PubAck, error) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	ask := time.NewTimer(time.Until(askAt))
+	defer ask.Stop()
 	for {
 		select {
 		case ack := <-f.Ok():
@@ -629,6 +677,8 @@ func (b *Batch) await(f jetstream.PubAckFuture) (*jetstream.PubAck, error) {
 			return nil, err
 		case <-b.stop:
 			return nil, b.stopErr
+		case <-ask.C:
+			return nil, errNoAnswerYet
 		case <-tick.C:
 			if err := b.refusal(); err != nil {
 				b.halt(fmt.Errorf("%w: %v", ErrRefused, err))

@@ -42,14 +42,7 @@ func Run(tb testing.TB) *Server {
 // server on the same data.
 func RunIn(tb testing.TB, dir string) *Server {
 	tb.Helper()
-	hub, err := nkeys.CreateUser()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pub, err := hub.PublicKey()
-	if err != nil {
-		tb.Fatal(err)
-	}
+	hub, pub := hubKey(tb)
 	s, err := embedded.Start(embedded.Config{StoreDir: dir, Listen: "127.0.0.1:0", HubKey: pub})
 	if err != nil {
 		tb.Fatal(err)
@@ -66,6 +59,21 @@ func RunIn(tb testing.TB, dir string) *Server {
 		tb.Fatal(err)
 	}
 	return srv
+}
+
+// hubKey makes a key for Chronicle's own user and returns it with its
+// public key.
+func hubKey(tb testing.TB) (nkeys.KeyPair, string) {
+	tb.Helper()
+	hub, err := nkeys.CreateUser()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pub, err := hub.PublicKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return hub, pub
 }
 
 // Connect opens another in-process connection as Chronicle's own user,
