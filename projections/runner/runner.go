@@ -107,7 +107,11 @@ type Runner struct {
 	work, ordered chan *job
 	applied       chan struct{} // closed when the applier has finished
 
-	trouble     chan struct{} // wakes the watcher; buffered
+	trouble chan struct{} // wakes the watcher; buffered
+	// gapped is set when a delivery skipped sequences (see apply): what
+	// follows is passed over until the consumer is recreated from the
+	// model's position.
+	gapped      atomic.Bool
 	quit        chan struct{}
 	stopOnce    sync.Once
 	consumeOnce sync.Once
@@ -332,6 +336,10 @@ func (r *Runner) repair() {
 	r.mu.Lock()
 	cc := r.cc
 	r.mu.Unlock()
+	if r.gapped.Load() {
+		r.refetch(ctx, cc)
+		return
+	}
 	cons, err := r.js.Consumer(ctx, r.cfg.Stream, name)
 	switch {
 	case errors.Is(err, jetstream.ErrConsumerNotFound):
@@ -365,6 +373,36 @@ func (r *Runner) repair() {
 		}
 		r.cfg.Log.Info("projector: consumer working again", "consumer", name)
 	}
+	r.mu.Lock()
+	r.broken = nil
+	r.mu.Unlock()
+}
+
+// errGap is why a runner whose consumer skipped sequences is not ready
+// until it has refetched them.
+var errGap = errors.New("projector: the consumer skipped events; refetching them")
+
+// refetch recreates the consumer from the model's position after a gap in
+// delivery: the old subscription is stopped, what it had delivered past the
+// gap is passed over (the pipeline drained), and the consumer deleted and
+// created again from the sequence after the last one applied.
+func (r *Runner) refetch(ctx context.Context, cc jetstream.ConsumeContext) {
+	name := ConsumerName(r.cfg.Name)
+	cc.Stop()
+	<-cc.Closed()
+	r.stopPipeline()
+	r.startPipeline()
+	if err := r.js.DeleteConsumer(ctx, r.cfg.Stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		r.cfg.Log.Warn("projector: refetching after a gap", "consumer", name, "err", err)
+		return
+	}
+	r.gapped.Store(false)
+	if err := r.consume(ctx); err != nil {
+		// The consumer is gone now: the next repair creates it.
+		r.cfg.Log.Warn("projector: refetching after a gap", "consumer", name, "err", err)
+		return
+	}
+	r.cfg.Log.Info("projector: consumer recreated after a gap in delivery", "consumer", name, "from_seq", r.model.LastSeq()+1)
 	r.mu.Lock()
 	r.broken = nil
 	r.mu.Unlock()
@@ -514,6 +552,22 @@ func (r *Runner) apply(j *job) {
 	msg, seq := j.msg, j.seq
 	if j.bad {
 		_ = msg.Term()
+		return
+	}
+	if r.gapped.Load() {
+		return // refetched once the consumer is recreated
+	}
+	// The events stream has no gaps (nothing is deleted or purged), so a
+	// delivery past the next sequence means events were lost in delivery:
+	// when the node leading a replicated consumer fails, what it had in
+	// flight is lost while the consumer's state counts it delivered. The
+	// model passes over sequences at or below its position, so those
+	// events would never be applied; the consumer is recreated from the
+	// model's position instead.
+	if last := r.model.LastSeq(); last > 0 && seq > last+1 {
+		r.gapped.Store(true)
+		r.cfg.Log.Warn("projector: a gap in delivery; refetching", "after_seq", last, "delivered_seq", seq)
+		r.setBroken(errGap)
 		return
 	}
 	switch {
