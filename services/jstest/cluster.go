@@ -274,39 +274,53 @@ func (c *Cluster) WaitStreamCurrent(stream string) {
 // preferred leads it already). It returns the new leader's index.
 func (c *Cluster) StepDown(nc *nats.Conn, stream, preferred string) int {
 	c.tb.Helper()
-	before := c.StreamLeader(stream)
-	if c.Nodes[before].Name == preferred {
-		return before
-	}
-	var body []byte
-	if preferred != "" {
-		body = fmt.Appendf(nil, `{"placement":{"preferred":%q}}`, preferred)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, body)
-	if err != nil {
-		c.tb.Fatalf("step down %s: %v", stream, err)
-	}
-	var answer struct {
-		Error *struct {
-			Description string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(resp.Data, &answer); err != nil || answer.Error != nil {
-		c.tb.Fatalf("step down %s: %v %s", stream, err, resp.Data)
-	}
-	after := -1
-	Eventually(c.tb, clusterReadyWithin, "a new leader for "+stream, func() bool {
-		for i, n := range c.Nodes {
-			if i != before && n.Server != nil && n.JetStreamIsStreamLeader(embedded.HubAccount, stream) {
-				after = i
-				return preferred == "" || n.Name == preferred
-			}
+	// The server may hand leadership to another node than the one
+	// preferred (one it judges more current): ask again until the
+	// preferred one leads, within the cluster's readiness bound.
+	deadline := time.Now().Add(clusterReadyWithin)
+	for {
+		before := c.StreamLeader(stream)
+		if c.Nodes[before].Name == preferred {
+			return before
 		}
-		return false
-	})
-	return after
+		var body []byte
+		if preferred != "" {
+			body = fmt.Appendf(nil, `{"placement":{"preferred":%q}}`, preferred)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		resp, err := nc.RequestWithContext(ctx, "$JS.API.STREAM.LEADER.STEPDOWN."+stream, body)
+		cancel()
+		if err != nil {
+			c.tb.Fatalf("step down %s: %v", stream, err)
+		}
+		var answer struct {
+			Error *struct {
+				Description string `json:"description"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal(resp.Data, &answer); err != nil {
+			c.tb.Fatalf("step down %s: %v %s", stream, err, resp.Data)
+		}
+		after := -1
+		if answer.Error == nil {
+			Eventually(c.tb, clusterReadyWithin, "a new leader for "+stream, func() bool {
+				for i, n := range c.Nodes {
+					if i != before && n.Server != nil && n.JetStreamIsStreamLeader(embedded.HubAccount, stream) {
+						after = i
+						return true
+					}
+				}
+				return false
+			})
+		}
+		if after >= 0 && (preferred == "" || c.Nodes[after].Name == preferred) {
+			return after
+		}
+		if time.Now().After(deadline) {
+			c.tb.Fatalf("step down %s: %s never became its leader (last answer %s)", stream, preferred, resp.Data)
+		}
+		time.Sleep(200 * time.Millisecond) // the preferred node may not be current yet
+	}
 }
 
 func (c *Cluster) shutdown() {
