@@ -56,6 +56,11 @@ type Purpose struct {
 	Reason, Detail string
 }
 
+// Check returns the error a read with this purpose would be refused with,
+// or nil: the same check the schema makes, for a form to ask again before
+// anything is read.
+func (p Purpose) Check() error { return p.given().check() }
+
 // given normalises a purpose as the headers give it.
 func (p Purpose) given() purpose {
 	return purpose{reason: strings.ToLower(strings.TrimSpace(p.Reason)), detail: strings.TrimSpace(p.Detail)}

@@ -75,21 +75,25 @@ func serve(ctx context.Context, args []string, std stdio) int {
 			return exitUsage
 		}
 	}
-	fmt.Fprintf(std.out, "\nChronicle is running.\n  GraphiQL: http://%s/graphql (open in a browser)\n  ingest:   POST http://%s/v1/events\n  health:   http://%s/readyz\n  NATS:     %s\n",
-		a.HTTPAddr(), a.HTTPAddr(), a.HTTPAddr(), a.NATSClientURL())
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(std.out, "\nChronicle is running.\n  web app:  %[1]s://%[2]s/ (open in a browser; sign in with a token%[3]s)\n  GraphiQL: %[1]s://%[2]s/graphql (open in a browser)\n  ingest:   POST %[1]s://%[2]s/v1/events\n  health:   %[1]s://%[2]s/readyz\n  NATS:     %[4]s\n",
+		scheme, a.HTTPAddr(), map[bool]string{true: " or a demo role's button", false: ""}[*demo], a.NATSClientURL())
 	if cfg.NATSURL == "" {
 		fmt.Fprintf(std.out, "            (no anonymous clients: Chronicle's own key is %s; agencies need --nats-users)\n", app.NATSKeyPath(cfg.DataDir))
 	}
 	if *demo {
 		fmt.Fprintln(std.out, "\nReady-made tokens (12 hours). In GraphiQL open Headers and paste, for example:")
 		fmt.Fprintln(std.out, `  {"Authorization": "Bearer <token>", "Chronicle-Purpose": "mash_enquiry"}`)
-		for _, d := range demoTokens {
-			tok, err := a.IssueToken(d.sub, d.name, d.role, d.agency, 12*time.Hour)
+		for _, d := range app.DemoCallers {
+			tok, err := a.IssueToken(d.Subject, d.Name, d.Role, d.Agency, 12*time.Hour)
 			if err != nil {
 				cfg.Logger.Error("demo token", "err", err)
 				continue
 			}
-			fmt.Fprintf(std.out, "\n  %s (%s%s):\n  %s\n", d.role, d.name, map[bool]string{true: ", " + d.agency, false: ""}[d.agency != ""], tok)
+			fmt.Fprintf(std.out, "\n  %s (%s%s):\n  %s\n", d.Role, d.Name, map[bool]string{true: ", " + d.Agency, false: ""}[d.Agency != ""], tok)
 		}
 	} else if cfg.OIDCJWKSURL == "" {
 		fmt.Fprintf(std.out, "\nEvery request needs a bearer token. Issue one with the data directory's key, for example:\n"+
