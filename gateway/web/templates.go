@@ -19,6 +19,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 		"upper":      strings.ToUpper,
 		"join":       strings.Join,
 		"scheme":     schemeLabel,
+		"agency":     agencyName,
 	}
 	out := map[string]*template.Template{}
 	for _, name := range pages {

@@ -79,6 +79,9 @@ func drawTimeline(in timelineInput) (template.HTML, []legendItem) {
 	}
 	for _, f := range in.Flags {
 		t0 = minTime(t0, f.RaisedAt)
+		for _, e := range f.Evidence {
+			t0 = minTime(t0, e.OccurredAt)
+		}
 	}
 	if in.From != nil {
 		t0 = *in.From
@@ -119,9 +122,19 @@ func drawTimeline(in timelineInput) (template.HTML, []legendItem) {
 			end, state = *f.ClearedAt, "cleared "+fmtDate(*f.ClearedAt)
 		}
 		x0, x1 := x(f.RaisedAt), x(end)
-		label := f.Code
-		fmt.Fprintf(&b, `<g class="flag sev-%s"><title>%s (%s severity): raised %s, %s. %s</title>`, esc(f.Severity), esc(f.Title), esc(f.Severity), esc(fmtDate(f.RaisedAt)), esc(state), esc(f.Reason))
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="flag-label">%s</text>`, tlLeft-6, y+12, esc(truncate(label, 22)))
+		// With history loaded in bulk, the hub raises a flag long after
+		// its evidence happened: a dashed line runs from the first
+		// evidence to the band, which starts when the hub raised it.
+		first := f.RaisedAt
+		for _, e := range f.Evidence {
+			first = minTime(first, e.OccurredAt)
+		}
+		fmt.Fprintf(&b, `<g class="flag sev-%s"><title>%s (%s severity): evidence from %s, raised %s, %s. %s</title>`,
+			esc(f.Severity), esc(f.Title), esc(f.Severity), esc(fmtDate(first)), esc(fmtDate(f.RaisedAt)), esc(state), esc(f.Reason))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="flag-label">%s</text>`, tlLeft-6, y+12, esc(truncate(f.Title, 26)))
+		if xf := x(first); xf < x0 {
+			fmt.Fprintf(&b, `<line class="lead" x1="%.1f" x2="%.1f" y1="%d" y2="%d"/>`, xf, x0, y+8, y+8)
+		}
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" rx="3"/>`, x0, y+2, max(x1-x0, 3), tlFlagRow-5)
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="flag-sev">%s</text></g>`, x0+4, y+12, esc(capitalise(f.Severity)))
 		y += tlFlagRow
@@ -130,14 +143,14 @@ func drawTimeline(in timelineInput) (template.HTML, []legendItem) {
 	for i, lane := range lanes {
 		cy := y + i*tlLane + tlLane/2
 		fmt.Fprintf(&b, `<g class="lane"><text x="%d" y="%d" class="lane-label">%s</text><line x1="%d" x2="%d" y1="%d" y2="%d"/></g>`,
-			tlLeft-6, cy+4, esc(truncate(lane.Name, 24)), tlLeft, tlWidth-tlRight, cy, cy)
+			tlLeft-6, cy+4, esc(agencyName(lane.Code)), tlLeft, tlWidth-tlRight, cy, cy)
 		for _, e := range in.Entries {
 			if e.Agency != lane.Code {
 				continue
 			}
 			cx := x(e.OccurredAt)
 			what := e.Title
-			fmt.Fprintf(&b, `<g class="mark"><title>%s, %s: %s (%s)</title>`, esc(fmtTime(e.OccurredAt)), esc(lane.Name), esc(what), esc(markWords(e)))
+			fmt.Fprintf(&b, `<g class="mark"><title>%s, %s: %s (%s)</title>`, esc(fmtTime(e.OccurredAt)), esc(agencyName(lane.Code)), esc(what), esc(markWords(e)))
 			switch {
 			case e.Redacted:
 				fmt.Fprintf(&b, `<rect class="hidden" x="%.1f" y="%d" width="9" height="9"/>`, cx-4.5, cy-5)
@@ -166,6 +179,7 @@ func drawTimeline(in timelineInput) (template.HTML, []legendItem) {
 		legend = append(legend, legendItem{Class: fmt.Sprintf("kind-%d", i%len(kindColours)), Shape: "dot", Label: area})
 	}
 	legend = append(legend,
+		legendItem{Class: "shape-lead", Shape: "lead", Label: "Dashed line: a flag's evidence before the hub raised it"},
 		legendItem{Class: "shape-direct", Shape: "direct", Label: "Filled circle: known directly"},
 		legendItem{Class: "shape-reported", Shape: "reported", Label: "Hollow circle: reported to the agency"},
 		legendItem{Class: "shape-hearsay", Shape: "hearsay", Label: "Triangle: hearsay"},
@@ -248,6 +262,11 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// agencyName is an agency's short name, from its code: "social_care" is
+// "Social care". The catalogue's names are descriptions, too long for a
+// lane or a table cell.
+func agencyName(code string) string { return capitalise(strings.ReplaceAll(code, "_", " ")) }
 
 // capitalise writes a word with a capital first letter: "high" is "High".
 func capitalise(s string) string {
