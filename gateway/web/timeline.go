@@ -31,7 +31,7 @@ var kindColours = []string{"#0b5ea8", "#1b7a4a", "#b34700", "#9c2f73", "#1f3a93"
 // Timeline geometry, in viewBox units.
 const (
 	tlWidth   = 1000
-	tlLeft    = 150
+	tlLeft    = 200
 	tlRight   = 16
 	tlLane    = 30
 	tlFlagRow = 18
@@ -131,12 +131,12 @@ func drawTimeline(in timelineInput) (template.HTML, []legendItem) {
 		}
 		fmt.Fprintf(&b, `<g class="flag sev-%s"><title>%s (%s severity): evidence from %s, raised %s, %s. %s</title>`,
 			esc(f.Severity), esc(f.Title), esc(f.Severity), esc(fmtDate(first)), esc(fmtDate(f.RaisedAt)), esc(state), esc(f.Reason))
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="flag-label">%s</text>`, tlLeft-6, y+12, esc(truncate(f.Title, 26)))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="flag-label">%s</text>`, tlLeft-6, y+12, esc(capitalise(f.Severity)+": "+truncate(f.Title, 24)))
 		if xf := x(first); xf < x0 {
 			fmt.Fprintf(&b, `<line class="lead" x1="%.1f" x2="%.1f" y1="%d" y2="%d"/>`, xf, x0, y+8, y+8)
 		}
 		fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" rx="3"/>`, x0, y+2, max(x1-x0, 3), tlFlagRow-5)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="flag-sev">%s</text></g>`, x0+4, y+12, esc(capitalise(f.Severity)))
+		b.WriteString(`</g>`)
 		y += tlFlagRow
 	}
 	y += 8
