@@ -40,16 +40,22 @@ func (b *schemaBuilder) authorize(p graphql.ResolveParams, a auth.Action) (auth.
 	} else if ra := auditFrom(p.Context); ra != nil {
 		why = ra.header
 	}
+	return c, why, why.check()
+}
+
+// check says whether a purpose of access is one a read may be made for: a
+// reason from Purposes and at most 200 characters of detail.
+func (why purpose) check() error {
 	switch {
 	case why.reason == "":
-		return c, why, events.Errorf("purpose", events.KindForbidden,
+		return events.Errorf("purpose", events.KindForbidden,
 			"a purpose of access is required to read a child's record: pass purpose: {reason: MASH_ENQUIRY, detail: \"...\"} or the %s header", HeaderPurpose)
 	case !Purposes.Has(why.reason):
-		return c, why, events.Errorf("purpose", events.KindInvalid, "%q is not a purpose of access (want one of %s)", why.reason, strings.Join(Purposes.Values(), ", "))
+		return events.Errorf("purpose", events.KindInvalid, "%q is not a purpose of access (want one of %s)", why.reason, strings.Join(Purposes.Values(), ", "))
 	case len(why.detail) > 200:
-		return c, why, events.Errorf("purpose.detail", events.KindInvalid, "is %d characters; the limit is 200", len(why.detail))
+		return events.Errorf("purpose.detail", events.KindInvalid, "is %d characters; the limit is 200", len(why.detail))
 	}
-	return c, why, nil
+	return nil
 }
 
 // shown returns the entry as the caller may see it: itself, or a

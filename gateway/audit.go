@@ -2,9 +2,7 @@ package gateway
 
 import (
 	"context"
-	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -81,9 +79,11 @@ type requestAudit struct {
 
 type auditKey struct{}
 
-func newRequestAudit(r *http.Request, c auth.Caller, now time.Time) *requestAudit {
-	return &requestAudit{caller: c, rid: RequestID(r.Context()), now: now, records: map[string]*AccessRecord{},
-		header: purpose{reason: strings.ToLower(strings.TrimSpace(r.Header.Get(HeaderPurpose))), detail: strings.TrimSpace(r.Header.Get(HeaderPurposeDetail))}}
+// newRequestAudit starts the audit of one request with request id rid,
+// by caller c, whose purpose given outside the document (the headers, or a
+// web page's form) is header.
+func newRequestAudit(rid string, c auth.Caller, header purpose, now time.Time) *requestAudit {
+	return &requestAudit{caller: c, rid: rid, now: now, records: map[string]*AccessRecord{}, header: header}
 }
 
 func auditFrom(ctx context.Context) *requestAudit {

@@ -45,14 +45,11 @@ const (
 // responses (application/json when that is all the client accepts), 4xx for
 // requests that cannot be parsed or validated, and GraphiQL for browsers.
 type GraphQL struct {
-	schema      graphql.Schema
-	limits      Limits
+	reads       *Reads
 	log         *slog.Logger
 	timeout     time.Duration
 	bodyTimeout time.Duration
 	verifier    *auth.Verifier
-	auditor     Auditor
-	now         func() time.Time
 	example     func() string // the NHS number GraphiQL opens with; see WithExampleChild
 	observe     Observer
 }
@@ -107,16 +104,16 @@ func WithObserver(o Observer) GraphQLOption {
 // validation (see Limits), callers verified by v, and every read recorded
 // by a before its answer is written.
 func NewGraphQL(schema graphql.Schema, limits Limits, v *auth.Verifier, a Auditor, log *slog.Logger, opts ...GraphQLOption) *GraphQL {
-	if limits == (Limits{}) {
-		limits = DefaultLimits
-	}
-	h := &GraphQL{schema: schema, limits: limits.withDefaults(), log: log, timeout: DefaultGraphQLTimeout, bodyTimeout: DefaultBodyTimeout,
-		verifier: v, auditor: a, now: time.Now}
+	h := &GraphQL{reads: NewReads(schema, limits, a, log), log: log, timeout: DefaultGraphQLTimeout, bodyTimeout: DefaultBodyTimeout, verifier: v}
 	for _, o := range opts {
 		o(h)
 	}
 	return h
 }
+
+// Reads is the read path this handler runs requests through, for other
+// faces of the same schema (the web pages) to share.
+func (h *GraphQL) Reads() *Reads { return h.reads }
 
 // request is a GraphQL-over-HTTP request's parameters.
 type request struct {
@@ -327,7 +324,7 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		return
 	}
 	src := source.NewSource(&source.Source{Body: []byte(req.Query), Name: "GraphQL request"})
-	if errs := h.limits.scan(src); len(errs) > 0 {
+	if errs := h.reads.limits.scan(src); len(errs) > 0 {
 		h.documentError(w, media, errs)
 		return
 	}
@@ -336,7 +333,7 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		h.documentError(w, media, gqlerrors.FormatErrors(err))
 		return
 	}
-	if errs := h.limits.precheck(src, doc); len(errs) > 0 {
+	if errs := h.reads.limits.precheck(src, doc); len(errs) > 0 {
 		h.documentError(w, media, errs)
 		return
 	}
@@ -354,18 +351,12 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 	// The schema itself is public, so GraphiQL's documentation works before
 	// a token is pasted (Limits bound introspection as they bound the rest);
 	// everything else needs a verified caller.
-	var ra *requestAudit
-	if caller == nil {
-		if !introspectionOnly(op) {
-			h.authError(w, media, events.Errorf("auth", events.KindUnauthenticated,
-				"no bearer token: send Authorization: Bearer <token> (only introspection of the schema is public)"))
-			return
-		}
-	} else {
-		ra = newRequestAudit(r, *caller, h.now())
-		ctx = context.WithValue(auth.WithCaller(ctx, *caller), auditKey{}, ra)
+	if caller == nil && !introspectionOnly(op) {
+		h.authError(w, media, events.Errorf("auth", events.KindUnauthenticated,
+			"no bearer token: send Authorization: Bearer <token> (only introspection of the schema is public)"))
+		return
 	}
-	if v := graphql.ValidateDocument(&h.schema, doc, graphql.SpecifiedRules); !v.IsValid {
+	if v := graphql.ValidateDocument(&h.reads.schema, doc, graphql.SpecifiedRules); !v.IsValid {
 		h.documentError(w, media, locate(src, v.Errors))
 		return
 	}
@@ -373,23 +364,19 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		h.stopped(w, media, ctx)
 		return
 	}
-	if errs := h.coerceVariables(ctx, op, req.Variables); len(errs) > 0 {
+	if errs := h.reads.coerceVariables(ctx, op, req.Variables); len(errs) > 0 {
 		h.documentError(w, media, locate(src, errs))
 		return
 	}
-	res := graphql.Execute(graphql.ExecuteParams{Schema: h.schema, AST: doc, OperationName: req.OperationName, Args: req.Variables, Context: ctx})
-	if ctx.Err() != nil {
+	why := Purpose{Reason: r.Header.Get(HeaderPurpose), Detail: r.Header.Get(HeaderPurposeDetail)}.given()
+	res, err := h.reads.execute(ctx, caller, why, doc, req.OperationName, req.Variables)
+	switch {
+	case isAuditUnavailable(err):
+		h.requestError(w, media, http.StatusServiceUnavailable, "AUDIT_UNAVAILABLE", ErrAuditUnavailable.Error())
+		return
+	case err != nil:
 		h.stopped(w, media, ctx)
 		return
-	}
-	// Fail closed: the answer is released only once its access records are
-	// stored.
-	if recs := ra.list(); len(recs) > 0 {
-		if err := h.auditor.Record(ctx, recs); err != nil {
-			h.log.Error("audit failed; read refused", "request_id", RequestID(ctx), "err", err)
-			h.requestError(w, media, http.StatusServiceUnavailable, "AUDIT_UNAVAILABLE", "the access log cannot be written, so nothing can be read: try again shortly")
-			return
-		}
 	}
 	o.errors = len(res.Errors) > 0
 	write(w, media, http.StatusOK, executed{Data: res.Data, Errors: responseErrors(locate(src, res.Errors))})
@@ -431,33 +418,6 @@ func (h *GraphQL) stopped(w http.ResponseWriter, media string, ctx context.Conte
 		return
 	}
 	h.requestError(w, media, http.StatusServiceUnavailable, events.KindUnavailable.String(), "the request was cancelled: the server is shutting down")
-}
-
-// coerceVariables checks the request's variables against op's
-// definitions, so that a wrong one is answered as a request error (400,
-// no data) as the GraphQL over HTTP specification asks. graphql-go coerces
-// variables only inside Execute and reports failure exactly as it reports
-// a failed non-null root field, so the check executes a stand-in: op's
-// variable definitions with nothing to resolve but __typename. It returns
-// the coercion errors, each coded INVALID.
-func (h *GraphQL) coerceVariables(ctx context.Context, op *ast.OperationDefinition, vars map[string]any) []gqlerrors.FormattedError {
-	if len(op.VariableDefinitions) == 0 {
-		return nil
-	}
-	typename := ast.NewField(&ast.Field{Name: ast.NewName(&ast.Name{Value: "__typename"})})
-	probe := ast.NewOperationDefinition(&ast.OperationDefinition{
-		Operation:           ast.OperationTypeQuery,
-		VariableDefinitions: op.VariableDefinitions,
-		SelectionSet:        ast.NewSelectionSet(&ast.SelectionSet{Selections: []ast.Selection{typename}}),
-	})
-	res := graphql.Execute(graphql.ExecuteParams{Schema: h.schema, AST: ast.NewDocument(&ast.Document{Definitions: []ast.Node{probe}}), Args: vars, Context: ctx})
-	if res.Data != nil || ctx.Err() != nil {
-		return nil // coerced; or the caller has gone, and execution will say so
-	}
-	for i := range res.Errors {
-		res.Errors[i].Extensions = map[string]any{"code": events.KindInvalid.String()}
-	}
-	return res.Errors
 }
 
 // textProblem renders what events.CheckJSONText found: a repeated member

@@ -10,6 +10,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,7 @@ import (
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/web"
 	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/projections/runner"
@@ -518,11 +520,6 @@ func (a *App) recordRecreated(ctx context.Context) error {
 
 func (a *App) serveHTTP() error {
 	mux := http.NewServeMux()
-	// The front page is GraphiQL for now: a browser pointed at the address
-	// serve prints lands where it can do something.
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/graphql", http.StatusSeeOther)
-	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -553,12 +550,15 @@ func (a *App) serveHTTP() error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return base },
 	}
+	// The goroutine serves this server, not the field: Close sets the field
+	// to nil, and may do so before the goroutine has started.
+	srv, tlsOn := a.http, a.tls != nil
 	go func() {
 		var err error
-		if a.tls != nil {
-			err = a.http.ServeTLS(ln, "", "") // the key pair Run loaded
+		if tlsOn {
+			err = srv.ServeTLS(ln, "", "") // the key pair Run loaded
 		} else {
-			err = a.http.Serve(ln)
+			err = srv.Serve(ln)
 		}
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("http server stopped", "err", err)
@@ -574,10 +574,29 @@ func (a *App) serveReads(mux *http.ServeMux) error {
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
-	mux.Handle("/graphql", gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.auditor, a.log, gateway.WithExampleChild(func() string {
+	gql := gateway.NewGraphQL(schema, a.cfg.Limits, a.verifier, a.auditor, a.log, gateway.WithExampleChild(func() string {
 		nhs, _ := a.example.Load().(string)
 		return nhs
-	}), gateway.WithObserver(a.metrics.GraphQL)))
+	}), gateway.WithObserver(a.metrics.GraphQL))
+	mux.Handle("/graphql", gql)
+	// Every other path is the web app's: the front page, sign-in, children,
+	// the worklist. It reads through GraphQL's own read path (gql.Reads).
+	wc := web.Config{Reads: gql.Reads(), Verifier: a.verifier, Now: a.cfg.Now, Log: a.log}
+	if a.cfg.Demo {
+		for _, d := range DemoCallers {
+			if (auth.Caller{Role: d.Role, Agency: d.Agency}).Can(auth.ReadRecords) {
+				wc.Demo = append(wc.Demo, d)
+			}
+		}
+		wc.Issue = func(d web.DemoCaller) (string, error) {
+			return a.IssueToken(d.Subject, d.Name, d.Role, d.Agency, 8*time.Hour)
+		}
+	}
+	pages, err := web.New(wc)
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", pages)
 	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
 	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
 	exporter := gateway.NewExporter(a.model, exportKey[:], a.auditor, a.log, a.cfg.Now)
@@ -676,6 +695,30 @@ func (a *App) Alerter() *alerts.Alerter { return a.alerter }
 
 // Publisher is the app's validating publisher.
 func (a *App) Publisher() *eventlog.Publisher { return a.pub }
+
+// PublishAndApply validates and publishes events through the app's
+// publisher, as HTTP ingest does but for any agencies, and returns once the
+// read model has applied them: for tools in the same process and tests.
+// It fails when an event is refused or not stored.
+func (a *App) PublishAndApply(ctx context.Context, evs ...*events.Event) error {
+	body, err := json.Marshal(evs)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	resp, err := ingest.PublishBody(ctx, a.pub, body)
+	if err != nil {
+		return err
+	}
+	if stored := resp.Accepted + resp.Duplicates; stored != len(evs) {
+		for _, r := range resp.Results {
+			if len(r.Problems) > 0 || r.Error != "" {
+				return events.Errorf("publish", events.KindInvalid, "%d of %d events stored; event %d: %v%s", stored, len(evs), r.Key, r.Problems, r.Error)
+			}
+		}
+		return events.Errorf("publish", events.KindInvalid, "%d of %d events stored", stored, len(evs))
+	}
+	return a.proj.WaitForLatest(ctx)
+}
 
 // Close stops everything in reverse order of starting. It is safe to call
 // more than once and after a failed Run. HTTP requests in flight get
@@ -810,6 +853,18 @@ func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 // ready-made tokens and for tests.
 func (a *App) IssueToken(subject, name string, role auth.Role, agency string, ttl time.Duration) (string, error) {
 	return auth.Issue(a.key, subject, name, role, agency, a.cfg.Now(), ttl)
+}
+
+// DemoCallers are the demo's ready-made people: serve --demo prints a token
+// for each, and the web app offers those who read records as sign-in
+// buttons.
+var DemoCallers = []web.DemoCaller{
+	{Subject: "demo-hub", Name: "Harper Hub (MASH practitioner)", Role: auth.Hub, Agency: "hub"},
+	{Subject: "demo-practitioner", Name: "Parker Practitioner (school nurse)", Role: auth.Practitioner, Agency: "health"},
+	{Subject: "demo-manager", Name: "Morgan Manager", Role: auth.Manager, Agency: "hub"},
+	{Subject: "demo-analyst", Name: "Avery Analyst", Role: auth.Analyst},
+	{Subject: "demo-auditor", Name: "Aubrey Auditor", Role: auth.Auditor},
+	{Subject: "demo-publisher", Name: "Police system (publisher)", Role: auth.Publisher, Agency: "police"},
 }
 
 // recorder publishes the hub's own events for GraphQL mutations.

@@ -67,9 +67,10 @@ func TestServeIngestRestart(t *testing.T) {
 			t.Fatalf("%s: %d %s", path, code, body)
 		}
 	}
-	// The front page sends a browser to GraphiQL.
+	// The front page is the web app's: without a session, it sends a
+	// browser to sign in.
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if resp, err := noFollow.Get(base + "/"); err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/graphql" {
+	if resp, err := noFollow.Get(base + "/"); err != nil || resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
 		t.Fatalf("/: %v %+v", err, resp)
 	} else {
 		resp.Body.Close()

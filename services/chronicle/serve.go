@@ -78,27 +78,33 @@ func serve(ctx context.Context, args []string, std stdio) int {
 			return exitUsage
 		}
 	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	base := scheme + "://" + a.HTTPAddr()
 	fmt.Fprintf(std.out, "\nChronicle is running (role %s).\n", cfg.Role)
 	if cfg.Role != app.RoleIngest {
-		fmt.Fprintf(std.out, "  GraphiQL: http://%s/graphql (open in a browser)\n", a.HTTPAddr())
+		fmt.Fprintf(std.out, "  web app:  %s/ (open in a browser; sign in with a token%s)\n", base, map[bool]string{true: " or a demo role's button", false: ""}[*demo])
+		fmt.Fprintf(std.out, "  GraphiQL: %s/graphql (open in a browser)\n", base)
 	}
 	if cfg.Role != app.RoleGateway {
-		fmt.Fprintf(std.out, "  ingest:   POST http://%s/v1/events\n", a.HTTPAddr())
+		fmt.Fprintf(std.out, "  ingest:   POST %s/v1/events\n", base)
 	}
-	fmt.Fprintf(std.out, "  health:   http://%s/readyz\n  metrics:  http://%s/metrics\n  NATS:     %s\n", a.HTTPAddr(), a.HTTPAddr(), a.NATSClientURL())
+	fmt.Fprintf(std.out, "  health:   %s/readyz\n  metrics:  %s/metrics\n  NATS:     %s\n", base, base, a.NATSClientURL())
 	if cfg.NATSURL == "" {
 		fmt.Fprintf(std.out, "            (no anonymous clients: Chronicle's own key is %s; agencies need --nats-users)\n", app.NATSKeyPath(cfg.DataDir))
 	}
 	if *demo {
 		fmt.Fprintln(std.out, "\nReady-made tokens (12 hours). In GraphiQL open Headers and paste, for example:")
 		fmt.Fprintln(std.out, `  {"Authorization": "Bearer <token>", "Chronicle-Purpose": "mash_enquiry"}`)
-		for _, d := range demoTokens {
-			tok, err := a.IssueToken(d.sub, d.name, d.role, d.agency, 12*time.Hour)
+		for _, d := range app.DemoCallers {
+			tok, err := a.IssueToken(d.Subject, d.Name, d.Role, d.Agency, 12*time.Hour)
 			if err != nil {
 				cfg.Logger.Error("demo token", "err", err)
 				continue
 			}
-			fmt.Fprintf(std.out, "\n  %s (%s%s):\n  %s\n", d.role, d.name, map[bool]string{true: ", " + d.agency, false: ""}[d.agency != ""], tok)
+			fmt.Fprintf(std.out, "\n  %s (%s%s):\n  %s\n", d.Role, d.Name, map[bool]string{true: ", " + d.Agency, false: ""}[d.Agency != ""], tok)
 		}
 	} else if cfg.OIDCJWKSURL == "" {
 		fmt.Fprintf(std.out, "\nEvery request needs a bearer token. Issue one with the data directory's key, for example:\n"+

@@ -68,17 +68,3 @@ var agencyAdvice = map[auth.Role]string{
 }
 
 func needsAgency(r auth.Role) bool { _, ok := agencyAdvice[r]; return ok }
-
-// demoTokens are the ready-made callers serve --demo prints.
-var demoTokens = []struct {
-	sub, name string
-	role      auth.Role
-	agency    string
-}{
-	{"demo-hub", "Harper Hub (MASH practitioner)", auth.Hub, "hub"},
-	{"demo-practitioner", "Parker Practitioner (school nurse)", auth.Practitioner, "health"},
-	{"demo-manager", "Morgan Manager", auth.Manager, "hub"},
-	{"demo-analyst", "Avery Analyst", auth.Analyst, ""},
-	{"demo-auditor", "Aubrey Auditor", auth.Auditor, ""},
-	{"demo-publisher", "Police system (publisher)", auth.Publisher, "police"},
-}

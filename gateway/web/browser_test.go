@@ -1,0 +1,156 @@
+package web_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/chronicle-hub/chronicle/gateway/auth"
+)
+
+var screenshots = flag.Bool("screenshots", false, "write screenshots of the main pages to docs/ (TestInABrowser)")
+
+// chromium finds Debian's chromium (apt-get install chromium), or another
+// Chrome, or skips the test saying how to get one.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no chromium on PATH: the browser tests need it (Debian: apt-get install -y chromium; .ci/run installs it)")
+	return ""
+}
+
+// TestInABrowser drives headless Chromium through the pages as a person
+// would: sign in by pasting a token, find a child, give a purpose, see the
+// timeline and the chronology, print to PDF, sign out; and as a health
+// practitioner, the page source holds no hidden text.
+func TestInABrowser(t *testing.T) {
+	exe := chromium(t)
+	h := startHub(t)
+	publishRobin(h)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.WindowSize(1280, 1000), chromedp.NoSandbox,
+		chromedp.Flag("disable-dev-shm-usage", true))
+
+	// The browser starts on the first run in this context, which must
+	// carry no timeout (it would stop the browser); each visit gets one.
+	// Debian's chromium now and then exits at start on a loaded machine
+	// ("chrome failed to start"): three tries before that fails the test.
+	var browserCtx context.Context
+	var err error
+	for try := 1; try <= 3; try++ {
+		actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelB := chromedp.NewContext(actx)
+		if err = chromedp.Do(ctx, chromedp.Navigate("about:blank")); err == nil {
+			browserCtx = ctx
+			defer cancel()
+			defer cancelB()
+			break
+		}
+		cancelB()
+		cancel()
+		t.Logf("start chromium, try %d: %v", try, err)
+	}
+	if browserCtx == nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+
+	visit := func(t *testing.T, role auth.Role, agency, reason string) (context.Context, string) {
+		ctx, cancel := chromedp.NewContext(browserCtx)
+		t.Cleanup(cancel)
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+		t.Cleanup(cancelT)
+		steps := []struct {
+			what string
+			do   chromedp.Action[chromedp.Void]
+		}{
+			{"open the front page", chromedp.Navigate(h.base + "/")},
+			{"see the sign-in form", chromedp.WaitVisible(`#token`)},
+			{"paste a token", chromedp.SendKeys(`#token`, h.token("browser-"+string(role), role, agency))},
+			{"sign in", chromedp.Click(`#signin`)},
+			{"see the search form", chromedp.WaitVisible(`#value`)},
+			{"type the NHS number", chromedp.SendKeys(`#value`, "9990000018")},
+			{"choose a purpose", chromedp.SetValue(`#reason`, reason)},
+			{"search", chromedp.Click(`#search`)},
+			{"see the results", chromedp.WaitVisible(`table.results a`)},
+			{"open the record", chromedp.Click(`table.results a`)},
+			{"see the purpose form", chromedp.WaitVisible(`#open`)},
+			{"give the purpose", chromedp.Click(`#open`)},
+			{"see the timeline", chromedp.WaitVisible(`svg.timeline`)},
+		}
+		for _, st := range steps {
+			if err := chromedp.Do(ctx, st.do); err != nil {
+				loc, _ := chromedp.Run(ctx, chromedp.Location())
+				t.Fatalf("as %s: %s (at %s): %v", role, st.what, loc, err)
+			}
+		}
+		html, err := chromedp.Run(ctx, chromedp.OuterHTML(`html`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ctx, html
+	}
+
+	t.Run("hub", func(t *testing.T) {
+		ctx, html := visit(t, auth.Hub, "hub", "conference")
+		for _, want := range []string{secret, "Child protection plan", "Chronology", "Child protection conference or core group", `class="timeline"`} {
+			if !strings.Contains(html, want) {
+				t.Errorf("the child's page lacks %q", want)
+			}
+		}
+		pdf, err := chromedp.Run(ctx, chromedp.PrintToPDF(chromedp.PDFPreferCSSPageSize(), chromedp.PDFLandscape(), chromedp.PDFPaper(chromedp.PaperA4)))
+		if err != nil || len(pdf) < 1000 || !strings.HasPrefix(string(pdf), "%PDF") {
+			t.Fatalf("print to PDF: %v (%d bytes)", err, len(pdf))
+		}
+		shoot(t, ctx, "web-child.png")
+		if err := chromedp.Do(ctx, chromedp.Navigate(h.base+"/worklist"), chromedp.WaitVisible(`table.worklist`)); err != nil {
+			t.Fatalf("worklist: %v", err)
+		}
+		if html, err = chromedp.Run(ctx, chromedp.OuterHTML(`html`)); err != nil || !strings.Contains(html, "Robin Webtest") {
+			t.Errorf("the worklist lacks the flagged child (%v)", err)
+		}
+		shoot(t, ctx, "web-worklist.png")
+		// Sign out, and the pages are gone.
+		if err := chromedp.Do(ctx, chromedp.Click(`header button.link`), chromedp.WaitVisible(`#signed-out`),
+			chromedp.Navigate(h.base+"/worklist"), chromedp.WaitVisible(`#token`)); err != nil {
+			t.Fatalf("sign out: %v", err)
+		}
+		if url, err := chromedp.Run(ctx, chromedp.Location()); err != nil || !strings.HasSuffix(url, "/signin") {
+			t.Errorf("after sign-out the worklist went to %s (%v)", url, err)
+		}
+	})
+	t.Run("health practitioner", func(t *testing.T) {
+		ctx, html := visit(t, auth.Practitioner, "health", "direct_work")
+		if strings.Contains(html, "Zanzibar") || !strings.Contains(html, "hidden from your role") {
+			t.Errorf("the page should show a placeholder and no hidden text")
+		}
+		shoot(t, ctx, "web-child-redacted.png")
+	})
+}
+
+// shoot writes a full-page screenshot to docs/ when -screenshots is given.
+func shoot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	if !*screenshots {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join("..", "..", "docs", name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

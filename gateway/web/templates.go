@@ -1,0 +1,33 @@
+package web
+
+import (
+	"fmt"
+	"html/template"
+	"strings"
+)
+
+// pages are the templates, each rendered inside layout.html.
+var pages = []string{"signin", "signedout", "error", "home", "purpose", "child", "worklist"}
+
+func parseTemplates() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"time":       fmtTime,
+		"date":       fmtDate,
+		"dob":        fmtDOB,
+		"plural":     plural,
+		"capitalise": capitalise,
+		"upper":      strings.ToUpper,
+		"join":       strings.Join,
+		"scheme":     schemeLabel,
+		"agency":     agencyName,
+	}
+	out := map[string]*template.Template{}
+	for _, name := range pages {
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("web: template %s: %w", name, err)
+		}
+		out[name] = t
+	}
+	return out, nil
+}
