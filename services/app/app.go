@@ -62,6 +62,9 @@ type Config struct {
 	// NATSListen is the embedded server's client address. Default
 	// 127.0.0.1:4222; port 0 picks a free port.
 	NATSListen string
+	// NATSMonitor is the embedded server's monitoring address (its /varz,
+	// /jsz, /healthz); "" (the default) leaves it off.
+	NATSMonitor string
 	// NoSyncAlways turns off fsync-before-ack in the embedded server. The
 	// default (sync always) never loses an acknowledged event on power
 	// failure; see the README for what it costs.
@@ -456,6 +459,7 @@ func (a *App) startEmbedded(ctx context.Context, opts []nats.Option) error {
 	ec := embedded.Config{
 		StoreDir:   filepath.Join(a.cfg.DataDir, "jetstream"),
 		Listen:     a.cfg.NATSListen,
+		Monitor:    a.cfg.NATSMonitor,
 		SyncAlways: !a.cfg.NoSyncAlways,
 		ServerName: "chronicle",
 		Logger:     a.log,
@@ -469,6 +473,9 @@ func (a *App) startEmbedded(ctx context.Context, opts []nats.Option) error {
 		}
 	}
 	a.ns, err = embedded.StartContext(ctx, ec)
+	if errors.Is(err, embedded.ErrMonitor) {
+		return fmt.Errorf("--nats-monitor %s: %w", a.cfg.NATSMonitor, err)
+	}
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return fmt.Errorf("--nats-listen %s is in use (another Chronicle or nats-server?): %w", a.cfg.NATSListen, err)
 	}
@@ -678,6 +685,19 @@ func (a *App) NATSClientURL() string {
 		return a.ns.ClientURL()
 	}
 	return a.cfg.NATSURL
+}
+
+// NATSMonitorAddr is the embedded server's monitoring address
+// (host:port), or "" when it is off (the default; see Config.NATSMonitor)
+// or the server is external.
+func (a *App) NATSMonitorAddr() string {
+	if a.ns == nil {
+		return ""
+	}
+	if addr := a.ns.MonitorAddr(); addr != nil {
+		return addr.String()
+	}
+	return ""
 }
 
 // JetStream exposes the app's JetStream context, for tools running in the

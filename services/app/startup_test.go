@@ -3,7 +3,9 @@ package app_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +53,8 @@ func TestRunRefusesSettingsThatCannotWork(t *testing.T) {
 		{name: "NATS credentials that are not", cfg: func(c *app.Config) { c.NATSURL, c.NATSCreds = "nats://127.0.0.1:1", garbage },
 			want: []string{"--nats-creds", "garbage.pem", "neither a .creds file nor an nkey user seed"}},
 		{name: "HTTP port in use", cfg: func(c *app.Config) { c.HTTPAddr = addr }, want: []string{"--http", addr}, errIs: syscall.EADDRINUSE},
+		{name: "NATS monitoring port in use", cfg: func(c *app.Config) { c.NATSMonitor = addr }, want: []string{"--nats-monitor", addr}, errIs: syscall.EADDRINUSE},
+		{name: "NATS monitoring address without a port", cfg: func(c *app.Config) { c.NATSMonitor = "127.0.0.1" }, want: []string{"--nats-monitor", "127.0.0.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,5 +79,30 @@ func TestRunRefusesSettingsThatCannotWork(t *testing.T) {
 				t.Errorf("error %q is not %v", err, tt.errIs)
 			}
 		})
+	}
+}
+
+// The embedded server's own monitoring endpoint is off unless asked for,
+// and with --nats-monitor answers nats-server's /varz and /healthz there.
+func TestNATSMonitoringOnlyWhenAsked(t *testing.T) {
+	off := start(t, t.TempDir())
+	if addr := off.NATSMonitorAddr(); addr != "" {
+		t.Fatalf("monitoring listens on %s without --nats-monitor", addr)
+	}
+	on := start(t, t.TempDir(), func(c *app.Config) { c.NATSMonitor = "127.0.0.1:0" })
+	addr := on.NATSMonitorAddr()
+	if addr == "" {
+		t.Fatal("no monitoring address with --nats-monitor")
+	}
+	for path, want := range map[string]string{"/varz": `"server_name": "chronicle"`, "/healthz": `"status":"ok"`} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("%s: %d %.300s, want %s", path, resp.StatusCode, body, want)
+		}
 	}
 }

@@ -23,6 +23,7 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	fs.StringVar(&cfg.NATSURL, "nats-url", "", "use this NATS server or cluster instead of the embedded one; several URLs separated by commas (give every node's)")
 	fs.StringVar(&cfg.Role, "role", app.RoleAll, "what this process runs: all (one machine), ingest (HTTP ingest only) or gateway (read model, GraphQL, exports, alerts); ingest and gateway need --nats-url")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server")
+	fs.StringVar(&cfg.NATSMonitor, "nats-monitor", "", "address of the embedded NATS server's own monitoring endpoint (/varz, /jsz, /healthz), e.g. 127.0.0.1:8222; off when empty")
 	fs.BoolVar(&cfg.NoSyncAlways, "no-sync-always", false, "embedded NATS: do not fsync each event before acknowledging it (faster; an acknowledged event can be lost on power failure)")
 	fs.StringVar(&cfg.Replica, "replica", app.DefaultReplica(), "this process's name among the processes sharing one NATS cluster; names its projector consumer (chronicle-projector-NAME) and snapshot, so every process needs its own (letters, digits, - and _; default: the host name)")
 	fs.IntVar(&cfg.Streams.Replicas, "replicas", 1, "JetStream replicas for Chronicle's streams: 3 on a three-node cluster (needs --nats-url; start-up fails naming this flag when the cluster cannot keep that many)")
@@ -92,6 +93,9 @@ func serve(ctx context.Context, args []string, std stdio) int {
 		fmt.Fprintf(std.out, "  ingest:   POST %s/v1/events\n", base)
 	}
 	fmt.Fprintf(std.out, "  health:   %s/readyz\n  metrics:  %s/metrics\n  NATS:     %s\n", base, base, a.NATSClientURL())
+	if m := a.NATSMonitorAddr(); m != "" {
+		fmt.Fprintf(std.out, "  NATS monitoring: http://%s/varz (the embedded server's own; --nats-monitor)\n", m)
+	}
 	if cfg.NATSURL == "" {
 		fmt.Fprintf(std.out, "            (no anonymous clients: Chronicle's own key is %s; agencies need --nats-users)\n", app.NATSKeyPath(cfg.DataDir))
 	}

@@ -66,6 +66,12 @@ type Config struct {
 	// under chronicle.events.<its agency>.>. Without any, only Chronicle's
 	// own user can connect.
 	Users []User
+	// Monitor is the address of the server's own monitoring endpoint
+	// (/varz, /jsz, /connz, /healthz: nats-server's, read by its tools and
+	// by Prometheus exporters); "" leaves it off. It says nothing about a
+	// child but names connections and accounts, so it belongs on loopback
+	// or an operators' network. Port 0 picks a free port.
+	Monitor string
 	// Logger receives the server's log lines; nil discards them.
 	Logger *slog.Logger
 }
@@ -176,6 +182,10 @@ func accounts(cfg Config, opts *server.Options) error {
 
 func agencySubjects(agency string) string { return events.SubjectPrefix + agency + ".>" }
 
+// ErrMonitor wraps every reason the monitoring address (Config.Monitor)
+// cannot be used, so that a caller can name its own flag.
+var ErrMonitor = errors.New("embedded nats: monitoring address")
+
 // readyWithin is how long Start waits for the server to accept connections.
 const readyWithin = 30 * time.Second
 
@@ -216,6 +226,22 @@ func StartContext(ctx context.Context, cfg Config) (*server.Server, error) {
 			return nil, err
 		}
 		opts.Host, opts.Port = host, port
+	}
+	if cfg.Monitor != "" {
+		host, portText, err := net.SplitHostPort(cfg.Monitor)
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %w", ErrMonitor, cfg.Monitor, err)
+		}
+		port, err := strconv.Atoi(portText)
+		if err != nil || port < 0 || port > 65535 {
+			return nil, fmt.Errorf("%w %q: the port must be a number from 0 to 65535", ErrMonitor, cfg.Monitor)
+		}
+		if port == 0 {
+			port = server.RANDOM_PORT
+		} else if err := checkFree(cfg.Monitor); err != nil {
+			return nil, fmt.Errorf("%w %q: %w", ErrMonitor, cfg.Monitor, err)
+		}
+		opts.HTTPHost, opts.HTTPPort = host, port
 	}
 	if cfg.StoreDir == "" {
 		return nil, errors.New("embedded nats: a store directory is required")
