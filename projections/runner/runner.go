@@ -52,6 +52,10 @@ type Config struct {
 	Retry time.Duration
 	// Reject quarantines events Apply refuses; nil only logs them.
 	Reject RejectFunc
+	// Snapshotted is told how long each snapshot took to write ("write")
+	// or to restore at start ("restore"), for the process's metrics; nil
+	// for none.
+	Snapshotted func(op string, took time.Duration)
 	// Log receives progress and problems.
 	Log *slog.Logger
 }
@@ -211,7 +215,9 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 		case err != nil:
 			cfg.Log.Warn("projector: snapshot not used; replaying the whole stream", "path", cfg.SnapshotPath, "reason", err)
 		case loaded:
-			cfg.Log.Info("projector: restored snapshot", "seq", r.model.LastSeq(), "took", time.Since(started).Round(time.Millisecond))
+			took := time.Since(started)
+			cfg.Log.Info("projector: restored snapshot", "seq", r.model.LastSeq(), "took", took.Round(time.Millisecond))
+			r.snapshotted("restore", took)
 		}
 	}
 	name := ConsumerName(cfg.Name)
@@ -652,8 +658,16 @@ func (r *Runner) snapshotInBackground() {
 			r.cfg.Log.Error("projector: snapshot failed", "err", err)
 			return
 		}
-		r.cfg.Log.Info("projector: snapshot written", "seq", seq, "took", time.Since(started).Round(time.Millisecond))
+		took := time.Since(started)
+		r.cfg.Log.Info("projector: snapshot written", "seq", seq, "took", took.Round(time.Millisecond))
+		r.snapshotted("write", took)
 	}()
+}
+
+func (r *Runner) snapshotted(op string, took time.Duration) {
+	if r.cfg.Snapshotted != nil {
+		r.cfg.Snapshotted(op, took)
+	}
 }
 
 // Stop ends consumption and writes a final snapshot.

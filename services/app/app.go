@@ -387,7 +387,8 @@ func (a *App) startGateway(ctx context.Context) error {
 		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
 			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
 		},
-		Log: slog.New(snapshotTimer{next: a.log.Handler(), m: a.metrics}),
+		Snapshotted: a.metrics.Snapshot,
+		Log:         a.log,
 	})
 	if err != nil {
 		return err

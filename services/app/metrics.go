@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/gateway"
@@ -64,55 +63,4 @@ func (c countedAudit) Record(ctx context.Context, recs []gateway.AccessRecord) e
 	err := c.Log.Record(ctx, recs)
 	c.m.AccessRecords(len(recs), err)
 	return err
-}
-
-// Messages and attribute of the projector's log lines that say how long a
-// snapshot took. The runner (projections/runner) reports snapshot timings
-// only in its log, so the metrics are read from there; a test
-// (TestMetricsAfterKnownWorkload) fails if these lines change.
-const (
-	snapshotWrittenMsg  = "projector: snapshot written"
-	snapshotRestoredMsg = "projector: restored snapshot"
-	tookAttr            = "took"
-)
-
-// snapshotTimer is a slog.Handler in front of the projector's log that
-// observes snapshot timings and passes every record on.
-type snapshotTimer struct {
-	next slog.Handler
-	m    *metrics.Metrics
-}
-
-// Enabled implements slog.Handler: the timings are at info level, wanted
-// whatever the log shows.
-func (h snapshotTimer) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelInfo || h.next.Enabled(ctx, l)
-}
-
-// Handle implements slog.Handler.
-func (h snapshotTimer) Handle(ctx context.Context, r slog.Record) error {
-	op := map[string]string{snapshotWrittenMsg: "write", snapshotRestoredMsg: "restore"}[r.Message]
-	if op != "" {
-		r.Attrs(func(at slog.Attr) bool {
-			if at.Key == tookAttr && at.Value.Kind() == slog.KindDuration {
-				h.m.Snapshot(op, at.Value.Duration())
-				return false
-			}
-			return true
-		})
-	}
-	if !h.next.Enabled(ctx, r.Level) {
-		return nil
-	}
-	return h.next.Handle(ctx, r)
-}
-
-// WithAttrs implements slog.Handler.
-func (h snapshotTimer) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return snapshotTimer{next: h.next.WithAttrs(attrs), m: h.m}
-}
-
-// WithGroup implements slog.Handler.
-func (h snapshotTimer) WithGroup(name string) slog.Handler {
-	return snapshotTimer{next: h.next.WithGroup(name), m: h.m}
 }

@@ -433,13 +433,10 @@ func (b *Batch) sendEach(ctx context.Context, entries []entry) error {
 // commit asynchronously.
 func (b *Batch) publishAtomic(msgs []*nats.Msg) (jetstream.PubAckFuture, error) {
 	batch := atomicBatch(msgs)
-	last := len(batch) - 1
-	for _, m := range batch[:last] {
-		if err := b.nc.PublishMsg(m); err != nil {
-			return nil, fmt.Errorf("atomic batch %s: %w", m.Header.Get(batchIDHeader), err)
-		}
+	if err := sendUncommitted(b.nc, batch); err != nil {
+		return nil, err
 	}
-	return b.js.PublishMsgAsync(batch[last], jetstream.WithStallWait(time.Minute))
+	return b.js.PublishMsgAsync(batch[len(batch)-1], jetstream.WithStallWait(time.Minute))
 }
 
 // PublishAtomic stores msgs (at most MaxAtomicBatch) all together or not
@@ -451,17 +448,26 @@ func PublishAtomic(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg
 		return nil, fmt.Errorf("atomic batch of %d messages: 1 to %d", len(msgs), MaxAtomicBatch)
 	}
 	batch := atomicBatch(msgs)
-	last := len(batch) - 1
-	for _, m := range batch[:last] {
-		if err := js.Conn().PublishMsg(m); err != nil {
-			return nil, fmt.Errorf("atomic batch %s: %w", m.Header.Get(batchIDHeader), err)
-		}
+	if err := sendUncommitted(js.Conn(), batch); err != nil {
+		return nil, err
 	}
-	ack, err := js.PublishMsg(ctx, batch[last])
+	commit := batch[len(batch)-1]
+	ack, err := js.PublishMsg(ctx, commit)
 	if err != nil {
-		return nil, fmt.Errorf("atomic batch %s: %w", batch[last].Header.Get(batchIDHeader), err)
+		return nil, fmt.Errorf("atomic batch %s: %w", commit.Header.Get(batchIDHeader), err)
 	}
 	return ack, nil
+}
+
+// sendUncommitted sends every message of an atomic batch but its commit,
+// without a reply: the server answers only the commit.
+func sendUncommitted(nc *nats.Conn, batch []*nats.Msg) error {
+	for _, m := range batch[:len(batch)-1] {
+		if err := nc.PublishMsg(m); err != nil {
+			return fmt.Errorf("atomic batch %s: %w", m.Header.Get(batchIDHeader), err)
+		}
+	}
+	return nil
 }
 
 // atomicBatch is msgs as one atomic batch: copies with a batch id and
@@ -614,6 +620,7 @@ func (b *Batch) settleAtomic(p inflight) {
 		ack, err = b.await(p.future, p.sent.Add(askAfter))
 	}
 	var apiErr *jetstream.APIError
+	var outcome func(i int, e entry) Result
 	switch {
 	case err == nil:
 		n := 0
@@ -623,35 +630,35 @@ func (b *Batch) settleAtomic(p inflight) {
 			}
 		}
 		seq := ack.Sequence - uint64(n) + 1
-		for _, e := range p.entries {
-			if e.rejected != nil {
-				b.emit(e, *e.rejected)
-				continue
-			}
-			b.emit(e, Result{Key: e.key, ID: e.id, Status: Accepted, Sequence: seq})
+		outcome = func(_ int, e entry) Result {
+			r := Result{Key: e.key, ID: e.id, Status: Accepted, Sequence: seq}
 			seq++
+			return r
 		}
 	case errors.As(err, &apiErr):
 		if apiErr.ErrorCode == jsAtomicPublishDisabled {
 			b.atomicOff.Store(true)
 		}
-		for _, e := range p.entries {
-			if e.rejected != nil {
-				b.emit(e, *e.rejected)
-				continue
+		// Nothing of the batch was stored: every event goes again on its
+		// own, all sent before any answer is awaited.
+		sent := time.Now()
+		futures := make([]jetstream.PubAckFuture, len(p.entries))
+		errs := make([]error, len(p.entries))
+		for i, e := range p.entries {
+			if e.msg != nil {
+				futures[i], errs[i] = b.js.PublishMsgAsync(e.msg, jetstream.WithStallWait(time.Minute))
 			}
-			sent := time.Now()
-			f, perr := b.js.PublishMsgAsync(e.msg, jetstream.WithStallWait(time.Minute))
-			b.emit(e, b.settle(e, sent, f, perr))
 		}
+		outcome = func(i int, e entry) Result { return b.settle(e, sent, futures[i], errs[i]) }
 	default:
-		for _, e := range p.entries {
-			if e.rejected != nil {
-				b.emit(e, *e.rejected)
-				continue
-			}
-			b.emit(e, b.resolve(Result{Key: e.key, ID: e.id}, e, err))
+		outcome = func(_ int, e entry) Result { return b.resolve(Result{Key: e.key, ID: e.id}, e, err) }
+	}
+	for i, e := range p.entries {
+		if e.rejected != nil {
+			b.emit(e, *e.rejected)
+			continue
 		}
+		b.emit(e, outcome(i, e))
 	}
 }
 
