@@ -426,3 +426,31 @@ func TestWorklistListsAFlaggedChild(t *testing.T) {
 		t.Fatalf("worklist: %d %s", page.status, page.body)
 	}
 }
+
+// What an outsider, or a careless client, sends the pages: a form larger
+// than a form can be, search values with control characters and of absurd
+// length, child addresses that are not ids, as known at dates that are
+// not dates. Each gets a refusal or an empty answer, never a 500 or
+// another child, and the server goes on answering.
+func TestHostileInputToThePages(t *testing.T) {
+	_, b, tok := robinAs(t, "hub-1", auth.Hub, "hub")
+	huge := url.Values{"csrf": {tok}, "scheme": {"NHS_NUMBER"}, "value": {strings.Repeat("9", 200<<10)}, "reason": {"mash_enquiry"}}
+	if a := b.post("/search", huge); a.status < 400 || a.status >= 500 {
+		t.Errorf("a 200 KiB form: %d", a.status)
+	}
+	for _, value := range []string{"999\x00000018", "\u202e8100000999", strings.Repeat("Robin ", 2000), "' OR 1=1 --", "{{.}}"} {
+		a := b.post("/search", url.Values{"csrf": {tok}, "scheme": {"NHS_NUMBER"}, "value": {value}, "reason": {"mash_enquiry"}})
+		if a.status >= 500 || strings.Contains(a.body, "Robin Webtest") {
+			t.Errorf("search for %.40q: %d, or it found Robin", value, a.status)
+		}
+	}
+	for _, path := range []string{"/children/..%2f..%2fetc%2fpasswd", "/children/%00", "/children/" + strings.Repeat("x", 5000),
+		"/children/nobody?asKnownAt=not-a-date", "/worklist?severity=%3Cscript%3E&code=" + strings.Repeat("A", 3000)} {
+		if a := b.get(path); a.status >= 500 || strings.Contains(a.body, "<script>") {
+			t.Errorf("GET %.60s: %d", path, a.status)
+		}
+	}
+	if a := b.post("/search", url.Values{"csrf": {tok}, "scheme": {"NHS_NUMBER"}, "value": {"9990000018"}, "reason": {"mash_enquiry"}}); a.status != http.StatusOK || !strings.Contains(a.body, "Robin Webtest") {
+		t.Fatalf("after the hostile requests a real search: %d", a.status)
+	}
+}
