@@ -347,6 +347,20 @@ func practiceCases() []practiceCase {
 			at: lon(2025, 5, 18, 23, 0), code: "MULTI_AGENCY_CONCERNS",
 			want: &want{active: true, raised: lon(2025, 5, 18, 22, 0),
 				reason: "3 concerns from 3 agencies (education, health, police) between 17 February 2025 and 18 May 2025, and no assessment open or plan in place"}},
+		// The education concern's 90 days end on 18 May (a London date);
+		// from 00:00 BST on 19 May two agencies are left, so the flag
+		// clears then, not 90 × 24 hours after 09:30 GMT on 17 February.
+		practiceCase{name: "window/concerns from three agencies: cleared at the start of the day after the 90th",
+			source: "MASH pattern: concerns from 3 agencies within 90 days (calendar dates, Europe/London)",
+			evs: []ev{
+				concern("education", "education.persistent_absence", lon(2025, 2, 17, 9, 30), &events.PersistentAbsence{Period: "2024/25 spring term"}),
+				concern("health", "health.concern", lon(2025, 4, 2, 20, 0), &events.HealthConcern{Concern: "x"}),
+				concern("police", "police.notification", lon(2025, 5, 18, 21, 0), &events.PoliceReport{Category: "concern_for_welfare", ChildRole: "subject"}),
+			},
+			at: lon(2025, 5, 20, 12, 0), code: "MULTI_AGENCY_CONCERNS",
+			want: &want{raised: lon(2025, 5, 18, 22, 0), cleared: lon(2025, 5, 19, 0, 0),
+				reason:      "3 concerns from 3 agencies (education, health, police) between 17 February 2025 and 18 May 2025, and no assessment open or plan in place",
+				clearReason: "fewer than 3 agencies have raised a concern within the last 90 days"}},
 		practiceCase{name: "window/missing and exploitation across the clock change",
 			source: "Missing2014", evs: []ev{window[0], named(concern("social_care", "exploitation.screening", lon(2025, 5, 18, 21, 0), &events.ExploitationScreening{Kind: "criminal", RiskLevel: "high"}), "screen")},
 			at: lon(2025, 5, 18, 23, 0), code: "MISSING_AND_EXPLOITATION",
