@@ -93,6 +93,32 @@ func TestCLIPublishesAsAnAgency(t *testing.T) {
 	if n := streamLen(t, a); n != 1 {
 		t.Fatalf("the log holds %d events, want the police one", n)
 	}
+
+	// A file of the agency's events goes through its account as one
+	// JetStream atomic batch (the batch's messages cross the account
+	// import like any others), and every event is stored.
+	var file strings.Builder
+	for i := range 30 {
+		e := police.ExampleEvent()
+		e.SourceRef = fmt.Sprintf("RMS-BATCH-%02d", i)
+		e.ID = events.DeriveID(e)
+		line, _ := events.Encode(e)
+		file.Write(line)
+		file.WriteByte('\n')
+	}
+	path := filepath.Join(dir, "police.ndjson")
+	os.WriteFile(path, []byte(file.String()), 0o600)
+	if code, out, errOut := runCLI(t, "", append([]string{"import", path}, agency...)...); code != exitOK || !strings.Contains(out, "30 accepted") {
+		t.Fatalf("an agency's import: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := streamLen(t, a); n != 31 {
+		t.Fatalf("the log holds %d events after the import, want 31", n)
+	}
+	st, _ := a.JetStream().Stream(context.Background(), eventlog.EventsStream)
+	m, err := st.GetMsg(context.Background(), 31)
+	if err != nil || m.Header.Get("Nats-Batch-Id") == "" {
+		t.Fatalf("the imported events were not stored as an atomic batch: %v %v", err, m)
+	}
 }
 
 func streamLen(t *testing.T, a *app.App) uint64 {
