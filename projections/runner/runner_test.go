@@ -123,7 +123,8 @@ func wait(t *testing.T, r *runner.Runner) {
 }
 
 // A correction of an event the hub never received, published straight to
-// NATS, is quarantined with the reason and the projector keeps going.
+// NATS, is quarantined with the reason, and so is an invalid message; the
+// projector keeps going.
 func TestUnknownCorrectionIsQuarantined(t *testing.T) {
 	srv := jstest.Run(t)
 	ctx := context.Background()
@@ -146,8 +147,12 @@ func TestUnknownCorrectionIsQuarantined(t *testing.T) {
 	defer r.Stop()
 	wait(t, r)
 	recs, err := quarantine.List(ctx, srv.JS, 1, 10)
-	if err != nil || len(recs) != 1 {
+	// The correction, and the invalid message publish adds at the end.
+	if err != nil || len(recs) != 2 {
 		t.Fatalf("quarantine: %v %v", recs, err)
+	}
+	if !strings.Contains(recs[1].Reason, "malformed JSON") || recs[1].OriginalSequence != 5 {
+		t.Fatalf("record of the invalid message: %+v", recs[1])
 	}
 	if !strings.Contains(recs[0].Reason, "payload.event_id") || recs[0].OriginalSequence != 1 {
 		t.Fatalf("record: %+v", recs[0])

@@ -268,7 +268,6 @@ type App struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pub     *eventlog.Publisher
-	checker *quarantine.Checker
 	proj    *runner.Runner
 	model   *projections.Model // what the projector keeps up to date
 	alerter *alerts.Alerter
@@ -356,9 +355,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	a.pub.SetObserve(func(s eventlog.Status, agency string) { a.metrics.Ingested(string(s), agency) })
-	if a.checker, err = quarantine.Start(ctx, a.js, a.log); err != nil {
-		return err
-	}
+	retireQuarantineChecker(ctx, a.js, a.log)
 	if a.cfg.runsGateway() {
 		if err := a.startGateway(ctx); err != nil {
 			return err
@@ -371,6 +368,21 @@ func (a *App) Run(ctx context.Context) (err error) {
 	a.ready.Store(true)
 	a.log.Info("chronicle ready", "http", "http://"+a.HTTPAddr(), "nats", a.NATSClientURL(), "data", a.cfg.DataDir, "replica", a.cfg.Replica, "role", a.cfg.Role)
 	return nil
+}
+
+// retireQuarantineChecker deletes the durable consumer of the quarantine
+// checker that earlier versions ran beside the projector. The projector
+// quarantines now (it validates every event anyway); left in place, the old
+// consumer would only hold the server's memory for events nobody reads.
+func retireQuarantineChecker(ctx context.Context, js jetstream.JetStream, log *slog.Logger) {
+	const old = "chronicle-quarantine"
+	err := js.DeleteConsumer(ctx, eventlog.EventsStream, old)
+	switch {
+	case err == nil:
+		log.Info("deleted the old quarantine checker's consumer; the projector quarantines now", "consumer", old)
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		log.Warn("could not delete the old quarantine checker's consumer", "consumer", old, "err", err)
+	}
 }
 
 // startGateway starts the read side: the projector and its read model, the
@@ -388,6 +400,7 @@ func (a *App) startGateway(ctx context.Context) error {
 			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
 		},
 		Snapshotted: a.metrics.Snapshot,
+		ApplyFailed: a.metrics.ApplyFailed,
 		Log:         a.log,
 	})
 	if err != nil {
@@ -771,10 +784,6 @@ func (a *App) Close() error {
 	if a.amendments != nil {
 		_ = a.amendments.Unsubscribe()
 		a.amendments = nil
-	}
-	if a.checker != nil {
-		a.checker.Stop()
-		a.checker = nil
 	}
 	if a.audit != nil {
 		a.audit.Close()
