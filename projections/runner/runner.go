@@ -47,6 +47,10 @@ type Config struct {
 	Projection Projection
 	// SnapshotPath is the snapshot file; empty disables snapshots.
 	SnapshotPath string
+	// Preloaded, when set, is the snapshot Preload has been restoring
+	// meanwhile: its projection and path are the runner's, and Start
+	// waits for it instead of reading the snapshot itself.
+	Preloaded *Preloaded
 	// SnapshotEvery writes a snapshot after this many applied events, or a
 	// quarter of the log when that is more (and always on Stop). Default
 	// 10,000.
@@ -216,6 +220,12 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("projector: instance id: %w", err)
 	}
+	if pl := cfg.Preloaded; pl != nil {
+		if cfg.Projection != nil && cfg.Projection != pl.p {
+			return nil, errors.New("projector: Config.Projection is not the projection preloaded")
+		}
+		cfg.Projection, cfg.SnapshotPath = pl.p, pl.path
+	}
 	if cfg.Projection == nil {
 		cfg.Projection = projections.NewModel()
 	}
@@ -231,15 +241,26 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 		return nil, fmt.Errorf("projector: stream info: %w", err)
 	}
 	r.target.Store(info.State.LastSeq)
-	if r.model.LastSeq() == 0 {
+	switch {
+	case cfg.Preloaded != nil:
+		r.empty = cfg.Preloaded.empty
+	case r.model.LastSeq() == 0:
 		if r.empty, err = persisted(r.model); err != nil {
 			return nil, fmt.Errorf("projector: %w", err)
 		}
 	}
 	if cfg.SnapshotPath != "" {
 		started := time.Now()
-		loaded, err := loadSnapshot(ctx, cfg.SnapshotPath, stream, r.model)
+		var loaded bool
+		if pl := cfg.Preloaded; pl != nil {
+			loaded, err = pl.use(ctx, stream)
+			started = started.Add(-pl.took) // restored while NATS started
+		} else {
+			loaded, err = loadSnapshot(ctx, cfg.SnapshotPath, stream, r.model)
+		}
 		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("projector: restoring the snapshot: %w", ctx.Err())
 		case err != nil:
 			cfg.Log.Warn("projector: snapshot not used; replaying the whole stream", "path", cfg.SnapshotPath, "reason", err)
 		case loaded:

@@ -249,3 +249,62 @@ func TestUnusableSnapshotMeansAFullReplay(t *testing.T) {
 		})
 	}
 }
+
+// A snapshot preloaded while NATS starts is used as one read at Start
+// would be: a matching one resumes after its position, and one the stream
+// no longer matches (a recreated stream) leaves the model empty again, to
+// be replayed, never mixed with the new stream's events.
+func TestPreloadedSnapshot(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		sameStream bool
+		events     int // in the model at the end
+	}{
+		{"matches the stream", true, 14},
+		{"stream recreated", false, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := filepath.Join(t.TempDir(), "model.snap")
+			srv := jstest.Run(t)
+			publish(t, srv.JS, 0, 10)
+			r1, err := runner.Start(ctx, srv.JS, runner.Config{Stream: eventlog.EventsStream, Name: "pre", SnapshotPath: snap})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wait(t, r1)
+			if err := r1.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			stopped := modelOf(r1).LastSeq()
+			if !tc.sameStream {
+				srv = jstest.Run(t) // a different store: same sequences, different events
+			}
+			publish(t, srv.JS, 100, 4)
+
+			pl, err := runner.Preload(snap, projections.NewModel())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r2, err := runner.Start(ctx, srv.JS, runner.Config{Stream: eventlog.EventsStream, Name: "pre", Preloaded: pl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r2.Stop()
+			wait(t, r2)
+			if n := modelOf(r2).Stats().Events; n != tc.events {
+				t.Fatalf("model holds %d events, want %d", n, tc.events)
+			}
+			if got, want := modelOf(r2).Digest(), replayDigest(t, srv.JS); got != want {
+				t.Fatal("model differs from a full replay")
+			}
+			c, err := srv.JS.Consumer(ctx, eventlog.EventsStream, runner.ConsumerName("pre"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.CachedInfo().Config.OptStartSeq; tc.sameStream && got != stopped+1 {
+				t.Fatalf("consumer starts at %d, want %d (after the preloaded snapshot)", got, stopped+1)
+			}
+		})
+	}
+}

@@ -278,6 +278,8 @@ type App struct {
 	audit      *audit.Log
 	auditor    gateway.Auditor // audit, counted in metrics
 	metrics    *metrics.Metrics
+	preload    *runner.Preloaded // the read model's snapshot, restored while NATS starts
+	replayFrom time.Time         // when the preload began, for the replay metric
 	// bg ends when Close begins: for the process's own background work.
 	bg       context.Context
 	stopBG   context.CancelFunc
@@ -325,6 +327,16 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.ln, err = net.Listen("tcp", a.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("--http %s: %w", a.cfg.HTTPAddr, err)
 	}
+	if a.cfg.runsGateway() {
+		// The read model is restored from its snapshot while the embedded
+		// server recovers its streams: at a million events each takes
+		// seconds, and neither needs the other until the snapshot is
+		// checked against the stream.
+		a.model, a.replayFrom = projections.NewModel(), time.Now()
+		if a.preload, err = runner.Preload(a.snapshotPath(), a.model); err != nil {
+			return err
+		}
+	}
 	if err := a.connect(ctx); err != nil {
 		return err
 	}
@@ -370,6 +382,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 	return nil
 }
 
+// snapshotPath is where this replica keeps its read model's snapshot.
+func (a *App) snapshotPath() string {
+	return filepath.Join(a.cfg.DataDir, "snapshots", "projections-"+a.cfg.Replica+".snap")
+}
+
 // retireQuarantineChecker deletes the durable consumer of the quarantine
 // checker that earlier versions ran beside the projector. The projector
 // quarantines now (it validates every event anyway); left in place, the old
@@ -389,13 +406,10 @@ func retireQuarantineChecker(ctx context.Context, js jetstream.JetStream, log *s
 // alerter, and the answers to correction checks.
 func (a *App) startGateway(ctx context.Context) error {
 	var err error
-	a.model = projections.NewModel()
-	replayStarted := time.Now()
 	a.proj, err = runner.Start(ctx, a.js, runner.Config{
-		Projection:   a.model,
-		Stream:       eventlog.EventsStream,
-		Name:         a.cfg.Replica,
-		SnapshotPath: filepath.Join(a.cfg.DataDir, "snapshots", "projections-"+a.cfg.Replica+".snap"),
+		Preloaded: a.preload,
+		Stream:    eventlog.EventsStream,
+		Name:      a.cfg.Replica,
 		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
 			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
 		},
@@ -408,7 +422,7 @@ func (a *App) startGateway(ctx context.Context) error {
 	}
 	go func(proj *runner.Runner) {
 		if proj.WaitForLatest(a.bg) == nil {
-			a.metrics.Replayed(time.Since(replayStarted))
+			a.metrics.Replayed(time.Since(a.replayFrom))
 		}
 	}(a.proj)
 	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{
