@@ -73,14 +73,7 @@ func TestPoisonEventIsQuarantinedAfterBoundedRetries(t *testing.T) {
 			if tc.snapshot {
 				snap = filepath.Join(t.TempDir(), "model.snap")
 				publish(t, srv.JS, 0, 20)
-				before, err := runner.Start(ctx, srv.JS, runner.Config{Stream: eventlog.EventsStream, Name: "p", SnapshotPath: snap})
-				if err != nil {
-					t.Fatal(err)
-				}
-				wait(t, before)
-				if err := before.Stop(); err != nil {
-					t.Fatal(err)
-				}
+				snapshotOf(t, srv.JS, "p", snap)
 				publish(t, srv.JS, 20, 20) // r-25 is among these
 			} else {
 				publish(t, srv.JS, 0, 40)
