@@ -8,7 +8,7 @@ import (
 
 // Kind classifies an error for the edges of the system. The gateway and the
 // ingest API map a Kind to an HTTP status and a GraphQL extensions.code in
-// one place (gateway.StatusOf), so every layer below only has to say what
+// one place (httpapi.StatusOf), so every layer below only has to say what
 // went wrong, not how to report it.
 type Kind uint8
 

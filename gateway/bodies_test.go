@@ -19,6 +19,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/projections"
 )
 
@@ -87,14 +88,14 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	}
 }
 
-// BodyWithin (on /v1/events, after the token is verified) cuts off a body
+// httpapi.BodyWithin (on /v1/events, after the token is verified) cuts off a body
 // that is still arriving when its time is up, and lifts the deadline once
 // the body is read: net/http takes a read deadline passing while the
 // handler works for the client going away, and would cancel the request's
 // context (and so an ingest half published).
 func TestBodyWithin(t *testing.T) {
 	const d = 200 * time.Millisecond
-	srv := httptest.NewServer(gateway.BodyWithin(d, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(httpapi.BodyWithin(d, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := io.ReadAll(r.Body); err != nil {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprintf(w, "read: %v (deadline: %v)", err, errors.Is(err, os.ErrDeadlineExceeded))

@@ -1,5 +1,7 @@
-// Package gateway is Chronicle's HTTP edge for practitioners: the GraphQL
-// schema and resolvers, the HTTP handler that serves them by the GraphQL over
-// HTTP specification, and the one mapping from error kinds to HTTP statuses
-// and GraphQL error codes that every endpoint uses.
+// Package gateway is Chronicle's read side for practitioners: the GraphQL
+// schema and resolvers, the read path both faces share (Reads), and the
+// HTTP handler that serves GraphQL by the GraphQL over HTTP specification.
+// The plumbing every endpoint shares (the one mapping from an error to its
+// status and code) is in gateway/httpapi; the access log's record in
+// gateway/access.
 package gateway

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/projections"
 )
 
@@ -90,12 +91,12 @@ func (x *Exporter) Rows() []ExportRow {
 func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
-		WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
+		httpapi.WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
 		return
 	}
 	why, err := exportPurpose(r)
 	if err != nil {
-		WriteError(w, r, x.log, err)
+		httpapi.WriteError(w, r, x.log, err)
 		return
 	}
 	rows := x.Rows()
@@ -126,10 +127,10 @@ func exportPurpose(r *http.Request) (purpose, error) {
 // the error, exports nothing and returns false.
 func (x *Exporter) logged(w http.ResponseWriter, r *http.Request, why purpose, part string, rows int) bool {
 	c, _ := auth.CallerFrom(r.Context())
-	rec := AccessRecord{At: x.now(), RequestID: RequestID(r.Context()), Subject: c.Subject, Name: c.Name, Role: string(c.Role), Agency: c.Agency,
+	rec := AccessRecord{At: x.now(), RequestID: httpapi.RequestID(r.Context()), Subject: c.Subject, Name: c.Name, Role: string(c.Role), Agency: c.Agency,
 		Purpose: why.reason, PurposeDetail: why.detail, Action: "export", Parts: []string{part}, Returned: map[string]int{"rows": rows}}
 	if err := x.auditor.Record(r.Context(), []AccessRecord{rec}); err != nil {
-		WriteError(w, r, x.log, events.E("export", events.KindUnavailable, fmt.Errorf("the access log cannot be written, so nothing is exported: %w", err)))
+		httpapi.WriteError(w, r, x.log, events.E("export", events.KindUnavailable, fmt.Errorf("the access log cannot be written, so nothing is exported: %w", err)))
 		return false
 	}
 	return true
@@ -143,17 +144,17 @@ func (x *Exporter) Rendered(part, contentType string, render func(r *http.Reques
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
-			WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
+			httpapi.WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
 			return
 		}
 		why, err := exportPurpose(r)
 		if err != nil {
-			WriteError(w, r, x.log, err)
+			httpapi.WriteError(w, r, x.log, err)
 			return
 		}
 		body, rows, err := render(r)
 		if err != nil {
-			WriteError(w, r, x.log, err)
+			httpapi.WriteError(w, r, x.log, err)
 			return
 		}
 		if !x.logged(w, r, why, part, rows) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 )
 
 // Media types of the GraphQL over HTTP specification.
@@ -201,7 +202,7 @@ func (h *GraphQL) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // observation is what an Observer is told about one request: the response
-// writer is wrapped to see the status (readBody unwraps it again, see
+// writer is wrapped to see the status (httpapi.ReadBody unwraps it again, see
 // there), and serve notes the operation kind and whether the result held
 // errors.
 type observation struct {
@@ -295,7 +296,7 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		if caller == nil {
 			limit = MaxPublicGraphQLBody
 		}
-		body, err := readBody(w, r, limit, h.bodyTimeout)
+		body, err := httpapi.ReadBody(w, r, limit, h.bodyTimeout)
 		if err != nil {
 			h.bodyError(w, media, err, caller == nil)
 			return
@@ -385,10 +386,10 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 // authError refuses a request whose caller is not verified: 401 with
 // WWW-Authenticate, or 403 for a token whose role is unknown.
 func (h *GraphQL) authError(w http.ResponseWriter, media string, err error) {
-	if StatusOf(err) == http.StatusUnauthorized {
+	if httpapi.StatusOf(err) == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
 	}
-	h.requestError(w, media, StatusOf(err), CodeOf(err), err.Error())
+	h.requestError(w, media, httpapi.StatusOf(err), httpapi.CodeOf(err), err.Error())
 }
 
 // bodyError answers a POST body that could not be read whole: over its

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 )
 
 // Reads runs GraphQL documents against the schema as a verified caller,
@@ -135,7 +136,7 @@ func (r *Reads) Run(ctx context.Context, caller auth.Caller, p Purpose, d *Docum
 func (r *Reads) execute(ctx context.Context, caller *auth.Caller, why purpose, doc *ast.Document, opName string, vars map[string]any) (*graphql.Result, error) {
 	var ra *requestAudit
 	if caller != nil {
-		ra = newRequestAudit(RequestID(ctx), *caller, why, r.now())
+		ra = newRequestAudit(httpapi.RequestID(ctx), *caller, why, r.now())
 		ctx = context.WithValue(auth.WithCaller(ctx, *caller), auditKey{}, ra)
 	}
 	res := graphql.Execute(graphql.ExecuteParams{Schema: r.schema, AST: doc, OperationName: opName, Args: vars, Context: ctx})
@@ -146,7 +147,7 @@ func (r *Reads) execute(ctx context.Context, caller *auth.Caller, why purpose, d
 	// stored.
 	if recs := ra.list(); len(recs) > 0 {
 		if err := r.auditor.Record(ctx, recs); err != nil {
-			r.log.Error("audit failed; read refused", "request_id", RequestID(ctx), "err", err)
+			r.log.Error("audit failed; read refused", "request_id", httpapi.RequestID(ctx), "err", err)
 			return nil, fmt.Errorf("%w: %w", ErrAuditUnavailable, err)
 		}
 	}

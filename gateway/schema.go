@@ -17,6 +17,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 )
@@ -1208,5 +1209,5 @@ func (e *gqlError) Extensions() map[string]any { return map[string]any{"code": e
 // fail turns an error into what a GraphQL client sees: the message and a
 // code, with internal detail logged instead of shown.
 func fail(ctx context.Context, err error) error {
-	return &gqlError{msg: PublicMessage(ctx, loggerFrom(ctx), err), code: CodeOf(err)}
+	return &gqlError{msg: httpapi.PublicMessage(ctx, loggerFrom(ctx), err), code: httpapi.CodeOf(err)}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 )
 
 // london is the zone every date on the pages is read and written in: the
@@ -157,8 +158,8 @@ func (a *App) search(w http.ResponseWriter, r *http.Request, v viewer) {
 		} `json:"children"`
 	}
 	if _, err := a.read(r.Context(), v, p, a.docs.search, map[string]any{"filter": filter, "first": searchMax}, &out); err != nil {
-		if gateway.StatusOf(err) == http.StatusBadRequest {
-			d.Problem = gateway.PublicMessage(r.Context(), a.log, err)
+		if httpapi.StatusOf(err) == http.StatusBadRequest {
+			d.Problem = httpapi.PublicMessage(r.Context(), a.log, err)
 			a.render(w, r, &v, http.StatusBadRequest, "home", "Find a child", d)
 			return
 		}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 )
 
 //go:embed templates/*.html
@@ -235,10 +236,10 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, v *viewer, status i
 		err = t.ExecuteTemplate(&buf, "layout", p)
 	}
 	if err != nil {
-		a.log.Error("web: render", "template", name, "request_id", gateway.RequestID(r.Context()), "err", err)
+		a.log.Error("web: render", "template", name, "request_id", httpapi.RequestID(r.Context()), "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = fmt.Fprintf(w, "internal error (request id %s)\n", gateway.RequestID(r.Context()))
+		_, _ = fmt.Fprintf(w, "internal error (request id %s)\n", httpapi.RequestID(r.Context()))
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -255,7 +256,7 @@ func (a *App) errorPage(w http.ResponseWriter, r *http.Request, v *viewer, statu
 // failed shows an error from the read path: its status and public message
 // through the gateway's one mapping.
 func (a *App) failed(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
-	status := gateway.StatusOf(err)
+	status := httpapi.StatusOf(err)
 	heading := http.StatusText(status)
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
@@ -263,7 +264,7 @@ func (a *App) failed(w http.ResponseWriter, r *http.Request, v *viewer, err erro
 	case errors.Is(err, gateway.ErrAuditUnavailable):
 		heading = "Access log unavailable"
 	}
-	a.errorPage(w, r, v, status, heading, gateway.PublicMessage(r.Context(), a.log, err))
+	a.errorPage(w, r, v, status, heading, httpapi.PublicMessage(r.Context(), a.log, err))
 }
 
 // signinData is the sign-in page's.
@@ -320,7 +321,7 @@ func (a *App) signin(w http.ResponseWriter, r *http.Request) {
 		err = caller.Require(auth.ReadRecords)
 	}
 	if err != nil {
-		a.showSignin(w, r, gateway.StatusOf(err), "token: "+gateway.PublicMessage(r.Context(), a.log, err))
+		a.showSignin(w, r, httpapi.StatusOf(err), "token: "+httpapi.PublicMessage(r.Context(), a.log, err))
 		return
 	}
 	ss := a.sessions.start(token)

@@ -30,6 +30,7 @@ import (
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/gateway/web"
 	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/flags"
@@ -556,15 +557,15 @@ func (a *App) recordRecreated(ctx context.Context) error {
 func (a *App) serveHTTP() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	// Like /readyz, /metrics needs no token: neither says anything about a
 	// child (see services/metrics).
 	mux.Handle("GET /metrics", a.metrics.Handler())
 	if a.cfg.runsIngest() {
-		mux.Handle("/v1/events", gateway.Authenticated(a.verifier, auth.Publish, a.log,
-			gateway.BodyWithin(ingestBodyTimeout, ingest.NewHandler(a.pub, a.log))))
+		mux.Handle("/v1/events", httpapi.Authenticated(a.verifier, auth.Publish, a.log,
+			httpapi.BodyWithin(ingestBodyTimeout, ingest.NewHandler(a.pub, a.log))))
 	}
 	if a.cfg.runsGateway() {
 		if err := a.serveReads(mux); err != nil {
@@ -578,7 +579,7 @@ func (a *App) serveHTTP() error {
 	a.stopHTTP = stop
 	a.http = &http.Server{
 		TLSConfig:         a.tls,
-		Handler:           gateway.Middleware(a.log, mux),
+		Handler:           httpapi.Middleware(a.log, mux),
 		ReadHeaderTimeout: httpHeaderTimeout,
 		ReadTimeout:       httpReadTimeout,
 		IdleTimeout:       httpIdleTimeout,
@@ -635,9 +636,9 @@ func (a *App) serveReads(mux *http.ServeMux) error {
 	mux.Handle("GET /graphiql/", gateway.GraphiQLAssets())
 	exportKey := sha256.Sum256(append([]byte("chronicle-export-pseudonyms|"), a.key.Seed()...))
 	exporter := gateway.NewExporter(a.model, exportKey[:], a.auditor, a.log, a.cfg.Now)
-	mux.Handle("/v1/export", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter))
-	mux.Handle("/v1/export/annex-a", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.AnnexA(a.model)))
-	mux.Handle("/v1/export/cin-census", gateway.Authenticated(a.verifier, auth.Export, a.log, exporter.Rendered("cin_census", "application/xml", a.censusExport)))
+	mux.Handle("/v1/export", httpapi.Authenticated(a.verifier, auth.Export, a.log, exporter))
+	mux.Handle("/v1/export/annex-a", httpapi.Authenticated(a.verifier, auth.Export, a.log, exporter.AnnexA(a.model)))
+	mux.Handle("/v1/export/cin-census", httpapi.Authenticated(a.verifier, auth.Export, a.log, exporter.Rendered("cin_census", "application/xml", a.censusExport)))
 	return nil
 }
 
@@ -680,7 +681,7 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	err := a.Ready(ctx)
 	if err == nil {
-		gateway.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		httpapi.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 		return
 	}
 	body := map[string]any{"status": err.Error(), "reason": err.Error()}
@@ -696,7 +697,7 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		body["applied_seq"] = proj.Projection().LastSeq()
 	}
 	body["role"] = a.cfg.Role
-	gateway.WriteJSON(w, http.StatusServiceUnavailable, body)
+	httpapi.WriteJSON(w, http.StatusServiceUnavailable, body)
 }
 
 // HTTPAddr is the address the HTTP API listens on.
@@ -880,7 +881,7 @@ func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 		// the event id names the record.
 		_, children, _ = a.model.Event(target, nil)
 	}
-	rec := gateway.AccessRecord{At: a.cfg.Now(), RequestID: gateway.RequestID(ctx), Action: strings.TrimPrefix(string(e.Type), "record."), EventID: target,
+	rec := gateway.AccessRecord{At: a.cfg.Now(), RequestID: httpapi.RequestID(ctx), Action: strings.TrimPrefix(string(e.Type), "record."), EventID: target,
 		ChildID: strings.Join(children, ","), Returned: map[string]int{}}
 	if c, ok := auth.CallerFrom(ctx); ok {
 		rec.Subject, rec.Name, rec.Role, rec.Agency = c.Subject, c.Name, string(c.Role), c.Agency

@@ -9,18 +9,18 @@ import (
 	"testing"
 
 	"github.com/chronicle-hub/chronicle/events"
-	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/services/ingest"
 )
 
 // callerServer serves the ingest handler to requests from caller, as
-// gateway.Authenticated passes them on once the token is verified.
+// httpapi.Authenticated passes them on once the token is verified.
 func callerServer(tb testing.TB, h *hub, caller auth.Caller) *httptest.Server {
 	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
 	next := ingest.NewHandler(h.pub, log)
-	ts := httptest.NewServer(gateway.Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ts := httptest.NewServer(httpapi.Middleware(log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(auth.WithCaller(r.Context(), caller)))
 	})))
 	tb.Cleanup(ts.Close)
@@ -127,7 +127,7 @@ func TestHandlerAgencyBoundCaller(t *testing.T) {
 				}
 			} else {
 				resp, b := send(t, ts, http.MethodPost, tt.contentType, tt.body(t))
-				var eb gateway.ErrorBody
+				var eb httpapi.ErrorBody
 				if err := json.Unmarshal(b, &eb); err != nil || resp.StatusCode != http.StatusForbidden || eb.Error.Code != "FORBIDDEN" {
 					t.Fatalf("status %d, body %s: want 403 FORBIDDEN", resp.StatusCode, b)
 				}

@@ -17,8 +17,8 @@ import (
 	"unicode"
 
 	"github.com/chronicle-hub/chronicle/events"
-	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
 
@@ -81,12 +81,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			err = events.Errorf("ingest", events.KindInvalid, "could not read the request body: %v", err)
 		}
-		gateway.WriteError(w, r, h.log, err)
+		httpapi.WriteError(w, r, h.log, err)
 		return
 	}
 	items, err := splitBody(mt, body)
 	if err != nil {
-		gateway.WriteError(w, r, h.log, err)
+		httpapi.WriteError(w, r, h.log, err)
 		return
 	}
 	// A verified caller publishes for its own agency only. A token without
@@ -95,7 +95,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	agency := ""
 	if c, ok := auth.CallerFrom(r.Context()); ok {
 		if !events.Agencies.Has(c.Agency) {
-			gateway.WriteError(w, r, h.log, events.Errorf("ingest", events.KindForbidden,
+			httpapi.WriteError(w, r, h.log, events.Errorf("ingest", events.KindForbidden,
 				"your token names no agency Chronicle knows (%q): a token that publishes must carry the agency it publishes for", c.Agency))
 			return
 		}
@@ -103,10 +103,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := publishChecked(r.Context(), h.pub, items, agency)
 	if err != nil {
-		gateway.WriteError(w, r, h.log, err)
+		httpapi.WriteError(w, r, h.log, err)
 		return
 	}
-	gateway.WriteJSON(w, resp.Status(), resp)
+	httpapi.WriteJSON(w, resp.Status(), resp)
 }
 
 // item is one event in a request: its bytes, or why it could not be read.
@@ -348,7 +348,7 @@ func (resp *Response) Status() int {
 
 // writeStatusError answers with a status that no error Kind maps to (405, 415).
 func writeStatusError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	var body gateway.ErrorBody
-	body.Error.Code, body.Error.Message, body.Error.RequestID = code, msg, gateway.RequestID(r.Context())
-	gateway.WriteJSON(w, status, body)
+	var body httpapi.ErrorBody
+	body.Error.Code, body.Error.Message, body.Error.RequestID = code, msg, httpapi.RequestID(r.Context())
+	httpapi.WriteJSON(w, status, body)
 }

@@ -15,7 +15,7 @@ import (
 	"testing"
 
 	"github.com/chronicle-hub/chronicle/events"
-	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
 )
@@ -30,7 +30,7 @@ const (
 func ingestServer(tb testing.TB, h *hub) *httptest.Server {
 	tb.Helper()
 	log := slog.New(slog.DiscardHandler)
-	ts := httptest.NewServer(gateway.Middleware(log, ingest.NewHandler(h.pub, log)))
+	ts := httptest.NewServer(httpapi.Middleware(log, ingest.NewHandler(h.pub, log)))
 	tb.Cleanup(ts.Close)
 	return ts
 }
@@ -321,7 +321,7 @@ func TestHandlerRequestErrors(t *testing.T) {
 			if resp.StatusCode != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantStatus, b)
 			}
-			var eb gateway.ErrorBody
+			var eb httpapi.ErrorBody
 			if err := json.Unmarshal(b, &eb); err != nil {
 				t.Fatalf("error body is not JSON: %v: %s", err, b)
 			}

@@ -19,7 +19,7 @@ import (
 	"testing/iotest"
 
 	"github.com/chronicle-hub/chronicle/events"
-	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
 )
@@ -206,7 +206,7 @@ func TestHandlerMalformedJSONOffset(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp, b := send(t, ts, http.MethodPost, jsonType, []byte(tt.body))
-			var eb gateway.ErrorBody
+			var eb httpapi.ErrorBody
 			if err := json.Unmarshal(b, &eb); err != nil || resp.StatusCode != http.StatusBadRequest || eb.Error.Code != "INVALID" {
 				t.Fatalf("status %d, body %s: want 400 INVALID", resp.StatusCode, b)
 			}
@@ -229,7 +229,7 @@ func TestHandlerMalformedJSONOffset(t *testing.T) {
 func TestHandlerBodyReadErrors(t *testing.T) {
 	h := newHub(t)
 	log := slog.New(slog.DiscardHandler)
-	handler := gateway.Middleware(log, ingest.NewHandler(h.pub, log))
+	handler := httpapi.Middleware(log, ingest.NewHandler(h.pub, log))
 	tests := []struct {
 		name        string
 		body        io.Reader
@@ -259,7 +259,7 @@ func TestHandlerBodyReadErrors(t *testing.T) {
 			req.Header.Set("Content-Type", jsonType)
 			rec := httptest.NewRecorder()
 			handler.ServeHTTP(rec, req)
-			var eb gateway.ErrorBody
+			var eb httpapi.ErrorBody
 			if err := json.Unmarshal(rec.Body.Bytes(), &eb); err != nil {
 				t.Fatalf("error body is not JSON: %v: %s", err, rec.Body.Bytes())
 			}

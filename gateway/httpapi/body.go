@@ -1,4 +1,4 @@
-package gateway
+package httpapi
 
 import (
 	"io"
@@ -6,20 +6,21 @@ import (
 	"time"
 )
 
-// readBody reads r's body whole: at most limit bytes, and within d of
+// ReadBody reads r's body whole: at most limit bytes, and within d of
 // now. The deadline is the connection's read deadline, so a client that
 // trickles its body is cut off when it passes, whatever the server's own
 // ReadTimeout; it is lifted once the body is read, because net/http
 // watches the connection for the client going away while the handler runs
 // and would take a deadline passing then for that. The error wraps
 // *http.MaxBytesError over the limit and os.ErrDeadlineExceeded past d.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, d time.Duration) ([]byte, error) {
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64, d time.Duration) ([]byte, error) {
 	rc := http.NewResponseController(w)
 	// Without support (ErrNotSupported) the server's ReadTimeout still applies.
 	set := rc.SetReadDeadline(time.Now().Add(d)) == nil
 	// MaxBytesReader tells net/http's own writer that the limit was hit
 	// (so the connection is closed rather than the rest read); it does not
-	// look through wrappers such as the GraphQL handler's observation.
+	// look through wrappers such as the GraphQL handler's observation, so
+	// ReadBody unwraps them (by their Unwrap method) itself.
 	for {
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
 		if !ok {
