@@ -10,6 +10,7 @@ import (
 	"github.com/graphql-go/graphql"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections"
 )
@@ -28,34 +29,19 @@ func (b *schemaBuilder) view(ctx context.Context) Reader {
 
 // authorize checks that the caller may do a and, for reads of children's
 // records, that they gave a purpose of access (argument or header).
-func (b *schemaBuilder) authorize(p graphql.ResolveParams, a auth.Action) (auth.Caller, purpose, error) {
+func (b *schemaBuilder) authorize(p graphql.ResolveParams, a auth.Action) (auth.Caller, access.Purpose, error) {
 	c := callerOf(p.Context)
 	if err := c.Require(a); err != nil {
-		return c, purpose{}, err
+		return c, access.Purpose{}, err
 	}
-	var why purpose
+	var why access.Purpose
 	if raw, ok := p.Args["purpose"].(map[string]any); ok {
-		why.reason, _ = raw["reason"].(string)
-		why.detail, _ = raw["detail"].(string)
+		why.Reason, _ = raw["reason"].(string)
+		why.Detail, _ = raw["detail"].(string)
 	} else if ra := auditFrom(p.Context); ra != nil {
 		why = ra.header
 	}
-	return c, why, why.check()
-}
-
-// check says whether a purpose of access is one a read may be made for: a
-// reason from Purposes and at most 200 characters of detail.
-func (why purpose) check() error {
-	switch {
-	case why.reason == "":
-		return events.Errorf("purpose", events.KindForbidden,
-			"a purpose of access is required to read a child's record: pass purpose: {reason: MASH_ENQUIRY, detail: \"...\"} or the %s header", HeaderPurpose)
-	case !Purposes.Has(why.reason):
-		return events.Errorf("purpose", events.KindInvalid, "%q is not a purpose of access (want one of %s)", why.reason, strings.Join(Purposes.Values(), ", "))
-	case len(why.detail) > 200:
-		return events.Errorf("purpose.detail", events.KindInvalid, "is %d characters; the limit is 200", len(why.detail))
-	}
-	return nil
+	return c, why, why.Check()
 }
 
 // shown returns the entry as the caller may see it: itself, or a
@@ -127,7 +113,7 @@ func countsOf(m map[string]int) []namedCount {
 func (b *schemaBuilder) resolveAccessLog(mine bool) graphql.FieldResolveFn {
 	return func(p graphql.ResolveParams) (any, error) {
 		c := callerOf(p.Context)
-		f := AccessFilter{}
+		f := access.Filter{}
 		if mine {
 			f.Subject = c.Subject
 		} else {

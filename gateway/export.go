@@ -16,6 +16,7 @@ import (
 	"github.com/graphql-go/graphql"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/projections"
@@ -46,13 +47,13 @@ type ExportRow struct {
 type Exporter struct {
 	src     Entries
 	key     []byte
-	auditor Auditor
+	auditor access.Auditor
 	log     *slog.Logger
 	now     func() time.Time
 }
 
 // NewExporter returns the export handler; key keys the child pseudonyms.
-func NewExporter(src Entries, key []byte, a Auditor, log *slog.Logger, now func() time.Time) *Exporter {
+func NewExporter(src Entries, key []byte, a access.Auditor, log *slog.Logger, now func() time.Time) *Exporter {
 	return &Exporter{src: src, key: key, auditor: a, log: log, now: now}
 }
 
@@ -114,10 +115,10 @@ func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // exportPurpose reads an export's purpose of access from its headers; an
 // export without one is refused.
-func exportPurpose(r *http.Request) (purpose, error) {
-	why := purpose{reason: strings.ToLower(strings.TrimSpace(r.Header.Get(HeaderPurpose))), detail: strings.TrimSpace(r.Header.Get(HeaderPurposeDetail))}
-	if !Purposes.Has(why.reason) {
-		return why, events.Errorf("export", events.KindForbidden, "an export needs a purpose of access in the %s header (one of %s)", HeaderPurpose, strings.Join(Purposes.Values(), ", "))
+func exportPurpose(r *http.Request) (access.Purpose, error) {
+	why := access.PurposeFrom(r.Header)
+	if !access.Purposes.Has(why.Reason) {
+		return why, events.Errorf("export", events.KindForbidden, "an export needs a purpose of access in the %s header (one of %s)", access.HeaderPurpose, strings.Join(access.Purposes.Values(), ", "))
 	}
 	return why, nil
 }
@@ -125,11 +126,11 @@ func exportPurpose(r *http.Request) (purpose, error) {
 // logged records an export of part (rows rows) on the access log before a
 // byte is sent. When the log cannot be written it answers the request with
 // the error, exports nothing and returns false.
-func (x *Exporter) logged(w http.ResponseWriter, r *http.Request, why purpose, part string, rows int) bool {
+func (x *Exporter) logged(w http.ResponseWriter, r *http.Request, why access.Purpose, part string, rows int) bool {
 	c, _ := auth.CallerFrom(r.Context())
-	rec := AccessRecord{At: x.now(), RequestID: httpapi.RequestID(r.Context()), Subject: c.Subject, Name: c.Name, Role: string(c.Role), Agency: c.Agency,
-		Purpose: why.reason, PurposeDetail: why.detail, Action: "export", Parts: []string{part}, Returned: map[string]int{"rows": rows}}
-	if err := x.auditor.Record(r.Context(), []AccessRecord{rec}); err != nil {
+	rec := access.Record{At: x.now(), RequestID: httpapi.RequestID(r.Context()), Subject: c.Subject, Name: c.Name, Role: string(c.Role), Agency: c.Agency,
+		Purpose: why.Reason, PurposeDetail: why.Detail, Action: "export", Parts: []string{part}, Returned: map[string]int{"rows": rows}}
+	if err := x.auditor.Record(r.Context(), []access.Record{rec}); err != nil {
 		httpapi.WriteError(w, r, x.log, events.E("export", events.KindUnavailable, fmt.Errorf("the access log cannot be written, so nothing is exported: %w", err)))
 		return false
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/graphql-go/graphql/language/source"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 )
@@ -104,7 +105,7 @@ func WithObserver(o Observer) GraphQLOption {
 // NewGraphQL returns the handler for schema with limits applied before
 // validation (see Limits), callers verified by v, and every read recorded
 // by a before its answer is written.
-func NewGraphQL(schema graphql.Schema, limits Limits, v *auth.Verifier, a Auditor, log *slog.Logger, opts ...GraphQLOption) *GraphQL {
+func NewGraphQL(schema graphql.Schema, limits Limits, v *auth.Verifier, a access.Auditor, log *slog.Logger, opts ...GraphQLOption) *GraphQL {
 	h := &GraphQL{reads: NewReads(schema, limits, a, log), log: log, timeout: DefaultGraphQLTimeout, bodyTimeout: DefaultBodyTimeout, verifier: v}
 	for _, o := range opts {
 		o(h)
@@ -369,7 +370,7 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		h.documentError(w, media, locate(src, errs))
 		return
 	}
-	why := Purpose{Reason: r.Header.Get(HeaderPurpose), Detail: r.Header.Get(HeaderPurposeDetail)}.given()
+	why := access.PurposeFrom(r.Header)
 	res, err := h.reads.execute(ctx, caller, why, doc, req.OperationName, req.Variables)
 	switch {
 	case isAuditUnavailable(err):

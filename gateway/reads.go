@@ -15,6 +15,7 @@ import (
 	"github.com/graphql-go/graphql/language/source"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 )
@@ -28,7 +29,7 @@ import (
 type Reads struct {
 	schema  graphql.Schema
 	limits  Limits
-	auditor Auditor
+	auditor access.Auditor
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -39,7 +40,7 @@ var ErrAuditUnavailable = events.Errorf("audit", events.KindUnavailable, "the ac
 
 // NewReads returns the read path over schema, bounded by limits (zero
 // means DefaultLimits), recording through a.
-func NewReads(schema graphql.Schema, limits Limits, a Auditor, log *slog.Logger) *Reads {
+func NewReads(schema graphql.Schema, limits Limits, a access.Auditor, log *slog.Logger) *Reads {
 	if limits == (Limits{}) {
 		limits = DefaultLimits
 	}
@@ -47,24 +48,6 @@ func NewReads(schema graphql.Schema, limits Limits, a Auditor, log *slog.Logger)
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Reads{schema: schema, limits: limits.withDefaults(), auditor: a, log: log, now: time.Now}
-}
-
-// Purpose is why a caller reads: one of Purposes' codes and, optionally, a
-// few words. It is what the Chronicle-Purpose and Chronicle-Purpose-Detail
-// headers carry, and it is checked where the read happens (an unknown or
-// missing reason refuses a read of a child's record).
-type Purpose struct {
-	Reason, Detail string
-}
-
-// Check returns the error a read with this purpose would be refused with,
-// or nil: the same check the schema makes, for a form to ask again before
-// anything is read.
-func (p Purpose) Check() error { return p.given().check() }
-
-// given normalises a purpose as the headers give it.
-func (p Purpose) given() purpose {
-	return purpose{reason: strings.ToLower(strings.TrimSpace(p.Reason)), detail: strings.TrimSpace(p.Detail)}
 }
 
 // Document is a parsed and validated GraphQL document with one operation,
@@ -117,14 +100,14 @@ func (r *Reads) Prepare(query string) (*Document, error) {
 // written is ErrAuditUnavailable; a context that ends first, its error.
 // Errors in fields (a child not found, a purpose refused) are in the
 // result, as GraphQL gives them.
-func (r *Reads) Run(ctx context.Context, caller auth.Caller, p Purpose, d *Document, vars map[string]any) (*graphql.Result, error) {
+func (r *Reads) Run(ctx context.Context, caller auth.Caller, p access.Purpose, d *Document, vars map[string]any) (*graphql.Result, error) {
 	ctx = context.WithValue(ctx, loggerKey{}, r.log)
 	if op, _ := operation(d.doc, d.op); op != nil {
 		if errs := r.coerceVariables(ctx, op, vars); len(errs) > 0 {
 			return nil, events.Errorf("variables", events.KindInvalid, "%s", errs[0].Message)
 		}
 	}
-	return r.execute(ctx, &caller, p.given(), d.doc, d.op, vars)
+	return r.execute(ctx, &caller, p.Normal(), d.doc, d.op, vars)
 }
 
 // execute runs the operation opName of doc, already validated, with
@@ -133,7 +116,7 @@ func (r *Reads) Run(ctx context.Context, caller auth.Caller, p Purpose, d *Docum
 // and stores its access records before returning. It is the step both
 // faces share: the context carries the caller, the request's audit and
 // the logger exactly as every resolver expects them.
-func (r *Reads) execute(ctx context.Context, caller *auth.Caller, why purpose, doc *ast.Document, opName string, vars map[string]any) (*graphql.Result, error) {
+func (r *Reads) execute(ctx context.Context, caller *auth.Caller, why access.Purpose, doc *ast.Document, opName string, vars map[string]any) (*graphql.Result, error) {
 	var ra *requestAudit
 	if caller != nil {
 		ra = newRequestAudit(httpapi.RequestID(ctx), *caller, why, r.now())

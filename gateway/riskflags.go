@@ -11,6 +11,7 @@ import (
 	"github.com/graphql-go/graphql"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/flags"
@@ -84,7 +85,7 @@ type flaggedView struct {
 	read    Reader
 	views   []flagView
 	latest  time.Time
-	purpose purpose
+	purpose access.Purpose
 }
 
 // child is the child as the caller may see them.

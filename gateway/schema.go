@@ -16,6 +16,7 @@ import (
 	"github.com/graphql-go/graphql"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/projections"
@@ -59,7 +60,7 @@ var _ Reader = (*projections.Model)(nil)
 type childView struct {
 	projections.Child
 	asOf    *time.Time
-	purpose purpose
+	purpose access.Purpose
 }
 
 type entryView struct {
@@ -107,7 +108,7 @@ func (c connection) nodes() []any {
 type schemaBuilder struct {
 	src      Source
 	recorder Recorder
-	auditor  Auditor
+	auditor  access.Auditor
 	limits   Limits
 	rules    flags.Config
 	now      func() time.Time
@@ -122,8 +123,8 @@ type Options struct {
 	Rules flags.Config
 	// Now is the clock flags are evaluated by; nil means time.Now.
 	Now func() time.Time
-	// Auditor answers the access log queries.
-	Auditor Auditor
+	// access.Auditor answers the access log queries.
+	Auditor access.Auditor
 }
 
 // NewSchema builds Chronicle's GraphQL schema: queries over r, mutations
@@ -346,7 +347,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 	})
 	asKnownAt := &graphql.ArgumentConfig{Type: dateTime, Description: "Answer with what the hub had received by this time (for practice reviews). Omit for the present."}
 	purposeValues := graphql.EnumValueConfigMap{}
-	for _, c := range Purposes.Codes {
+	for _, c := range access.Purposes.Codes {
 		purposeValues[strings.ToUpper(c.Code)] = &graphql.EnumValueConfig{Value: c.Code, Description: c.Meaning}
 	}
 	purposeInput := graphql.NewInputObject(graphql.InputObjectConfig{
@@ -425,20 +426,20 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Name:        "AccessRecord",
 		Description: "One read or change of a child's record: who, role, agency, purpose, which child, what was returned (counts, not content), when.",
 		Fields: graphql.Fields{
-			"at":            {Type: graphql.NewNonNull(dateTime), Description: "When the request that made the access arrived.", Resolve: field(func(r AccessRecord) any { return r.At })},
-			"requestId":     {Type: graphql.NewNonNull(graphql.String), Description: "The request's id (its X-Request-Id), to find it in the server's logs.", Resolve: field(func(r AccessRecord) any { return r.RequestID })},
-			"subject":       {Type: graphql.NewNonNull(graphql.String), Description: "The caller's user id from their token (nats:<agency> for a publisher over NATS).", Resolve: field(func(r AccessRecord) any { return r.Subject })},
-			"name":          {Type: graphql.NewNonNull(graphql.String), Description: "The caller's name from their token.", Resolve: field(func(r AccessRecord) any { return r.Name })},
-			"role":          {Type: graphql.NewNonNull(graphql.String), Description: "The caller's role: hub, practitioner, manager, analyst, auditor or publisher.", Resolve: field(func(r AccessRecord) any { return r.Role })},
-			"agency":        {Type: graphql.String, Description: "The caller's agency code, when their token names one.", Resolve: field(func(r AccessRecord) any { return nullable(r.Agency) })},
-			"purpose":       {Type: graphql.String, Description: "The purpose of access given, as a lower-case code such as mash_enquiry; null for corrections and retractions, which take none.", Resolve: field(func(r AccessRecord) any { return nullable(r.Purpose) })},
-			"purposeDetail": {Type: graphql.String, Description: "The caller's own words with the purpose, if any.", Resolve: field(func(r AccessRecord) any { return nullable(r.PurposeDetail) })},
-			"action":        {Type: graphql.NewNonNull(graphql.String), Description: "read, lookup (a look-up that found no child or event), search, worklist, identity_review, link, unlink, corrected, retracted or export.", Resolve: field(func(r AccessRecord) any { return r.Action })},
-			"childId":       {Type: graphql.ID, Description: "The child concerned; several ids separated by commas when one access concerned several (an event, a link).", Resolve: field(func(r AccessRecord) any { return nullable(r.ChildID) })},
-			"eventId":       {Type: graphql.ID, Description: "The event concerned: the one read, the link or unlink event recorded, or the entry corrected or retracted.", Resolve: field(func(r AccessRecord) any { return nullable(r.EventID) })},
-			"parts":         {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Which parts of the record were shown, for example identifiers, names, chronology or risk_flags.", Resolve: field(func(r AccessRecord) any { return nonNilStrings(r.Parts) })},
-			"returned":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(countType))), Description: "How many of each thing were returned, by name: counts, never content.", Resolve: field(func(r AccessRecord) any { return countsOf(r.Returned) })},
-			"asKnownAt":     {Type: dateTime, Description: "The asKnownAt the caller asked with; null for the present.", Resolve: field(func(r AccessRecord) any { return r.AsKnownAt })},
+			"at":            {Type: graphql.NewNonNull(dateTime), Description: "When the request that made the access arrived.", Resolve: field(func(r access.Record) any { return r.At })},
+			"requestId":     {Type: graphql.NewNonNull(graphql.String), Description: "The request's id (its X-Request-Id), to find it in the server's logs.", Resolve: field(func(r access.Record) any { return r.RequestID })},
+			"subject":       {Type: graphql.NewNonNull(graphql.String), Description: "The caller's user id from their token (nats:<agency> for a publisher over NATS).", Resolve: field(func(r access.Record) any { return r.Subject })},
+			"name":          {Type: graphql.NewNonNull(graphql.String), Description: "The caller's name from their token.", Resolve: field(func(r access.Record) any { return r.Name })},
+			"role":          {Type: graphql.NewNonNull(graphql.String), Description: "The caller's role: hub, practitioner, manager, analyst, auditor or publisher.", Resolve: field(func(r access.Record) any { return r.Role })},
+			"agency":        {Type: graphql.String, Description: "The caller's agency code, when their token names one.", Resolve: field(func(r access.Record) any { return nullable(r.Agency) })},
+			"purpose":       {Type: graphql.String, Description: "The purpose of access given, as a lower-case code such as mash_enquiry; null for corrections and retractions, which take none.", Resolve: field(func(r access.Record) any { return nullable(r.Purpose) })},
+			"purposeDetail": {Type: graphql.String, Description: "The caller's own words with the purpose, if any.", Resolve: field(func(r access.Record) any { return nullable(r.PurposeDetail) })},
+			"action":        {Type: graphql.NewNonNull(graphql.String), Description: "read, lookup (a look-up that found no child or event), search, worklist, identity_review, link, unlink, corrected, retracted or export.", Resolve: field(func(r access.Record) any { return r.Action })},
+			"childId":       {Type: graphql.ID, Description: "The child concerned; several ids separated by commas when one access concerned several (an event, a link).", Resolve: field(func(r access.Record) any { return nullable(r.ChildID) })},
+			"eventId":       {Type: graphql.ID, Description: "The event concerned: the one read, the link or unlink event recorded, or the entry corrected or retracted.", Resolve: field(func(r access.Record) any { return nullable(r.EventID) })},
+			"parts":         {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Which parts of the record were shown, for example identifiers, names, chronology or risk_flags.", Resolve: field(func(r access.Record) any { return nonNilStrings(r.Parts) })},
+			"returned":      {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(countType))), Description: "How many of each thing were returned, by name: counts, never content.", Resolve: field(func(r access.Record) any { return countsOf(r.Returned) })},
+			"asKnownAt":     {Type: dateTime, Description: "The asKnownAt the caller asked with; null for the present.", Resolve: field(func(r access.Record) any { return r.AsKnownAt })},
 		},
 	})
 	accessConnection := b.listConnection("AccessRecord", "A page of access records, oldest first.", accessType, pageInfoType)
@@ -660,13 +661,13 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 type conflictView struct {
 	projections.Conflict
 	asOf    *time.Time
-	purpose purpose
+	purpose access.Purpose
 }
 
 type matchView struct {
 	projections.PossibleMatch
 	asOf    *time.Time
-	purpose purpose
+	purpose access.Purpose
 }
 
 func (b *schemaBuilder) resolveConflictChild(p graphql.ResolveParams) (any, error) {
@@ -786,7 +787,7 @@ func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
 		if ra := auditFrom(p.Context); ra != nil {
 			rec := ra.record(action, strings.Join(ids, ","), e.ID, why, nil)
 			rec.Parts = []string{"identifiers"}
-			if err := b.auditor.Record(p.Context, []AccessRecord{rec}); err != nil {
+			if err := b.auditor.Record(p.Context, []access.Record{rec}); err != nil {
 				return nil, fail(p.Context, events.E("link", events.KindUnavailable, fmt.Errorf("the access log cannot be written, so nothing was changed: %w", err)))
 			}
 		}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
-	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 )
 
@@ -38,8 +38,8 @@ type purposeChoice struct {
 }
 
 func purposeChoices(chosen string) []purposeChoice {
-	out := make([]purposeChoice, 0, len(gateway.Purposes.Codes))
-	for _, c := range gateway.Purposes.Codes {
+	out := make([]purposeChoice, 0, len(access.Purposes.Codes))
+	for _, c := range access.Purposes.Codes {
 		out = append(out, purposeChoice{Code: c.Code, Meaning: c.Meaning, Chosen: c.Code == chosen})
 	}
 	return out
@@ -47,9 +47,9 @@ func purposeChoices(chosen string) []purposeChoice {
 
 // purposeText is a purpose as a page shows it: the reason's meaning and
 // the person's own words.
-func purposeText(p gateway.Purpose) string {
+func purposeText(p access.Purpose) string {
 	s := p.Reason
-	for _, c := range gateway.Purposes.Codes {
+	for _, c := range access.Purposes.Codes {
 		if c.Code == p.Reason {
 			s = c.Meaning
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 )
 
 // The pages' GraphQL documents. They ask for what the pages show and no
@@ -109,7 +110,7 @@ func kindOf(code string) events.Kind {
 // into out. Field errors come back as an error when the data lacks what
 // the page needs (out's decoding is the page's to judge: a child that was
 // not found is null).
-func (a *App) read(ctx context.Context, v viewer, p gateway.Purpose, d *gateway.Document, vars map[string]any, out any) ([]gqlerrors.FormattedError, error) {
+func (a *App) read(ctx context.Context, v viewer, p access.Purpose, d *gateway.Document, vars map[string]any, out any) ([]gqlerrors.FormattedError, error) {
 	res, err := a.cfg.Reads.Run(ctx, v.caller, p, d, vars)
 	if err != nil {
 		return nil, err

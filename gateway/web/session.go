@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 )
 
 // Session timeouts: a session ends after DefaultIdleTimeout without a
@@ -39,8 +39,8 @@ type session struct {
 	csrf     string
 	created  time.Time
 	seen     time.Time
-	purposes map[string]gateway.Purpose // per child id, for this session
-	general  *gateway.Purpose           // for search and the worklist
+	purposes map[string]access.Purpose // per child id, for this session
+	general  *access.Purpose           // for search and the worklist
 }
 
 // sessions is the server-side session store, in this process's memory: a
@@ -70,7 +70,7 @@ func randomToken() string {
 // planted before sign-in (session fixation) is never the signed-in one.
 func (s *sessions) start(token string) *session {
 	now := s.now()
-	ss := &session{id: randomToken(), token: token, csrf: randomToken(), created: now, seen: now, purposes: map[string]gateway.Purpose{}}
+	ss := &session{id: randomToken(), token: token, csrf: randomToken(), created: now, seen: now, purposes: map[string]access.Purpose{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep(now)
@@ -120,7 +120,7 @@ func (s *sessions) get(id string) (session, bool) {
 	}
 	ss.seen = now
 	cp := *ss
-	cp.purposes = make(map[string]gateway.Purpose, len(ss.purposes))
+	cp.purposes = make(map[string]access.Purpose, len(ss.purposes))
 	for k, v := range ss.purposes {
 		cp.purposes[k] = v
 	}
@@ -129,7 +129,7 @@ func (s *sessions) get(id string) (session, bool) {
 
 // setPurpose remembers why the session reads a child (childID) or, with
 // childID empty, searches and reads the worklist.
-func (s *sessions) setPurpose(id, childID string, p gateway.Purpose) {
+func (s *sessions) setPurpose(id, childID string, p access.Purpose) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss, ok := s.byID[id]

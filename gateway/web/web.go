@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 )
@@ -339,7 +340,7 @@ func (a *App) signout(w http.ResponseWriter, r *http.Request, v viewer) {
 
 // purposeFrom reads a purpose of access from a form and checks it as the
 // schema will.
-func purposeFrom(form url.Values) (gateway.Purpose, error) {
-	p := gateway.Purpose{Reason: strings.ToLower(strings.TrimSpace(form.Get("reason"))), Detail: strings.TrimSpace(form.Get("detail"))}
+func purposeFrom(form url.Values) (access.Purpose, error) {
+	p := access.Purpose{Reason: strings.ToLower(strings.TrimSpace(form.Get("reason"))), Detail: strings.TrimSpace(form.Get("detail"))}
 	return p, p.Check()
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/app"
@@ -244,7 +244,7 @@ func (c *client) query(ctx context.Context, query string) ([]byte, error) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set(gateway.HeaderPurpose, "quality_assurance")
+	req.Header.Set(access.HeaderPurpose, "quality_assurance")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("graphql: %w", err)

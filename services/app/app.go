@@ -29,6 +29,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/gateway/web"
@@ -277,7 +278,7 @@ type App struct {
 	key        ed25519.PrivateKey
 	verifier   *auth.Verifier
 	audit      *audit.Log
-	auditor    gateway.Auditor // audit, counted in metrics
+	auditor    access.Auditor // audit, counted in metrics
 	metrics    *metrics.Metrics
 	preload    *runner.Preloaded // the read model's snapshot, restored while NATS starts
 	replayFrom time.Time         // when the preload began, for the replay metric
@@ -546,9 +547,9 @@ func replicasError(err error, replicas int) error {
 // that was accepted, and later starts know it was deliberate.
 func (a *App) recordRecreated(ctx context.Context) error {
 	a.log.Warn("the access log had been lost; going on with a new one, as --recreate-audit-stream allowed, and recording that", "stream", eventlog.AuditStream)
-	rec := gateway.AccessRecord{At: a.cfg.Now(), Subject: "chronicle:" + a.cfg.Replica, Name: "Chronicle serve --recreate-audit-stream",
+	rec := access.Record{At: a.cfg.Now(), Subject: "chronicle:" + a.cfg.Replica, Name: "Chronicle serve --recreate-audit-stream",
 		Role: "system", Action: eventlog.AuditRecreated}
-	if err := a.auditor.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
+	if err := a.auditor.Record(ctx, []access.Record{rec}); err != nil {
 		return fmt.Errorf("record that the access log was recreated: %w", err)
 	}
 	return nil
@@ -881,14 +882,14 @@ func (a *App) checkAmendment(ctx context.Context, e *events.Event) error {
 		// the event id names the record.
 		_, children, _ = a.model.Event(target, nil)
 	}
-	rec := gateway.AccessRecord{At: a.cfg.Now(), RequestID: httpapi.RequestID(ctx), Action: strings.TrimPrefix(string(e.Type), "record."), EventID: target,
+	rec := access.Record{At: a.cfg.Now(), RequestID: httpapi.RequestID(ctx), Action: strings.TrimPrefix(string(e.Type), "record."), EventID: target,
 		ChildID: strings.Join(children, ","), Returned: map[string]int{}}
 	if c, ok := auth.CallerFrom(ctx); ok {
 		rec.Subject, rec.Name, rec.Role, rec.Agency = c.Subject, c.Name, string(c.Role), c.Agency
 	} else {
 		rec.Subject, rec.Role, rec.Agency = "nats:"+e.Agency, "publisher", e.Agency
 	}
-	if err := a.auditor.Record(ctx, []gateway.AccessRecord{rec}); err != nil {
+	if err := a.auditor.Record(ctx, []access.Record{rec}); err != nil {
 		return events.E("ingest", events.KindUnavailable, err)
 	}
 	return nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/services/audit"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/metrics"
@@ -56,10 +56,10 @@ type countedAudit struct {
 	m *metrics.Metrics
 }
 
-var _ gateway.Auditor = countedAudit{}
+var _ access.Auditor = countedAudit{}
 
-// Record implements gateway.Auditor.
-func (c countedAudit) Record(ctx context.Context, recs []gateway.AccessRecord) error {
+// Record implements access.Auditor.
+func (c countedAudit) Record(ctx context.Context, recs []access.Record) error {
 	err := c.Log.Record(ctx, recs)
 	c.m.AccessRecords(len(recs), err)
 	return err

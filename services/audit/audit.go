@@ -19,7 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
 
@@ -32,15 +32,15 @@ type Log struct {
 	created time.Time
 
 	mu    sync.RWMutex
-	bySeq map[uint64]gateway.AccessRecord
+	bySeq map[uint64]access.Record
 	seqs  []uint64
 }
 
-var _ gateway.Auditor = (*Log)(nil)
+var _ access.Auditor = (*Log)(nil)
 
 // Open starts indexing the audit stream from its beginning.
 func Open(ctx context.Context, js jetstream.JetStream) (*Log, error) {
-	l := &Log{js: js, bySeq: map[uint64]gateway.AccessRecord{}}
+	l := &Log{js: js, bySeq: map[uint64]access.Record{}}
 	s, err := js.Stream(ctx, eventlog.AuditStream)
 	if err != nil {
 		return nil, fmt.Errorf("audit: stream %s: %w", eventlog.AuditStream, err)
@@ -55,7 +55,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Log, error) {
 		if err != nil {
 			return
 		}
-		var r gateway.AccessRecord
+		var r access.Record
 		if json.Unmarshal(m.Data(), &r) == nil {
 			l.add(meta.Sequence.Stream, r)
 		}
@@ -66,7 +66,7 @@ func Open(ctx context.Context, js jetstream.JetStream) (*Log, error) {
 	return l, nil
 }
 
-func (l *Log) add(seq uint64, r gateway.AccessRecord) {
+func (l *Log) add(seq uint64, r access.Record) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, ok := l.bySeq[seq]; ok {
@@ -86,7 +86,7 @@ func (l *Log) add(seq uint64, r gateway.AccessRecord) {
 // round trip and a failure never leaves part of a request's reads on the
 // log. (A request with more than eventlog.MaxAtomicBatch records, which no
 // page makes, is stored in atomic batches of that size.)
-func (l *Log) Record(ctx context.Context, recs []gateway.AccessRecord) error {
+func (l *Log) Record(ctx context.Context, recs []access.Record) error {
 	for from := 0; from < len(recs); from += eventlog.MaxAtomicBatch {
 		if err := l.record(ctx, from, recs[from:min(from+eventlog.MaxAtomicBatch, len(recs))]); err != nil {
 			return err
@@ -97,7 +97,7 @@ func (l *Log) Record(ctx context.Context, recs []gateway.AccessRecord) error {
 
 // record stores recs, the request's records from index from on, as one
 // atomic batch.
-func (l *Log) record(ctx context.Context, from int, recs []gateway.AccessRecord) error {
+func (l *Log) record(ctx context.Context, from int, recs []access.Record) error {
 	msgs := make([]*nats.Msg, len(recs))
 	for i, r := range recs {
 		data, err := json.Marshal(r)
@@ -130,10 +130,10 @@ func (l *Log) record(ctx context.Context, from int, recs []gateway.AccessRecord)
 }
 
 // Query returns matching records, oldest first.
-func (l *Log) Query(f gateway.AccessFilter) []gateway.AccessRecord {
+func (l *Log) Query(f access.Filter) []access.Record {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	var out []gateway.AccessRecord
+	var out []access.Record
 	for _, seq := range l.seqs {
 		r := l.bySeq[seq]
 		if f.ChildID != "" && !containsChild(r.ChildID, f.ChildID) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/services/audit"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/jstest"
@@ -25,11 +25,11 @@ func TestOneRequestsRecordsAreStoredTogetherOrNotAtAll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	records := func(rid string, n int) []gateway.AccessRecord {
+	records := func(rid string, n int) []access.Record {
 		at := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-		out := make([]gateway.AccessRecord, n)
+		out := make([]access.Record, n)
 		for i := range out {
-			out[i] = gateway.AccessRecord{At: at, RequestID: rid, Subject: "u-synthetic", Name: "Synthetic Worker", Role: "manager",
+			out[i] = access.Record{At: at, RequestID: rid, Subject: "u-synthetic", Name: "Synthetic Worker", Role: "manager",
 				Purpose: "mash_enquiry", Action: "read_flags", ChildID: fmt.Sprintf("child-%03d", i)}
 		}
 		return out
@@ -43,7 +43,7 @@ func TestOneRequestsRecordsAreStoredTogetherOrNotAtAll(t *testing.T) {
 	if err := log.Record(ctx, page); err != nil {
 		t.Fatal(err)
 	}
-	got := log.Query(gateway.AccessFilter{Subject: "u-synthetic"})
+	got := log.Query(access.Filter{Subject: "u-synthetic"})
 	if len(got) != 51 {
 		t.Fatalf("read back %d records, want 51", len(got))
 	}

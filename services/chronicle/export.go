@@ -15,6 +15,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/services/csvcell"
 )
 
@@ -84,9 +85,9 @@ func getExport(ctx context.Context, u, token, why, detail string) ([]byte, error
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set(gateway.HeaderPurpose, why)
+	req.Header.Set(access.HeaderPurpose, why)
 	if detail != "" {
-		req.Header.Set(gateway.HeaderPurposeDetail, detail)
+		req.Header.Set(access.HeaderPurposeDetail, detail)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
