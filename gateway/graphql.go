@@ -260,14 +260,14 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 	}
 	media, ok := responseMedia(r)
 	if !ok {
-		h.requestError(w, mediaJSON, http.StatusNotAcceptable, "NOT_ACCEPTABLE", "accept application/graphql-response+json or application/json")
+		h.refuse(w, r, mediaJSON, httpapi.Refuse(httpapi.NotAcceptable, "accept application/graphql-response+json or application/json"))
 		return
 	}
 	var caller *auth.Caller
 	if _, presented := r.Header["Authorization"]; presented {
 		c, err := h.verifier.Verify(auth.BearerToken(r))
 		if err != nil {
-			h.authError(w, media, err)
+			h.refuse(w, r, media, err)
 			return
 		}
 		caller = &c
@@ -279,18 +279,18 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		req.Query, req.OperationName = q.Get("query"), q.Get("operationName")
 		if v := q.Get("variables"); v != "" {
 			if err := events.CheckJSONText([]byte(v)); err != nil {
-				h.requestError(w, media, http.StatusBadRequest, "INVALID", "variables: "+textProblem(err))
+				h.refuse(w, r, media, events.Errorf("variables", events.KindInvalid, "%s", textProblem(err)))
 				return
 			}
 			if err := json.Unmarshal([]byte(v), &req.Variables); err != nil {
-				h.requestError(w, media, http.StatusBadRequest, "INVALID", "variables: not a JSON object: "+err.Error())
+				h.refuse(w, r, media, events.Errorf("variables", events.KindInvalid, "not a JSON object: %v", err))
 				return
 			}
 		}
 	case http.MethodPost:
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != mediaJSON {
-			h.requestError(w, media, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "POST a JSON body with Content-Type: application/json")
+			h.refuse(w, r, media, httpapi.Refuse(httpapi.UnsupportedMediaType, "POST a JSON body with Content-Type: application/json"))
 			return
 		}
 		limit := int64(MaxGraphQLBody)
@@ -299,30 +299,30 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		}
 		body, err := httpapi.ReadBody(w, r, limit, h.bodyTimeout)
 		if err != nil {
-			h.bodyError(w, media, err, caller == nil)
+			h.refuse(w, r, media, h.bodyError(err, caller == nil))
 			return
 		}
 		w.Header().Del("Connection")
 		trimmed := bytes.TrimSpace(body)
 		if bytes.HasPrefix(trimmed, []byte("[")) {
-			h.requestError(w, media, http.StatusBadRequest, "INVALID", "batched requests are not supported: send one operation per request")
+			h.refuse(w, r, media, events.Errorf("", events.KindInvalid, "batched requests are not supported: send one operation per request"))
 			return
 		}
 		if err := events.CheckJSONText(trimmed); err != nil {
-			h.requestError(w, media, http.StatusBadRequest, "INVALID", textProblem(err))
+			h.refuse(w, r, media, events.Errorf("", events.KindInvalid, "%s", textProblem(err)))
 			return
 		}
 		if err := json.Unmarshal(trimmed, &req); err != nil {
-			h.requestError(w, media, http.StatusBadRequest, "INVALID", bodyProblem(err))
+			h.refuse(w, r, media, events.Errorf("", events.KindInvalid, "%s", bodyProblem(err)))
 			return
 		}
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		h.requestError(w, media, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", "use POST (or GET for queries)")
+		h.refuse(w, r, media, httpapi.Refuse(httpapi.MethodNotAllowed, "use POST (or GET for queries)"))
 		return
 	}
 	if strings.TrimSpace(req.Query) == "" {
-		h.requestError(w, media, http.StatusBadRequest, "INVALID", "query: a GraphQL document is required")
+		h.refuse(w, r, media, events.Errorf("query", events.KindInvalid, "a GraphQL document is required"))
 		return
 	}
 	src := source.NewSource(&source.Source{Body: []byte(req.Query), Name: "GraphQL request"})
@@ -347,14 +347,14 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 	o.kind = op.Operation
 	if r.Method == http.MethodGet && op.Operation != ast.OperationTypeQuery {
 		w.Header().Set("Allow", "POST")
-		h.requestError(w, media, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", op.Operation+" operations must be sent with POST")
+		h.refuse(w, r, media, httpapi.Refuse(httpapi.MethodNotAllowed, "%s operations must be sent with POST", op.Operation))
 		return
 	}
 	// The schema itself is public, so GraphiQL's documentation works before
 	// a token is pasted (Limits bound introspection as they bound the rest);
 	// everything else needs a verified caller.
 	if caller == nil && !introspectionOnly(op) {
-		h.authError(w, media, events.Errorf("auth", events.KindUnauthenticated,
+		h.refuse(w, r, media, events.Errorf("auth", events.KindUnauthenticated,
 			"no bearer token: send Authorization: Bearer <token> (only introspection of the schema is public)"))
 		return
 	}
@@ -363,7 +363,7 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		return
 	}
 	if ctx.Err() != nil {
-		h.stopped(w, media, ctx)
+		h.refuse(w, r, media, h.stopped(ctx))
 		return
 	}
 	if errs := h.reads.coerceVariables(ctx, op, req.Variables); len(errs) > 0 {
@@ -374,52 +374,41 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 	res, err := h.reads.execute(ctx, caller, why, doc, req.OperationName, req.Variables)
 	switch {
 	case isAuditUnavailable(err):
-		h.requestError(w, media, http.StatusServiceUnavailable, "AUDIT_UNAVAILABLE", ErrAuditUnavailable.Error())
+		h.refuse(w, r, media, httpapi.Refuse(httpapi.AuditUnavailable, "%s", ErrAuditUnavailable.Error()))
 		return
 	case err != nil:
-		h.stopped(w, media, ctx)
+		h.refuse(w, r, media, h.stopped(ctx))
 		return
 	}
 	o.errors = len(res.Errors) > 0
 	write(w, media, http.StatusOK, executed{Data: res.Data, Errors: responseErrors(locate(src, res.Errors))})
 }
 
-// authError refuses a request whose caller is not verified: 401 with
-// WWW-Authenticate, or 403 for a token whose role is unknown.
-func (h *GraphQL) authError(w http.ResponseWriter, media string, err error) {
-	if httpapi.StatusOf(err) == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
-	}
-	h.requestError(w, media, httpapi.StatusOf(err), httpapi.CodeOf(err), err.Error())
-}
-
-// bodyError answers a POST body that could not be read whole: over its
-// cap (413, saying that a token raises the cap when the request had
-// none), too slow (408), or cut short (400).
-func (h *GraphQL) bodyError(w http.ResponseWriter, media string, err error, public bool) {
+// bodyError says why a POST body could not be read whole: over its cap
+// (saying that a token raises the cap when the request had none), too slow,
+// or cut short.
+func (h *GraphQL) bodyError(err error, public bool) error {
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig) && public:
-		h.requestError(w, media, http.StatusRequestEntityTooLarge, events.KindTooLarge.String(),
-			fmt.Sprintf("request body is over %d bytes, the limit without a bearer token (only introspection is public); with one it is %d", MaxPublicGraphQLBody, MaxGraphQLBody))
+		return events.Errorf("", events.KindTooLarge,
+			"request body is over %d bytes, the limit without a bearer token (only introspection is public); with one it is %d", MaxPublicGraphQLBody, MaxGraphQLBody)
 	case errors.As(err, &tooBig):
-		h.requestError(w, media, http.StatusRequestEntityTooLarge, events.KindTooLarge.String(), fmt.Sprintf("request body is over %d bytes", MaxGraphQLBody))
+		return events.Errorf("", events.KindTooLarge, "request body is over %d bytes", MaxGraphQLBody)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		h.requestError(w, media, http.StatusRequestTimeout, "TIMEOUT", fmt.Sprintf("the request body did not arrive within %v", h.bodyTimeout))
-	default:
-		h.requestError(w, media, http.StatusBadRequest, "INVALID", "could not read the request body: "+err.Error())
+		return httpapi.Refuse(httpapi.BodyTimeout, "the request body did not arrive within %v", h.bodyTimeout)
 	}
+	return events.Errorf("", events.KindInvalid, "could not read the request body: %v", err)
 }
 
-// stopped answers a request whose context ended before its answer was
-// ready: 503 TIMEOUT past the deadline; 503 UNAVAILABLE when the client
-// went away (nobody reads it) or the server is shutting down.
-func (h *GraphQL) stopped(w http.ResponseWriter, media string, ctx context.Context) {
+// stopped says why a request's context ended before its answer was ready:
+// past the deadline (TIMEOUT); the client went away (nobody reads it) or
+// the server is shutting down (UNAVAILABLE).
+func (h *GraphQL) stopped(ctx context.Context) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		h.requestError(w, media, http.StatusServiceUnavailable, "TIMEOUT", fmt.Sprintf("the request took longer than %v", h.timeout))
-		return
+		return httpapi.Refuse(httpapi.Timeout, "the request took longer than %v", h.timeout)
 	}
-	h.requestError(w, media, http.StatusServiceUnavailable, events.KindUnavailable.String(), "the request was cancelled: the server is shutting down")
+	return events.Errorf("", events.KindUnavailable, "the request was cancelled: the server is shutting down")
 }
 
 // textProblem renders what events.CheckJSONText found: a repeated member
@@ -487,15 +476,19 @@ func operation(doc *ast.Document, name string) (*ast.OperationDefinition, error)
 	return found, nil
 }
 
+// errInvalidDocument is what a document error is, for its status: the
+// caller's to correct.
+var errInvalidDocument = events.Errorf("query", events.KindInvalid, "the document is not valid")
+
 // documentError answers a request error found before execution (a
 // document that does not parse or validate, an operation that cannot be
 // chosen, variables that cannot be coerced): 400 with
 // application/graphql-response+json; 200 with application/json, as the
 // specification asks for legacy clients.
 func (h *GraphQL) documentError(w http.ResponseWriter, media string, errs []gqlerrors.FormattedError) {
-	status := http.StatusBadRequest
+	status := httpapi.StatusOf(errInvalidDocument)
 	if media == mediaJSON {
-		status = http.StatusOK
+		status = http.StatusOK // not an error status: the specification's rule for legacy clients
 	}
 	for i := range errs {
 		if errs[i].Extensions == nil {
@@ -505,10 +498,13 @@ func (h *GraphQL) documentError(w http.ResponseWriter, media string, errs []gqle
 	write(w, media, status, refused{Errors: responseErrors(errs)})
 }
 
-// requestError answers a request that is not a GraphQL request at all, or
-// that cannot be executed.
-func (h *GraphQL) requestError(w http.ResponseWriter, media string, status int, code, msg string) {
-	write(w, media, status, refused{Errors: []wireError{{Message: msg, Extensions: map[string]any{"code": code}}}})
+// refuse answers a request that is not a GraphQL request at all, or that
+// cannot be executed, with err's status and code from the one mapping
+// (httpapi.StatusOf), and WWW-Authenticate when it is answered 401.
+func (h *GraphQL) refuse(w http.ResponseWriter, r *http.Request, media string, err error) {
+	httpapi.Challenge(w, err)
+	write(w, media, httpapi.StatusOf(err), refused{Errors: []wireError{{
+		Message: httpapi.PublicMessage(r.Context(), h.log, err), Extensions: map[string]any{"code": httpapi.CodeOf(err)}}}})
 }
 
 func write(w http.ResponseWriter, media string, status int, body any) {

@@ -23,9 +23,7 @@ func Authenticated(v *auth.Verifier, a auth.Action, log *slog.Logger, next http.
 			if r.ContentLength != 0 {
 				w.Header().Set("Connection", "close")
 			}
-			if StatusOf(err) == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
-			}
+			Challenge(w, err)
 			WriteError(w, r, log, err)
 			return
 		}

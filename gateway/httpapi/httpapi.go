@@ -10,46 +10,106 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/chronicle-hub/chronicle/events"
 )
 
-// StatusOf maps an error's Kind to its HTTP status. It is the only place
-// that decides this, for the ingest API and GraphQL alike.
-func StatusOf(err error) int {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return http.StatusRequestEntityTooLarge
-	}
-	switch events.KindOf(err) {
-	case events.KindInvalid:
-		return http.StatusBadRequest
-	case events.KindNotFound:
-		return http.StatusNotFound
-	case events.KindConflict:
-		return http.StatusConflict
-	case events.KindForbidden:
-		return http.StatusForbidden
-	case events.KindUnauthenticated:
-		return http.StatusUnauthorized
-	case events.KindUnavailable:
-		return http.StatusServiceUnavailable
-	case events.KindTooLarge:
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusInternalServerError
+// Refusal is a way of refusing a request for how or when it was sent,
+// rather than for what it asked: a response type the client will not
+// accept, a body of the wrong type, a method the endpoint does not take, a
+// body or an answer that took too long, an access log that cannot be
+// written. events.Kind says what Chronicle's own layers can say; these
+// exist only at the HTTP edge, so they are kept here, in the same mapping.
+type Refusal uint8
+
+// The refusals, each with its status and code in refusals.
+const (
+	NotAcceptable        Refusal = iota + 1 // 406 NOT_ACCEPTABLE: no response type the client accepts
+	UnsupportedMediaType                    // 415 UNSUPPORTED_MEDIA_TYPE: a body of a type the endpoint does not read
+	MethodNotAllowed                        // 405 METHOD_NOT_ALLOWED: set Allow before answering
+	BodyTimeout                             // 408 TIMEOUT: the request body did not arrive in time
+	Timeout                                 // 503 TIMEOUT: the answer was not ready in time
+	AuditUnavailable                        // 503 AUDIT_UNAVAILABLE: the access log cannot be written, so nothing is read
+)
+
+var refusals = [...]struct {
+	status int
+	code   string
+}{
+	NotAcceptable:        {http.StatusNotAcceptable, "NOT_ACCEPTABLE"},
+	UnsupportedMediaType: {http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE"},
+	MethodNotAllowed:     {http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
+	BodyTimeout:          {http.StatusRequestTimeout, "TIMEOUT"},
+	Timeout:              {http.StatusServiceUnavailable, "TIMEOUT"},
+	AuditUnavailable:     {http.StatusServiceUnavailable, "AUDIT_UNAVAILABLE"},
 }
 
-// CodeOf is the GraphQL extensions.code and the ingest API's error code for
-// err.
-func CodeOf(err error) string {
+// kindStatus is the status of each events.Kind; a Kind not here (Internal)
+// is 500.
+var kindStatus = map[events.Kind]int{
+	events.KindInvalid:         http.StatusBadRequest,
+	events.KindNotFound:        http.StatusNotFound,
+	events.KindConflict:        http.StatusConflict,
+	events.KindForbidden:       http.StatusForbidden,
+	events.KindUnauthenticated: http.StatusUnauthorized,
+	events.KindUnavailable:     http.StatusServiceUnavailable,
+	events.KindTooLarge:        http.StatusRequestEntityTooLarge,
+}
+
+// Refuse returns an error that refuses a request as r, its message
+// (formatted as by fmt.Sprintf) the caller's to read.
+func Refuse(r Refusal, format string, args ...any) error {
+	return &refused{r: r, msg: fmt.Sprintf(format, args...)}
+}
+
+type refused struct {
+	r   Refusal
+	msg string
+}
+
+func (e *refused) Error() string { return e.msg }
+
+// classify is the one mapping: an error's HTTP status and wire code.
+func classify(err error) (status int, code string) {
+	var rf *refused
+	if errors.As(err, &rf) {
+		return refusals[rf.r].status, refusals[rf.r].code
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return events.KindTooLarge.String()
+		return http.StatusRequestEntityTooLarge, events.KindTooLarge.String()
 	}
-	return events.KindOf(err).String()
+	k := events.KindOf(err)
+	if s, ok := kindStatus[k]; ok {
+		return s, k.String()
+	}
+	return http.StatusInternalServerError, k.String()
+}
+
+// StatusOf maps an error to its HTTP status: by its Refusal, else by its
+// events.Kind. It is the only place that decides this, for every endpoint
+// (GraphQL, the web pages, ingest, export).
+func StatusOf(err error) int {
+	s, _ := classify(err)
+	return s
+}
+
+// CodeOf is the GraphQL extensions.code and the JSON error body's code for
+// err: its Refusal's code, else its Kind's.
+func CodeOf(err error) string {
+	_, c := classify(err)
+	return c
+}
+
+// Challenge sets WWW-Authenticate on a response refusing err when err is
+// answered 401, as a bearer-token endpoint must (RFC 6750).
+func Challenge(w http.ResponseWriter, err error) {
+	if StatusOf(err) == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="chronicle", error="invalid_token"`)
+	}
 }
 
 // PublicMessage is what a caller may see of err: the message for errors the

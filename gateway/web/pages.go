@@ -147,7 +147,7 @@ func (a *App) search(w http.ResponseWriter, r *http.Request, v viewer) {
 		d.Problem = err.Error()
 	}
 	if d.Problem != "" {
-		a.render(w, r, &v, http.StatusBadRequest, "home", "Find a child", d)
+		a.retry(w, r, &v, "home", "Find a child", d)
 		return
 	}
 	a.sessions.setPurpose(v.id, "", p)
@@ -158,9 +158,9 @@ func (a *App) search(w http.ResponseWriter, r *http.Request, v viewer) {
 		} `json:"children"`
 	}
 	if _, err := a.read(r.Context(), v, p, a.docs.search, map[string]any{"filter": filter, "first": searchMax}, &out); err != nil {
-		if httpapi.StatusOf(err) == http.StatusBadRequest {
+		if events.KindOf(err) == events.KindInvalid {
 			d.Problem = httpapi.PublicMessage(r.Context(), a.log, err)
-			a.render(w, r, &v, http.StatusBadRequest, "home", "Find a child", d)
+			a.retry(w, r, &v, "home", "Find a child", d)
 			return
 		}
 		a.failed(w, r, &v, err)
@@ -190,7 +190,7 @@ func (a *App) setPurpose(w http.ResponseWriter, r *http.Request, v viewer) {
 	childID := r.PostForm.Get("child")
 	p, err := purposeFrom(r.PostForm)
 	if err != nil {
-		a.render(w, r, &v, http.StatusBadRequest, "purpose", "Why are you opening this record?",
+		a.retry(w, r, &v, "purpose", "Why are you opening this record?",
 			purposeData{ChildID: childID, Purposes: purposeChoices(p.Reason), Detail: p.Detail, Problem: err.Error()})
 		return
 	}

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
@@ -114,7 +115,7 @@ func New(cfg Config) (*App, error) {
 	a.mux.HandleFunc("GET /children/{id}", a.signedIn(a.child))
 	a.mux.HandleFunc("GET /worklist", a.signedIn(a.worklist))
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		a.errorPage(w, r, nil, http.StatusNotFound, "Page not found", "There is no page at this address.")
+		a.errorPage(w, r, nil, "Page not found", events.Errorf("", events.KindNotFound, "There is no page at this address."))
 	})
 	return a, nil
 }
@@ -166,12 +167,12 @@ func (a *App) signedIn(next func(http.ResponseWriter, *http.Request, viewer)) ht
 				http.Redirect(w, r, "/signin", http.StatusSeeOther)
 				return
 			}
-			a.errorPage(w, r, nil, http.StatusUnauthorized, "Signed out", "Your session has ended or you have not signed in. Sign in again.")
+			a.errorPage(w, r, nil, "Signed out", events.Errorf("", events.KindUnauthenticated, "Your session has ended or you have not signed in. Sign in again."))
 			return
 		}
 		if r.Method == http.MethodPost {
 			if err := a.checkForm(r, v.csrf); err != nil {
-				a.errorPage(w, r, &v, http.StatusForbidden, "Form refused", err.Error())
+				a.errorPage(w, r, &v, "Form refused", err)
 				return
 			}
 		}
@@ -181,20 +182,20 @@ func (a *App) signedIn(next func(http.ResponseWriter, *http.Request, viewer)) ht
 
 // checkForm reads a POSTed form (at most 64 KiB) and checks it came from
 // this site: its csrf field equals want, and the Origin header, when the
-// browser sends one, is this site's.
+// browser sends one, is this site's. A form that is not is KindForbidden.
 func (a *App) checkForm(r *http.Request, want string) error {
 	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		return fmt.Errorf("the form could not be read: %w", err)
+		return events.Errorf("", events.KindForbidden, "the form could not be read: %v", err)
 	}
 	if o := r.Header.Get("Origin"); o != "" {
 		u, err := url.Parse(o)
 		if err != nil || u.Host != r.Host {
-			return errors.New("the form was sent from another site")
+			return events.Errorf("", events.KindForbidden, "the form was sent from another site")
 		}
 	}
 	if !sameToken(r.PostForm.Get("csrf"), want) {
-		return errors.New("the form's security token does not match this session (it may have been sent from another site, or from a page older than your sign-in): go back, reload the page and try again")
+		return events.Errorf("", events.KindForbidden, "the form's security token does not match this session (it may have been sent from another site, or from a page older than your sign-in): go back, reload the page and try again")
 	}
 	return nil
 }
@@ -237,10 +238,10 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, v *viewer, status i
 		err = t.ExecuteTemplate(&buf, "layout", p)
 	}
 	if err != nil {
-		a.log.Error("web: render", "template", name, "request_id", httpapi.RequestID(r.Context()), "err", err)
+		err = fmt.Errorf("web: render %s: %w", name, err) // Chronicle's fault: 500, logged, not shown
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = fmt.Fprintf(w, "internal error (request id %s)\n", httpapi.RequestID(r.Context()))
+		w.WriteHeader(httpapi.StatusOf(err))
+		_, _ = fmt.Fprintln(w, httpapi.PublicMessage(r.Context(), a.log, err))
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -248,24 +249,37 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, v *viewer, status i
 	_, _ = w.Write(buf.Bytes())
 }
 
+// errFormProblem is what a form shown again with a problem to correct is
+// answered as: the person's to correct (KindInvalid), whatever the problem
+// (a purpose left out is refused as forbidden by the read, but on a form it
+// is a field to fill in).
+var errFormProblem = events.Errorf("form", events.KindInvalid, "the form has a problem to correct")
+
+// retry renders a page again with the problem in its form, answered with
+// errFormProblem's status.
+func (a *App) retry(w http.ResponseWriter, r *http.Request, v *viewer, name, title string, data any) {
+	a.render(w, r, v, httpapi.StatusOf(errFormProblem), name, title, data)
+}
+
 type errorData struct{ Heading, Message string }
 
-func (a *App) errorPage(w http.ResponseWriter, r *http.Request, v *viewer, status int, heading, msg string) {
-	a.render(w, r, v, status, "error", heading, errorData{heading, msg})
+// errorPage shows err under heading, with its status and public message
+// from the one mapping (httpapi.StatusOf).
+func (a *App) errorPage(w http.ResponseWriter, r *http.Request, v *viewer, heading string, err error) {
+	a.render(w, r, v, httpapi.StatusOf(err), "error", heading, errorData{heading, httpapi.PublicMessage(r.Context(), a.log, err)})
 }
 
 // failed shows an error from the read path: its status and public message
 // through the gateway's one mapping.
 func (a *App) failed(w http.ResponseWriter, r *http.Request, v *viewer, err error) {
-	status := httpapi.StatusOf(err)
-	heading := http.StatusText(status)
+	heading := http.StatusText(httpapi.StatusOf(err))
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		status, heading = http.StatusServiceUnavailable, "Timed out"
+		heading, err = "Timed out", httpapi.Refuse(httpapi.Timeout, "the page took too long to read: try again")
 	case errors.Is(err, gateway.ErrAuditUnavailable):
 		heading = "Access log unavailable"
 	}
-	a.errorPage(w, r, v, status, heading, httpapi.PublicMessage(r.Context(), a.log, err))
+	a.errorPage(w, r, v, heading, err)
 }
 
 // signinData is the sign-in page's.
@@ -278,13 +292,19 @@ type signinData struct {
 // signinPage shows the form, with a fresh CSRF token in a cookie of its
 // own (there is no session yet to hold it).
 func (a *App) signinPage(w http.ResponseWriter, r *http.Request) {
-	a.showSignin(w, r, http.StatusOK, "")
+	a.showSignin(w, r, nil)
 }
 
-func (a *App) showSignin(w http.ResponseWriter, r *http.Request, status int, problem string) {
+// showSignin shows the sign-in form: afresh when problem is nil, else
+// with the problem with the token, answered with its status.
+func (a *App) showSignin(w http.ResponseWriter, r *http.Request, problem error) {
 	tok := randomToken()
 	http.SetCookie(w, cookie(r, signinCookie, tok, 0))
-	a.render(w, r, nil, status, "signin", "Sign in", signinData{CSRF: tok, Demo: a.cfg.Demo, Problem: problem})
+	status, msg := http.StatusOK, ""
+	if problem != nil {
+		status, msg = httpapi.StatusOf(problem), "token: "+httpapi.PublicMessage(r.Context(), a.log, problem)
+	}
+	a.render(w, r, nil, status, "signin", "Sign in", signinData{CSRF: tok, Demo: a.cfg.Demo, Problem: msg})
 }
 
 // signin checks the form's CSRF token against its cookie, then the token
@@ -298,7 +318,7 @@ func (a *App) signin(w http.ResponseWriter, r *http.Request) {
 		want = c.Value
 	}
 	if err := a.checkForm(r, want); err != nil {
-		a.errorPage(w, r, nil, http.StatusForbidden, "Form refused", err.Error())
+		a.errorPage(w, r, nil, "Form refused", err)
 		return
 	}
 	token := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(r.PostForm.Get("token")), "Bearer "))
@@ -314,7 +334,7 @@ func (a *App) signin(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if token == "" {
-		a.showSignin(w, r, http.StatusUnauthorized, "token: paste a token from chronicle token (or your identity provider) to sign in")
+		a.showSignin(w, r, events.Errorf("", events.KindUnauthenticated, "paste a token from chronicle token (or your identity provider) to sign in"))
 		return
 	}
 	caller, err := a.cfg.Verifier.Verify(token)
@@ -322,7 +342,7 @@ func (a *App) signin(w http.ResponseWriter, r *http.Request) {
 		err = caller.Require(auth.ReadRecords)
 	}
 	if err != nil {
-		a.showSignin(w, r, httpapi.StatusOf(err), "token: "+httpapi.PublicMessage(r.Context(), a.log, err))
+		a.showSignin(w, r, err)
 		return
 	}
 	ss := a.sessions.start(token)

@@ -61,14 +61,14 @@ func NewHandler(pub *eventlog.Publisher, log *slog.Logger) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeStatusError(w, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED", fmt.Sprintf("method %s not allowed: POST events to /v1/events", r.Method))
+		httpapi.WriteError(w, r, h.log, httpapi.Refuse(httpapi.MethodNotAllowed, "method %s not allowed: POST events to /v1/events", r.Method))
 		return
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || (mt != "application/json" && mt != "application/x-ndjson") {
 		w.Header().Set("Accept-Post", "application/json, application/x-ndjson")
-		writeStatusError(w, r, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
-			fmt.Sprintf("Content-Type %q is not supported: send application/json (one event or an array) or application/x-ndjson", r.Header.Get("Content-Type")))
+		httpapi.WriteError(w, r, h.log, httpapi.Refuse(httpapi.UnsupportedMediaType,
+			"Content-Type %q is not supported: send application/json (one event or an array) or application/x-ndjson", r.Header.Get("Content-Type")))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
@@ -344,11 +344,4 @@ func (resp *Response) Status() int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusUnprocessableEntity
-}
-
-// writeStatusError answers with a status that no error Kind maps to (405, 415).
-func writeStatusError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
-	var body httpapi.ErrorBody
-	body.Error.Code, body.Error.Message, body.Error.RequestID = code, msg, httpapi.RequestID(r.Context())
-	httpapi.WriteJSON(w, status, body)
 }
