@@ -110,11 +110,25 @@ func TestInABrowser(t *testing.T) {
 				t.Errorf("the child's page lacks %q", want)
 			}
 		}
+		shoot(t, ctx, "web-child.png")
+		// Print for conference: the print view, printed to PDF, and the
+		// copy on the access log as printing.
+		if err := chromedp.Do(ctx, chromedp.Click(`p.print-link a`), chromedp.WaitVisible(`.print-view-header`)); err != nil {
+			t.Fatalf("open the print view: %v", err)
+		}
+		loc, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		childID := strings.TrimSuffix(strings.TrimPrefix(loc, h.base+"/children/"), "/print")
 		pdf, err := chromedp.Run(ctx, chromedp.PrintToPDF(chromedp.PDFPreferCSSPageSize(), chromedp.PDFLandscape(), chromedp.PDFPaper(chromedp.PaperA4)))
 		if err != nil || len(pdf) < 1000 || !strings.HasPrefix(string(pdf), "%PDF") {
 			t.Fatalf("print to PDF: %v (%d bytes)", err, len(pdf))
 		}
-		shoot(t, ctx, "web-child.png")
+		if n := countAction(accessLog(t, h, childID, "conference"), "print"); n != 1 {
+			t.Errorf("%d print records on the access log for %s, want 1", n, childID)
+		}
+		shoot(t, ctx, "web-print.png")
 		if err := chromedp.Do(ctx, chromedp.Navigate(h.base+"/worklist"), chromedp.WaitVisible(`table.worklist`)); err != nil {
 			t.Fatalf("worklist: %v", err)
 		}

@@ -110,6 +110,7 @@ func New(cfg Config) (*App, error) {
 	a.mux.HandleFunc("POST /search", a.signedIn(a.search))
 	a.mux.HandleFunc("POST /purpose", a.signedIn(a.setPurpose))
 	a.mux.HandleFunc("GET /children/{id}", a.signedIn(a.child))
+	a.mux.HandleFunc("GET /children/{id}/print", a.signedIn(a.print))
 	a.mux.HandleFunc("GET /worklist", a.signedIn(a.worklist))
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, nil, http.StatusNotFound, "Page not found", "There is no page at this address.")

@@ -373,7 +373,7 @@ func TestOpeningAChildIsOnTheAccessLogWithItsPurpose(t *testing.T) {
 // an auditor, through GraphQL.
 func accessLog(t *testing.T, h *hub, childID, purpose string) []map[string]any {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": `query($id: ID) { accessLog(childId: $id, first: 1000) { nodes { subject action purpose purposeDetail parts } } }`,
+	body, _ := json.Marshal(map[string]any{"query": `query($id: ID) { accessLog(childId: $id, first: 1000) { nodes { subject action purpose purposeDetail parts childId asKnownAt } } }`,
 		"variables": map[string]any{"id": childID}})
 	req, _ := http.NewRequest(http.MethodPost, h.base+"/graphql", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
@@ -401,6 +401,69 @@ func accessLog(t *testing.T, h *hub, childID, purpose string) []map[string]any {
 		}
 	}
 	return recs
+}
+
+// Printing for conference is on the access log as itself: the print view
+// reads the record as action print, with the child, the purpose and as
+// known at, and the copy says what a conference copy must (the marking,
+// who printed it, when, why, as known at). Before a purpose it prints
+// nothing and records nothing.
+func TestPrintingIsOnTheAccessLogAsItself(t *testing.T) {
+	h, b, tok := robinAs(t, "hub-9", auth.Hub, "hub")
+	id := b.find(tok, "9990000018")
+	if a := b.get("/children/" + id + "/print"); a.status != http.StatusOK || !strings.Contains(a.body, "Why are you opening this record?") || strings.Contains(a.body, "Robin") {
+		t.Fatalf("the print view before a purpose: %d %s", a.status, a.body)
+	}
+	page := b.open(tok, id, "conference", "Review conference 9 July")
+	if !strings.Contains(page.body, `href="/children/`+id+`/print"`) || !strings.Contains(page.body, "Print for conference") {
+		t.Fatalf("the child's page has no link to print for conference: %s", page.body)
+	}
+	if n := countAction(accessLog(t, h, id, "conference"), "print"); n != 0 {
+		t.Fatalf("%d print records before anything was printed", n)
+	}
+	// As known at the end of today: everything the hub has, with the date on.
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	asOf := time.Now().In(london).Format("2006-01-02")
+	printed := b.get("/children/" + id + "/print?asof=" + asOf)
+	if printed.status != http.StatusOK {
+		t.Fatalf("print view: %d %s", printed.status, printed.body)
+	}
+	for _, want := range []string{"OFFICIAL-SENSITIVE", "Printed by <span id=\"printed-by\">Synthetic hub-9 (hub, hub)</span>",
+		"Child protection conference or core group: Review conference 9 July", "As known at the end of", "Robin Webtest", secret} {
+		if !strings.Contains(printed.body, want) {
+			t.Errorf("the print view lacks %q", want)
+		}
+	}
+	recs := accessLog(t, h, id, "conference")
+	if n := countAction(recs, "print"); n != 1 {
+		t.Fatalf("%d print records, want 1: %+v", n, recs)
+	}
+	for _, r := range recs {
+		if r["action"] != "print" {
+			continue
+		}
+		if r["subject"] != "hub-9" || r["childId"] != id || r["purposeDetail"] != "Review conference 9 July" || r["asKnownAt"] == nil ||
+			!strings.Contains(strings.Join(toStrings(r["parts"]), ","), "chronology") {
+			t.Errorf("print record: %+v", r)
+		}
+	}
+	// Reading on screen is still a read, not a print.
+	if n := countAction(recs, "read"); n != 1 {
+		t.Errorf("%d read records, want the one opening: %+v", n, recs)
+	}
+}
+
+func countAction(recs []map[string]any, action string) int {
+	n := 0
+	for _, r := range recs {
+		if r["action"] == action {
+			n++
+		}
+	}
+	return n
 }
 
 func toStrings(v any) []string {
