@@ -274,6 +274,20 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"raisedAt":    {Type: graphql.NewNonNull(dateTime), Description: "When the condition held and the hub knew it.", Resolve: field(func(f flagView) any { return f.RaisedAt })},
 			"clearedAt":   {Type: dateTime, Description: "When the condition stopped holding; null while active.", Resolve: field(func(f flagView) any { return f.ClearedAt })},
 			"clearReason": {Type: graphql.String, Description: "Why it cleared; null while active and on a redacted flag. If an entry hidden from your role cleared it, it says only that.", Resolve: field(func(f flagView) any { return nullable(f.ClearReason) })},
+			"deadlineMissedAt": {Type: dateTime, Description: "On a statutory deadline's flag (an assessment, conference, core group, decision or return home interview that is late), when the deadline was first missed; null on other flags and on a redacted flag.",
+				Resolve: field(func(f flagView) any {
+					if f.Deadline.IsZero() {
+						return nil
+					}
+					return f.Deadline.Missed
+				})},
+			"overdueBy": {Type: graphql.String, Description: "On an active statutory deadline's flag, how late it is at the evaluation time: \"3 working days\" for deadlines in working days or months (England and Wales bank holidays excluded; the first working day after the last permitted one counts 1), \"5 hours\" or \"2 days\" by the clock for the return home interview's hours; null otherwise and on a redacted flag.",
+				Resolve: field(func(f flagView) any {
+					if !f.Active() {
+						return nil
+					}
+					return nullable(f.Deadline.OverdueBy(f.at))
+				})},
 			"evidence": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The chronology entries the flag rests on; those hidden from your role are redacted placeholders.",
 				Resolve: b.resolveEvidence},
 		},

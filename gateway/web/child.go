@@ -63,6 +63,7 @@ type (
 		RaisedAt    time.Time  `json:"raisedAt"`
 		ClearedAt   *time.Time `json:"clearedAt"`
 		ClearReason string     `json:"clearReason"`
+		OverdueBy   string     `json:"overdueBy"`
 		Evidence    []entry    `json:"evidence"`
 	}
 	timelineEntry struct {

@@ -27,7 +27,7 @@ const (
     id requestedId names datesOfBirth unborn
     identifiers { scheme value establishedAt }
     riskFlags(includeCleared: true) {
-      code title severity reason active raisedAt clearedAt clearReason
+      code title severity reason active raisedAt clearedAt clearReason overdueBy
       evidence { id occurredAt agency title summary reliability redacted }
     }
     timeline: chronology(first: $timeline, from: $from, to: $to, agencies: $agencies, types: $types, includeRetracted: $retracted) {
@@ -56,7 +56,7 @@ const (
     edges { cursor node {
       highestSeverity latestRaisedAt
       child { id names datesOfBirth }
-      flags { code title severity reason raisedAt }
+      flags { code title severity reason raisedAt overdueBy }
     } }
     pageInfo { hasNextPage endCursor }
   }

@@ -490,6 +490,51 @@ func TestWorklistListsAFlaggedChild(t *testing.T) {
 	}
 }
 
+// The worklist says how late a missed statutory deadline is, and its
+// filters by flag and severity keep and drop children as GraphQL's do.
+func TestWorklistSaysHowLateADeadlineIs(t *testing.T) {
+	h, b, tok := robinAs(t, "hub-1", auth.Hub, "hub")
+	// Sam came home five days ago and has had no return home interview: 72
+	// hours are up two days ago.
+	sam := events.Identifiers{NHSNumber: "9990000026"}
+	returned := event("missing.returned", "police", "web-m1", time.Now().UTC().Add(-5*24*time.Hour), sam, "Returned home after a missing episode")
+	returned.Subjects[0].Name = "Sam Overdue"
+	returned.ID = events.DeriveID(returned)
+	h.publish(returned)
+	if a := b.post("/purpose", url.Values{"csrf": {tok}, "reason": {"mash_enquiry"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("purpose: %d %s", a.status, a.body)
+	}
+	page := b.get("/worklist")
+	if page.status != http.StatusOK || !strings.Contains(page.body, "Sam Overdue") || !strings.Contains(page.body, "Return home interview overdue</strong> <strong class=\"overdue\">overdue by 2 days</strong>") {
+		t.Fatalf("worklist: %d %s", page.status, page.body)
+	}
+	// Robin's plan is not a deadline: no lateness on it.
+	if !strings.Contains(page.body, "<strong>Child protection plan</strong>: child protection plan") {
+		t.Errorf("lateness shown on a flag that is not a deadline: %s", page.body)
+	}
+	for _, tt := range []struct {
+		name, query string
+		sam, robin  bool
+	}{
+		{"by flag", "?code=RHI_OVERDUE", true, false},
+		{"by severity", "?severity=high", false, true},
+		{"by both", "?severity=medium&code=CP_PLAN_ACTIVE", false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := b.get("/worklist" + tt.query)
+			if a.status != http.StatusOK || strings.Contains(a.body, "Sam Overdue") != tt.sam || strings.Contains(a.body, "Robin Webtest") != tt.robin {
+				t.Errorf("worklist%s: %d, Sam %v (want %v), Robin %v (want %v)", tt.query, a.status,
+					strings.Contains(a.body, "Sam Overdue"), tt.sam, strings.Contains(a.body, "Robin Webtest"), tt.robin)
+			}
+		})
+	}
+	// The child's page says it too.
+	id := b.find(tok, "9990000026")
+	if child := b.open(tok, id, "mash_enquiry", ""); !strings.Contains(child.body, "Overdue by 2 days") {
+		t.Errorf("the child's page does not say how late the interview is: %s", child.body)
+	}
+}
+
 // What an outsider, or a careless client, sends the pages: a form larger
 // than a form can be, search values with control characters and of absurd
 // length, child addresses that are not ids, as known at dates that are
