@@ -7,7 +7,7 @@ import (
 )
 
 // pages are the templates, each rendered inside layout.html.
-var pages = []string{"signin", "signedout", "error", "home", "purpose", "child", "print", "worklist"}
+var pages = []string{"signin", "signedin", "signedout", "error", "home", "purpose", "child", "print", "worklist"}
 
 // shared are the templates a page uses beside its own and the layout: the
 // parts of a child's record the screen page and the print view share.

@@ -55,6 +55,9 @@ type Config struct {
 	// Both are set only with --demo.
 	Demo  []DemoCaller
 	Issue func(DemoCaller) (string, error)
+	// OIDC, when set, offers sign-in with an OpenID Connect provider
+	// beside the token form.
+	OIDC *OIDC
 	// IdleTimeout and MaxAge end sessions; zero means DefaultIdleTimeout
 	// and DefaultMaxAge.
 	IdleTimeout, MaxAge time.Duration
@@ -72,6 +75,7 @@ type App struct {
 	tmpl     map[string]*template.Template
 	sessions *sessions
 	docs     documents
+	oidc     *oidcSignin // nil without Config.OIDC
 	log      *slog.Logger
 }
 
@@ -100,6 +104,13 @@ func New(cfg Config) (*App, error) {
 	}
 	if a.tmpl, err = parseTemplates(); err != nil {
 		return nil, err
+	}
+	if cfg.OIDC != nil {
+		if a.oidc, err = newOIDCSignin(*cfg.OIDC, cfg.Now); err != nil {
+			return nil, err
+		}
+		a.mux.HandleFunc("POST /signin/oidc", a.oidcStart)
+		a.mux.HandleFunc("GET "+CallbackPath, a.oidcCallback)
 	}
 	static, _ := fs.Sub(staticFiles, "static")
 	a.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
@@ -152,7 +163,9 @@ func (a *App) signedIn(next func(http.ResponseWriter, *http.Request, viewer)) ht
 		if c, err := r.Cookie(sessionCookie); err == nil {
 			v.session, ok = a.sessions.get(c.Value)
 		}
-		if ok {
+		if ok && v.token == "" {
+			v.caller = v.session.caller // signed in with the OpenID Connect provider
+		} else if ok {
 			var err error
 			if v.caller, err = a.cfg.Verifier.Verify(v.token); err != nil {
 				a.sessions.end(v.id)
@@ -272,6 +285,8 @@ type signinData struct {
 	CSRF    string
 	Demo    []DemoCaller
 	Problem string
+	// OIDC names the identity provider when sign-in with it is offered.
+	OIDC string
 }
 
 // signinPage shows the form, with a fresh CSRF token in a cookie of its
@@ -283,7 +298,11 @@ func (a *App) signinPage(w http.ResponseWriter, r *http.Request) {
 func (a *App) showSignin(w http.ResponseWriter, r *http.Request, status int, problem string) {
 	tok := randomToken()
 	http.SetCookie(w, cookie(r, signinCookie, tok, 0))
-	a.render(w, r, nil, status, "signin", "Sign in", signinData{CSRF: tok, Demo: a.cfg.Demo, Problem: problem})
+	d := signinData{CSRF: tok, Demo: a.cfg.Demo, Problem: problem}
+	if a.oidc != nil {
+		d.OIDC = a.oidc.cfg.Label
+	}
+	a.render(w, r, nil, status, "signin", "Sign in", d)
 }
 
 // signin checks the form's CSRF token against its cookie, then the token
@@ -291,12 +310,7 @@ func (a *App) showSignin(w http.ResponseWriter, r *http.Request, status int, pro
 // session under a new id. Only roles that read children's records may
 // sign in: the pages are theirs.
 func (a *App) signin(w http.ResponseWriter, r *http.Request) {
-	c, _ := r.Cookie(signinCookie)
-	want := ""
-	if c != nil {
-		want = c.Value
-	}
-	if err := a.checkForm(r, want); err != nil {
+	if err := a.checkSigninForm(r); err != nil {
 		a.errorPage(w, r, nil, http.StatusForbidden, "Form refused", err.Error())
 		return
 	}
@@ -324,10 +338,20 @@ func (a *App) signin(w http.ResponseWriter, r *http.Request) {
 		a.showSignin(w, r, gateway.StatusOf(err), "token: "+gateway.PublicMessage(r.Context(), a.log, err))
 		return
 	}
-	ss := a.sessions.start(token)
+	ss := a.sessions.start(token, caller)
 	http.SetCookie(w, cookie(r, signinCookie, "", -1))
 	http.SetCookie(w, cookie(r, sessionCookie, ss.id, 0))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// checkSigninForm checks a sign-in form (there is no session yet) against
+// the CSRF token in the sign-in page's cookie.
+func (a *App) checkSigninForm(r *http.Request) error {
+	want := ""
+	if c, err := r.Cookie(signinCookie); err == nil {
+		want = c.Value
+	}
+	return a.checkForm(r, want)
 }
 
 // signout ends the session and deletes its cookie.

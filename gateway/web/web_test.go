@@ -27,11 +27,19 @@ type hub struct {
 	skew atomic.Int64 // added to the real time
 }
 
-func startHub(t testing.TB) *hub {
+func startHub(t testing.TB) *hub { return startHubWith(t, nil) }
+
+// startHubWith starts a hub whose configuration configure may change
+// first (nil: none).
+func startHubWith(t testing.TB, configure func(*app.Config)) *hub {
 	t.Helper()
 	h := &hub{t: t}
 	now := func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
-	a := app.New(app.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true, Now: now})
+	cfg := app.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true, Now: now}
+	if configure != nil {
+		configure(&cfg)
+	}
+	a := app.New(cfg)
 	if err := a.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
