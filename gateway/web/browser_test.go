@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/web"
 )
 
 var screenshots = flag.Bool("screenshots", false, "write screenshots of the main pages to docs/ (TestInABrowser)")
@@ -267,6 +269,56 @@ func TestInABrowser(t *testing.T) {
 		}
 		shoot(t, ctx, "web-child-redacted.png")
 	})
+}
+
+// TestOpenIDConnectSignInInABrowser signs in through the provider in
+// headless Chromium, with the provider on another site (localhost, the
+// hub on 127.0.0.1): the sign-in page's form must be allowed to lead to
+// the provider (form-action), and the browser, sent back by a form on the
+// provider's site, must still send the session cookie (SameSite=Strict)
+// with the next page.
+func TestOpenIDConnectSignInInABrowser(t *testing.T) {
+	exe := chromium(t)
+	p := startProvider(t)
+	p.base = strings.Replace(p.srv.URL, "127.0.0.1", "localhost", 1)
+	p.consent = true
+	// The redirect URL is registered before the hub starts, so the hub
+	// needs a known port: one the kernel just gave and took back.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p.redirect = "http://" + addr + web.CallbackPath
+	h := startOIDCHub(t, p, addr)
+	p.signsIn(map[string]any{"sub": "oidc-hub-2", "name": "Hollis Hub", "groups": []string{"mash-team"}}, nil)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancelB := chromedp.NewContext(actx)
+	defer cancelB()
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Skipf("chromium would not start: %v", err)
+	}
+	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelT()
+	if err := chromedp.Do(ctx, chromedp.Navigate(h.base+"/"), chromedp.WaitVisible(`#signin-oidc`)); err != nil {
+		t.Fatalf("sign-in page: %v", err)
+	}
+	checkAccessible(t, ctx, "sign-in with a provider")
+	step, cancelS := context.WithTimeout(ctx, 20*time.Second)
+	defer cancelS()
+	if err := chromedp.Do(step, chromedp.Click(`#signin-oidc`), chromedp.WaitVisible(`#approve`), chromedp.Click(`#approve`), chromedp.WaitVisible(`#value`)); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		html, _ := chromedp.Run(ctx, chromedp.OuterHTML(`html`))
+		t.Fatalf("sign in through the provider (at %s): %v\n%s", loc, err, html)
+	}
+	html, err := chromedp.Run(ctx, chromedp.OuterHTML(`header`))
+	if err != nil || !strings.Contains(html, "Hollis Hub (hub, hub)") {
+		t.Errorf("signed in as whom? %v %s", err, html)
+	}
 }
 
 // shoot writes a full-page screenshot to docs/ when -screenshots is given.

@@ -191,6 +191,21 @@ func (o *oidcSignin) secure(r *http.Request) bool {
 	return r.TLS != nil || strings.HasPrefix(o.cfg.RedirectURL, "https://")
 }
 
+// authOrigin is the origin of the provider's authorization endpoint, for
+// the sign-in page's form-action; the issuer's while the provider has not
+// been discovered.
+func (o *oidcSignin) authOrigin(ctx context.Context) string {
+	raw := o.cfg.Issuer
+	if p, _, err := o.discover(ctx); err == nil {
+		raw = p.Endpoint().AuthURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // begin records a new flow and returns its cookie value.
 func (o *oidcSignin) begin() (string, flow) {
 	f := flow{state: randomToken(), nonce: randomToken(), verifier: oauth2.GenerateVerifier(), started: o.now()}

@@ -33,11 +33,16 @@ import (
 type provider struct {
 	t        testing.TB
 	srv      *httptest.Server
+	base     string // the issuer: srv.URL, or the same server by another name
 	signer   jose.Signer
 	key      *rsa.PrivateKey
 	clientID string
 	secret   string
 	redirect string
+	// consent, when set, has the authorization endpoint show a page with
+	// an Approve button (a form on the provider's site, as a real
+	// provider's sign-in is) instead of answering at once.
+	consent bool
 
 	mu    sync.Mutex
 	user  map[string]any              // the claims of whoever signs in next
@@ -78,14 +83,16 @@ func startProvider(t testing.TB) *provider {
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /jwks", p.jwks)
 	mux.HandleFunc("GET /authorize", p.authorize)
+	mux.HandleFunc("POST /authorize", p.authorize)
 	mux.HandleFunc("POST /token", p.token)
 	p.srv = httptest.NewServer(mux)
+	p.base = p.srv.URL
 	t.Cleanup(p.srv.Close)
 	return p
 }
 
 func (p *provider) discovery(w http.ResponseWriter, _ *http.Request) {
-	u := p.srv.URL
+	u := p.base
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"issuer": u, "authorization_endpoint": u + "/authorize", "token_endpoint": u + "/token", "jwks_uri": u + "/jwks",
 		"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
@@ -101,6 +108,11 @@ func (p *provider) jwks(w http.ResponseWriter, _ *http.Request) {
 // code. It requires PKCE (S256), a state and a nonce.
 func (p *provider) authorize(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if p.consent && r.Method == http.MethodGet {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><title>Provider</title><form method="post" action="/authorize?` + html.EscapeString(r.URL.RawQuery) + `"><button id="approve">Approve</button></form>`))
+		return
+	}
 	switch {
 	case q.Get("response_type") != "code", q.Get("client_id") != p.clientID, q.Get("redirect_uri") != p.redirect:
 		http.Error(w, "bad authorization request", http.StatusBadRequest)
@@ -163,7 +175,7 @@ func (p *provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	claims := map[string]any{"iss": p.srv.URL, "aud": p.clientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "nonce": g.nonce}
+	claims := map[string]any{"iss": p.base, "aud": p.clientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "nonce": g.nonce}
 	maps.Copy(claims, g.user)
 	if edit != nil {
 		edit(claims)
@@ -189,11 +201,15 @@ func (p *provider) signsIn(user map[string]any, edit func(map[string]any)) {
 }
 
 // startOIDCHub starts a hub whose web app offers sign-in with p, roles
-// mapped from the groups claim.
-func startOIDCHub(t testing.TB, p *provider) *hub {
+// mapped from the groups claim. With addr set it listens there (p's
+// redirect URL must name it); else on any port, reached as chronicleHost.
+func startOIDCHub(t testing.TB, p *provider, addr string) *hub {
 	t.Helper()
 	h := startHubWith(t, func(c *app.Config) {
-		c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret, c.OIDCRedirectURL = p.srv.URL, p.clientID, p.secret, p.redirect
+		if addr != "" {
+			c.HTTPAddr = addr
+		}
+		c.OIDCIssuer, c.OIDCClientID, c.OIDCClientSecret, c.OIDCRedirectURL = p.base, p.clientID, p.secret, p.redirect
 		c.OIDCRoleClaim = "groups"
 		c.OIDCRoles = map[string]web.Grant{"mash-team": {Role: "hub", Agency: "hub"}, "school-nurses": {Role: "practitioner", Agency: "health"},
 			"chronicle-managers": {Role: "manager"}, "data-team": {Role: "analyst"}}
@@ -257,7 +273,7 @@ func (b *browser) visit(u *url.URL) answer {
 
 func TestSignInWithOpenIDConnect(t *testing.T) {
 	p := startProvider(t)
-	h := startOIDCHub(t, p)
+	h := startOIDCHub(t, p, "")
 	p.signsIn(map[string]any{"sub": "oidc-nurse-1", "name": "Nell Nurse", "groups": []string{"staff", "school-nurses"}}, nil)
 	b := h.chronicleBrowser()
 	back := b.startSignin()
@@ -305,7 +321,7 @@ func TestSignInWithOpenIDConnect(t *testing.T) {
 // which, and starts no session.
 func TestSignInWithOpenIDConnectRefused(t *testing.T) {
 	p := startProvider(t)
-	h := startOIDCHub(t, p)
+	h := startOIDCHub(t, p, "")
 	hubUser := map[string]any{"sub": "oidc-hub-1", "name": "Hana Hub", "groups": []string{"mash-team"}}
 	tests := []struct {
 		name   string

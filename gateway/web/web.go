@@ -134,13 +134,22 @@ func New(cfg Config) (*App, error) {
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", csp("'self'"))
 	// same-origin, not no-referrer: with no-referrer a browser sends
 	// "Origin: null" on a form POST, and the origin check needs the real one.
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	a.mux.ServeHTTP(w, r)
+}
+
+// csp is the pages' Content-Security-Policy with forms allowed to go to
+// formAction: this site's own ('self'), and on the sign-in page with an
+// OpenID Connect provider, the provider's too (a browser applies
+// form-action to the redirect that follows a form, and the button's
+// redirect goes to the provider).
+func csp(formAction string) string {
+	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // viewer is the signed-in person a page is rendered for.
@@ -301,6 +310,7 @@ func (a *App) showSignin(w http.ResponseWriter, r *http.Request, status int, pro
 	d := signinData{CSRF: tok, Demo: a.cfg.Demo, Problem: problem}
 	if a.oidc != nil {
 		d.OIDC = a.oidc.cfg.Label
+		w.Header().Set("Content-Security-Policy", csp("'self' "+a.oidc.authOrigin(r.Context())))
 	}
 	a.render(w, r, nil, status, "signin", "Sign in", d)
 }
