@@ -279,6 +279,7 @@ type App struct {
 	auditor    gateway.Auditor // audit, counted in metrics
 	metrics    *metrics.Metrics
 	preload    *runner.Preloaded // the read model's snapshot, restored while NATS starts
+	flags      *flags.Worklist   // the present flags, shared by the alerter and the worklist page
 	replayFrom time.Time         // when the preload began, for the replay metric
 	// bg ends when Close begins: for the process's own background work.
 	bg       context.Context
@@ -425,7 +426,8 @@ func (a *App) startGateway(ctx context.Context) error {
 			a.metrics.Replayed(time.Since(a.replayFrom))
 		}
 	}(a.proj)
-	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{
+	a.flags = flags.NewWorklist(a.model, a.cfg.Rules)
+	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{Worklist: a.flags,
 		Rules: a.cfg.Rules, Now: a.cfg.Now, Interval: a.cfg.AlertInterval, Ready: a.proj.CaughtUp, Log: a.log,
 		Published: a.metrics.AlertPublished,
 	})
@@ -605,7 +607,7 @@ func (a *App) serveHTTP() error {
 // serveReads adds the read side's routes: GraphQL, GraphiQL's assets and
 // the exports.
 func (a *App) serveReads(mux *http.ServeMux) error {
-	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor})
+	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor, Worklist: a.flags})
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
