@@ -123,6 +123,10 @@ type Options struct {
 	Now func() time.Time
 	// Auditor answers the access log queries.
 	Auditor Auditor
+	// Worklist, when set, is the process's present flags over the same
+	// source and rules, shared with the alerter so that each change is
+	// evaluated once; nil builds one on the first flaggedChildren.
+	Worklist *flags.Worklist
 }
 
 // NewSchema builds Chronicle's GraphQL schema: queries over r, mutations
@@ -134,7 +138,7 @@ func NewSchema(src Source, rec Recorder, o Options) (graphql.Schema, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	b := &schemaBuilder{src: src, recorder: rec, auditor: o.Auditor, limits: o.Limits, rules: o.Rules, now: o.Now, worklist: &worklistCache{}}
+	b := &schemaBuilder{src: src, recorder: rec, auditor: o.Auditor, limits: o.Limits, rules: o.Rules, now: o.Now, worklist: &worklistCache{inc: o.Worklist}}
 	s, err := b.build()
 	if err != nil {
 		return s, err

@@ -289,7 +289,6 @@ type App struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pub     *eventlog.Publisher
-	checker *quarantine.Checker
 	proj    *runner.Runner
 	model   *projections.Model // what the projector keeps up to date
 	alerter *alerts.Alerter
@@ -300,6 +299,9 @@ type App struct {
 	audit      *audit.Log
 	auditor    gateway.Auditor // audit, counted in metrics
 	metrics    *metrics.Metrics
+	preload    *runner.Preloaded // the read model's snapshot, restored while NATS starts
+	flags      *flags.Worklist   // the present flags, shared by the alerter and the worklist page
+	replayFrom time.Time         // when the preload began, for the replay metric
 	// bg ends when Close begins: for the process's own background work.
 	bg       context.Context
 	stopBG   context.CancelFunc
@@ -347,6 +349,16 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.ln, err = net.Listen("tcp", a.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("--http %s: %w", a.cfg.HTTPAddr, err)
 	}
+	if a.cfg.runsGateway() {
+		// The read model is restored from its snapshot while the embedded
+		// server recovers its streams: at a million events each takes
+		// seconds, and neither needs the other until the snapshot is
+		// checked against the stream.
+		a.model, a.replayFrom = projections.NewModel(), time.Now()
+		if a.preload, err = runner.Preload(a.snapshotPath(), a.model); err != nil {
+			return err
+		}
+	}
 	if err := a.connect(ctx); err != nil {
 		return err
 	}
@@ -377,9 +389,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	a.pub.SetObserve(func(s eventlog.Status, agency string) { a.metrics.Ingested(string(s), agency) })
-	if a.checker, err = quarantine.Start(ctx, a.js, a.log); err != nil {
-		return err
-	}
+	retireQuarantineChecker(ctx, a.js, a.log)
 	if a.cfg.runsGateway() {
 		if err := a.startGateway(ctx); err != nil {
 			return err
@@ -394,21 +404,39 @@ func (a *App) Run(ctx context.Context) (err error) {
 	return nil
 }
 
+// snapshotPath is where this replica keeps its read model's snapshot.
+func (a *App) snapshotPath() string {
+	return filepath.Join(a.cfg.DataDir, "snapshots", "projections-"+a.cfg.Replica+".snap")
+}
+
+// retireQuarantineChecker deletes the durable consumer of the quarantine
+// checker that earlier versions ran beside the projector. The projector
+// quarantines now (it validates every event anyway); left in place, the old
+// consumer would only hold the server's memory for events nobody reads.
+func retireQuarantineChecker(ctx context.Context, js jetstream.JetStream, log *slog.Logger) {
+	const old = "chronicle-quarantine"
+	err := js.DeleteConsumer(ctx, eventlog.EventsStream, old)
+	switch {
+	case err == nil:
+		log.Info("deleted the old quarantine checker's consumer; the projector quarantines now", "consumer", old)
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		log.Warn("could not delete the old quarantine checker's consumer", "consumer", old, "err", err)
+	}
+}
+
 // startGateway starts the read side: the projector and its read model, the
 // alerter, and the answers to correction checks.
 func (a *App) startGateway(ctx context.Context) error {
 	var err error
-	a.model = projections.NewModel()
-	replayStarted := time.Now()
 	a.proj, err = runner.Start(ctx, a.js, runner.Config{
-		Projection:   a.model,
-		Stream:       eventlog.EventsStream,
-		Name:         a.cfg.Replica,
-		SnapshotPath: filepath.Join(a.cfg.DataDir, "snapshots", "projections-"+a.cfg.Replica+".snap"),
+		Preloaded: a.preload,
+		Stream:    eventlog.EventsStream,
+		Name:      a.cfg.Replica,
 		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
 			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
 		},
 		Snapshotted: a.metrics.Snapshot,
+		ApplyFailed: a.metrics.ApplyFailed,
 		Log:         a.log,
 	})
 	if err != nil {
@@ -416,10 +444,11 @@ func (a *App) startGateway(ctx context.Context) error {
 	}
 	go func(proj *runner.Runner) {
 		if proj.WaitForLatest(a.bg) == nil {
-			a.metrics.Replayed(time.Since(replayStarted))
+			a.metrics.Replayed(time.Since(a.replayFrom))
 		}
 	}(a.proj)
-	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{
+	a.flags = flags.NewWorklist(a.model, a.cfg.Rules)
+	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{Worklist: a.flags,
 		Rules: a.cfg.Rules, Now: a.cfg.Now, Interval: a.cfg.AlertInterval, Ready: a.proj.CaughtUp, Log: a.log,
 		Published: a.metrics.AlertPublished,
 	})
@@ -599,7 +628,7 @@ func (a *App) serveHTTP() error {
 // serveReads adds the read side's routes: GraphQL, GraphiQL's assets and
 // the exports.
 func (a *App) serveReads(mux *http.ServeMux) error {
-	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor})
+	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor, Worklist: a.flags})
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
@@ -796,10 +825,6 @@ func (a *App) Close() error {
 	if a.amendments != nil {
 		_ = a.amendments.Unsubscribe()
 		a.amendments = nil
-	}
-	if a.checker != nil {
-		a.checker.Stop()
-		a.checker = nil
 	}
 	if a.audit != nil {
 		a.audit.Close()
