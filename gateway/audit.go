@@ -20,6 +20,10 @@ type requestAudit struct {
 	records map[string]*access.Record
 	order   []string
 	now     time.Time
+	// readAs, when set, is the action a read of a child's record is
+	// recorded as (access.ActionPrint for the print view): the record is then
+	// the read's own, with its parts and counts, under that action.
+	readAs string
 }
 
 type auditKey struct{}
@@ -41,6 +45,9 @@ func auditFrom(ctx context.Context) *requestAudit {
 func (a *requestAudit) note(action, childID, eventID string, p access.Purpose, asOf *time.Time, part string, counts map[string]int) {
 	if a == nil {
 		return
+	}
+	if action == access.ActionRead && a.readAs != "" {
+		action = a.readAs
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -371,7 +371,7 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		return
 	}
 	why := access.PurposeFrom(r.Header)
-	res, err := h.reads.execute(ctx, caller, why, doc, req.OperationName, req.Variables)
+	res, err := h.reads.execute(ctx, caller, why, access.ActionRead, doc, req.OperationName, req.Variables)
 	switch {
 	case isAuditUnavailable(err):
 		h.refuse(w, r, media, httpapi.Refuse(httpapi.AuditUnavailable, "%s", ErrAuditUnavailable.Error()))

@@ -50,6 +50,18 @@ type Auditor interface {
 	Query(f Filter) []Record
 }
 
+// Actions a page may ask a run's reads to be recorded as (see
+// gateway.Reads.RunAs). The other actions (lookup, search, worklist, link,
+// ...) are named where they are recorded.
+const (
+	// ActionRead is a read of a child's record, on a screen.
+	ActionRead = "read"
+	// ActionPrint is a read of a child's record to print or export it for
+	// a conference or a review: a copy that leaves the hub on paper or as
+	// a file, so the access log says so apart from a read on screen.
+	ActionPrint = "print"
+)
+
 // Purposes of access: a caller reading a child's record says why.
 var Purposes = events.CodeList{Name: "purpose of access", Source: "Chronicle", Codes: []events.CodeDef{
 	{Code: "mash_enquiry", Meaning: "MASH enquiry or screening of a contact"},

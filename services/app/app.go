@@ -96,6 +96,15 @@ type Config struct {
 	// and OIDCAudience must then be set too (Run refuses to start
 	// otherwise), and every token must carry them as iss and aud.
 	OIDCJWKSURL, OIDCIssuer, OIDCAudience string
+	// OIDCClientID, when set, offers sign-in to the web app with the
+	// OpenID Connect provider at OIDCIssuer (the authorization code flow
+	// with PKCE; see web.OIDC): OIDCRedirectURL is required with it, and
+	// OIDCClientSecret unless the client is public. OIDCRoleClaim,
+	// OIDCRoles and OIDCAgencyClaim map the ID token to Chronicle's roles
+	// (web.OIDC's RoleClaim, Roles and AgencyClaim).
+	OIDCClientID, OIDCClientSecret, OIDCRedirectURL string
+	OIDCRoleClaim, OIDCAgencyClaim                  string
+	OIDCRoles                                       map[string]web.Grant
 	// TokenLifetimes cap how long a bearer token may live (from iat to
 	// exp); zero fields take auth.DefaultLifetimes (24 hours for people,
 	// 90 days for publisher tokens).
@@ -231,8 +240,20 @@ func (c Config) check() error {
 		if c.OIDCAudience == "" {
 			errs = append(errs, errors.New("--oidc-audience is required with --oidc-jwks-url: the audience (aud) every token must carry"))
 		}
-	} else if c.OIDCIssuer != "" {
-		errs = append(errs, errors.New("--oidc-issuer has no effect without --oidc-jwks-url: tokens would be checked against the local key"))
+	} else if c.OIDCIssuer != "" && c.OIDCClientID == "" {
+		errs = append(errs, errors.New("--oidc-issuer has no effect without --oidc-jwks-url or --oidc-client-id: tokens would be checked against the local key"))
+	}
+	if c.OIDCClientID != "" {
+		if c.OIDCIssuer == "" {
+			errs = append(errs, errors.New("--oidc-issuer is required with --oidc-client-id: the provider people sign in with"))
+		}
+		if c.OIDCRedirectURL == "" {
+			errs = append(errs, fmt.Errorf("--oidc-redirect-url is required with --oidc-client-id: this server's address followed by %s, as registered with the provider", web.CallbackPath))
+		} else if err := (web.OIDC{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, RedirectURL: c.OIDCRedirectURL}).Check(); err != nil {
+			errs = append(errs, fmt.Errorf("--oidc-*: %w", err))
+		}
+	} else if c.OIDCRedirectURL != "" || c.OIDCClientSecret != "" {
+		errs = append(errs, errors.New("--oidc-redirect-url and --oidc-client-secret have no effect without --oidc-client-id"))
 	}
 	if c.NATSURL == "" && c.NATSCreds != "" {
 		errs = append(errs, fmt.Errorf("--nats-creds is for a server given with --nats-url: the embedded server's own clients use %s", NATSKeyPath(c.DataDir)))
@@ -281,6 +302,7 @@ type App struct {
 	auditor    access.Auditor // audit, counted in metrics
 	metrics    *metrics.Metrics
 	preload    *runner.Preloaded // the read model's snapshot, restored while NATS starts
+	flags      *flags.Worklist   // the present flags, shared by the alerter and the worklist page
 	replayFrom time.Time         // when the preload began, for the replay metric
 	// bg ends when Close begins: for the process's own background work.
 	bg       context.Context
@@ -427,7 +449,8 @@ func (a *App) startGateway(ctx context.Context) error {
 			a.metrics.Replayed(time.Since(a.replayFrom))
 		}
 	}(a.proj)
-	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{
+	a.flags = flags.NewWorklist(a.model, a.cfg.Rules)
+	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{Worklist: a.flags,
 		Rules: a.cfg.Rules, Now: a.cfg.Now, Interval: a.cfg.AlertInterval, Ready: a.proj.CaughtUp, Log: a.log,
 		Published: a.metrics.AlertPublished,
 	})
@@ -607,7 +630,7 @@ func (a *App) serveHTTP() error {
 // serveReads adds the read side's routes: GraphQL, GraphiQL's assets and
 // the exports.
 func (a *App) serveReads(mux *http.ServeMux) error {
-	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor})
+	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor, Worklist: a.flags})
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
@@ -619,6 +642,10 @@ func (a *App) serveReads(mux *http.ServeMux) error {
 	// Every other path is the web app's: the front page, sign-in, children,
 	// the worklist. It reads through GraphQL's own read path (gql.Reads).
 	wc := web.Config{Reads: gql.Reads(), Verifier: a.verifier, Now: a.cfg.Now, Log: a.log}
+	if a.cfg.OIDCClientID != "" {
+		wc.OIDC = &web.OIDC{Issuer: a.cfg.OIDCIssuer, ClientID: a.cfg.OIDCClientID, ClientSecret: a.cfg.OIDCClientSecret,
+			RedirectURL: a.cfg.OIDCRedirectURL, RoleClaim: a.cfg.OIDCRoleClaim, Roles: a.cfg.OIDCRoles, AgencyClaim: a.cfg.OIDCAgencyClaim}
+	}
 	if a.cfg.Demo {
 		for _, d := range DemoCallers {
 			if (auth.Caller{Role: d.Role, Agency: d.Agency}).Can(auth.ReadRecords) {
