@@ -27,23 +27,6 @@ func (b *schemaBuilder) view(ctx context.Context) Reader {
 	return b.src.Through(func(e projections.Entry) bool { return c.Sees(e.Sensitivity, e.Agency) })
 }
 
-// authorize checks that the caller may do a and, for reads of children's
-// records, that they gave a purpose of access (argument or header).
-func (b *schemaBuilder) authorize(p graphql.ResolveParams, a auth.Action) (auth.Caller, access.Purpose, error) {
-	c := callerOf(p.Context)
-	if err := c.Require(a); err != nil {
-		return c, access.Purpose{}, err
-	}
-	var why access.Purpose
-	if raw, ok := p.Args["purpose"].(map[string]any); ok {
-		why.Reason, _ = raw["reason"].(string)
-		why.Detail, _ = raw["detail"].(string)
-	} else if ra := auditFrom(p.Context); ra != nil {
-		why = ra.header
-	}
-	return c, why, why.Check()
-}
-
 // shown returns the entry as the caller may see it: itself, or a
 // placeholder with only the date, agency and sensitivity.
 func shown(c auth.Caller, e projections.Entry, asOf *time.Time, children []string) entryView {
@@ -111,31 +94,27 @@ func countsOf(m map[string]int) []namedCount {
 // resolveAccessLog answers accessLog (auditors) and myAccessLog (anyone,
 // their own records only).
 func (b *schemaBuilder) resolveAccessLog(mine bool) graphql.FieldResolveFn {
-	return func(p graphql.ResolveParams) (any, error) {
-		c := callerOf(p.Context)
-		f := access.Filter{}
+	g := allowed(auth.ReadAccessLog)
+	if mine {
+		g = anyone // any role, its own records
+	}
+	return b.resolve(g, func(p *call) (any, error) {
+		f := access.Filter{From: p.time("from"), To: p.time("to")}
 		if mine {
-			f.Subject = c.Subject
+			f.Subject = p.caller.Subject
 		} else {
-			if err := c.Require(auth.ReadAccessLog); err != nil {
-				return nil, fail(p.Context, err)
-			}
 			f.ChildID, _ = p.Args["childId"].(string)
 		}
-		var err error
-		if f.From, err = timeArg(p.Args, "from"); err != nil {
-			return nil, fail(p.Context, err)
-		}
-		if f.To, err = timeArg(p.Args, "to"); err != nil {
-			return nil, fail(p.Context, err)
+		if p.err != nil {
+			return nil, p.err
 		}
 		if b.auditor == nil {
-			return nil, fail(p.Context, events.Errorf("accessLog", events.KindUnavailable, "the access log is not available"))
+			return nil, events.Errorf("accessLog", events.KindUnavailable, "the access log is not available")
 		}
 		var items []any
 		for _, r := range b.auditor.Query(f) {
 			items = append(items, r)
 		}
 		return b.page(p, items)
-	}
+	})
 }

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/graphql-go/graphql"
-
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
@@ -196,29 +194,35 @@ func inDays(day int32, from, to *time.Time) bool {
 	return (from == nil || day >= projections.DayOf(*from)) && (to == nil || day <= projections.DayOf(*to))
 }
 
-// resolveStatistics counts events per period, agency and type: the shape
-// inspectors and statutory returns ask for. Counts only; no child data.
-func (b *schemaBuilder) resolveStatistics(p graphql.ResolveParams) (any, error) {
-	if err := callerOf(p.Context).Require(auth.ReadStatistics); err != nil {
-		return nil, fail(p.Context, err)
-	}
+// statsQuery is what both statistics queries take (see statsArgs): the
+// entries to count, the window of dates, the knowledge cut-off and the
+// period to count by.
+type statsQuery struct {
+	src            Entries
+	from, to, asOf *time.Time
+	period         string
+}
+
+// statsQueryOf decodes a statistics query; a read model that cannot list
+// its entries is KindUnavailable.
+func (b *schemaBuilder) statsQueryOf(p *call) (statsQuery, error) {
 	src, ok := b.src.(Entries)
 	if !ok {
-		return nil, fail(p.Context, events.Errorf("statistics", events.KindUnavailable, "statistics are not available"))
+		return statsQuery{}, events.Errorf("statistics", events.KindUnavailable, "statistics are not available")
 	}
-	from, err := timeArg(p.Args, "from")
+	q := statsQuery{src: src, from: p.time("from"), to: p.time("to"), asOf: p.time("asKnownAt")}
+	q.period, _ = p.Args["period"].(string)
+	return q, p.err
+}
+
+// resolveStatistics counts events per period, agency and type: the shape
+// inspectors and statutory returns ask for. Counts only; no child data.
+func (b *schemaBuilder) resolveStatistics(p *call) (any, error) {
+	q, err := b.statsQueryOf(p)
 	if err != nil {
-		return nil, fail(p.Context, err)
+		return nil, err
 	}
-	to, err := timeArg(p.Args, "to")
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	asOf, err := timeArg(p.Args, "asKnownAt")
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	period, _ := p.Args["period"].(string)
+	src, from, to, asOf, period := q.src, q.from, q.to, q.asOf, q.period
 	counts := map[statRow]int{}
 	if act, ok := b.src.(Activity); ok && asOf == nil {
 		// The present: the counters kept as events arrive.

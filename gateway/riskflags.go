@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/graphql-go/graphql"
-
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
@@ -114,17 +112,15 @@ func thresholdsOf(r flags.Rule) []threshold {
 	return out
 }
 
-func (b *schemaBuilder) resolveRiskFlags(p graphql.ResolveParams) (any, error) {
+func (b *schemaBuilder) resolveRiskFlags(p *call) (any, error) {
 	c := p.Source.(childView)
 	asOf := c.asOf
-	if v, err := timeArg(p.Args, "asKnownAt"); err != nil {
-		return nil, fail(p.Context, err)
-	} else if v != nil {
+	if v := p.time("asKnownAt"); v != nil {
 		asOf = v
 	}
-	at, err := timeArg(p.Args, "at")
-	if err != nil {
-		return nil, fail(p.Context, err)
+	at := p.time("at")
+	if p.err != nil {
+		return nil, p.err
 	}
 	when := b.now()
 	switch {
@@ -144,15 +140,14 @@ func (b *schemaBuilder) resolveRiskFlags(p graphql.ResolveParams) (any, error) {
 	// missed, and then redacted for what the caller may not see.
 	fs, ok := flags.ForChild(b.src, c.ID, asOf, when, hindsight, b.rules)
 	if !ok {
-		return nil, fail(p.Context, events.Errorf("riskFlags", events.KindNotFound, "no such child%s", asOfText(asOf)))
+		return nil, events.Errorf("riskFlags", events.KindNotFound, "no such child%s", asOfText(asOf))
 	}
 	withCleared, _ := p.Args["includeCleared"].(bool)
-	caller := callerOf(p.Context)
 	var out []flagView
 	redacted := 0
 	for _, f := range fs {
 		if f.Active() || withCleared {
-			f, hid := b.redactFlag(caller, f, asOf)
+			f, hid := b.redactFlag(p.caller, f, asOf)
 			if hid {
 				redacted++
 			}
@@ -163,32 +158,25 @@ func (b *schemaBuilder) resolveRiskFlags(p graphql.ResolveParams) (any, error) {
 	return out, nil
 }
 
-func (b *schemaBuilder) resolveEvidence(p graphql.ResolveParams) (any, error) {
+func (b *schemaBuilder) resolveEvidence(p *call) (any, error) {
 	f := p.Source.(flagView)
-	caller := callerOf(p.Context)
 	var out []entryView
 	for _, id := range f.Evidence {
 		if e, _, ok := b.src.Event(id, f.asOf); ok {
-			out = append(out, shown(caller, e, f.asOf, nil))
+			out = append(out, shown(p.caller, e, f.asOf, nil))
 		}
 	}
 	return out, nil
 }
 
-func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, error) {
-	caller, why, err := b.authorize(p, auth.ReadRecords)
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	codes, err := listArg(p.Args, "codes", func(s string) bool {
+func (b *schemaBuilder) resolveFlaggedChildren(p *call) (any, error) {
+	caller, why := p.caller, p.why
+	codes := p.list("codes", func(s string) bool {
 		return slices.ContainsFunc(b.rules.Rules(), func(r flags.Rule) bool { return r.Code == s })
 	})
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	severities, err := listArg(p.Args, "severities", func(s string) bool { return s == flags.High || s == flags.Medium || s == flags.Low })
-	if err != nil {
-		return nil, fail(p.Context, err)
+	severities := p.list("severities", func(s string) bool { return s == flags.High || s == flags.Medium || s == flags.Low })
+	if p.err != nil {
+		return nil, p.err
 	}
 	var items []any
 	r := b.view(p.Context)
@@ -263,4 +251,12 @@ func (w *worklistCache) get(r Source, rules flags.Config, now time.Time) []flags
 	}
 	w.seq, w.at = seq, now
 	return w.list
+}
+
+// resolveFlaggedFlags lists a worklist child's flags, on the access log
+// under that child.
+func (b *schemaBuilder) resolveFlaggedFlags(p *call) (any, error) {
+	c := p.Source.(flaggedView)
+	auditFrom(p.Context).note("read", c.id, "", c.purpose, nil, "risk_flags", map[string]int{"flags": len(c.views)})
+	return c.views, nil
 }

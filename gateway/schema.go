@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,7 +17,6 @@ import (
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
-	"github.com/chronicle-hub/chronicle/gateway/httpapi"
 	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 )
@@ -232,18 +230,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				"history": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))),
 					Description: "Every version of this entry known at the time asked for, original first. " +
 						"A version your role may not see (an earlier sealed version, say) is a redacted placeholder.",
-					Resolve: func(p graphql.ResolveParams) (any, error) {
-						e := p.Source.(entryView)
-						if e.hidden {
-							return []entryView{e}, nil
-						}
-						c := callerOf(p.Context)
-						var out []entryView
-						for _, v := range b.src.Versions(e.EventID, e.asOf) {
-							out = append(out, shown(c, v, e.asOf, nil))
-						}
-						return out, nil
-					}},
+					Resolve: b.resolve(anyone, b.resolveHistory)},
 				"children": {Type: graphql.NewList(graphql.NewNonNull(graphql.ID)), Description: "Ids of the children this event concerns, on event(id) and IdentityConflict.events only; null elsewhere and on a hidden entry.",
 					Resolve: entry(func(e entryView) any { return e.children })},
 			}
@@ -295,7 +282,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					return nullable(f.Deadline.OverdueBy(f.at))
 				})},
 			"evidence": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The chronology entries the flag rests on; those hidden from your role are redacted placeholders.",
-				Resolve: b.resolveEvidence},
+				Resolve: b.resolve(anyone, b.resolveEvidence)},
 		},
 	})
 	childType := graphql.NewObject(graphql.ObjectConfig{
@@ -312,7 +299,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				Type:        graphql.NewNonNull(entryConnection),
 				Description: "Everything every agency shared about this child, in time order; entries hidden from your role are placeholders, counted in redactions.",
 				Args:        chronologyArgs,
-				Resolve:     b.resolveChronology,
+				Resolve:     b.resolve(anyone, b.resolveChronology),
 			},
 			"riskFlags": {
 				Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))),
@@ -322,7 +309,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					"at":             {Type: dateTime, Description: "Evaluate the rules at this time (default: asKnownAt, else now). With asKnownAt equal to at, the answer is what would have shown on that date; with at earlier than asKnownAt (or than now), events count from when they happened: hindsight."},
 					"includeCleared": {Type: graphql.Boolean, DefaultValue: true, Description: "Also list flags that were raised and have since cleared."},
 				},
-				Resolve: b.resolveRiskFlags,
+				Resolve: b.resolve(anyone, b.resolveRiskFlags),
 			},
 		},
 	})
@@ -394,9 +381,9 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"kind":        {Type: graphql.NewNonNull(graphql.String), Description: "different_nhs_numbers, date_of_birth_mismatch or unlink_incomplete.", Resolve: field(func(c conflictView) any { return c.Kind })},
 			"reason":      {Type: graphql.NewNonNull(graphql.String), Description: "What does not agree, in plain English, and what would resolve it.", Resolve: field(func(c conflictView) any { return c.Reason })},
 			"identifiers": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(identifierRef))), Description: "The identifiers that disagree or could not be separated.", Resolve: field(func(c conflictView) any { return c.Identifiers })},
-			"child":       {Type: childType, Description: "The child holding them as the hub has joined records; null if nothing about that child is visible to your role.", Resolve: b.resolveConflictChild},
+			"child":       {Type: childType, Description: "The child holding them as the hub has joined records; null if nothing about that child is visible to your role.", Resolve: b.resolve(anyone, b.resolveConflictChild)},
 			"events": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The evidence: events that joined the identifiers or gave the differing details; those hidden from your role are redacted placeholders.",
-				Resolve: b.resolveConflictEvents},
+				Resolve: b.resolve(anyone, b.resolveConflictEvents)},
 		},
 	})
 	matchType := graphql.NewObject(graphql.ObjectConfig{
@@ -404,7 +391,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Description: "Two children who may be the same person, with the reason. Name and date of birth never merge records: link them with linkChildren if they are.",
 		Fields: graphql.Fields{
 			"reason":   {Type: graphql.NewNonNull(graphql.String), Description: "Which details agree (full name, or surname and first initial) and the shared date of birth.", Resolve: field(func(m matchView) any { return m.Reason })},
-			"children": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(childType))), Description: "The two children, as far as your role may see them.", Resolve: b.resolveMatchChildren},
+			"children": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(childType))), Description: "The two children, as far as your role may see them.", Resolve: b.resolve(anyone, b.resolveMatchChildren)},
 		},
 	})
 	listArgs := func() graphql.FieldConfigArgument {
@@ -422,11 +409,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 		Fields: graphql.Fields{
 			"child": {Type: graphql.NewNonNull(childType), Description: "The child, as far as your role may see them.", Resolve: field(func(c flaggedView) any { return childView{Child: c.child(), purpose: c.purpose} })},
 			"flags": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))), Description: "The child's active flags (redacted where they rest on entries hidden from your role).",
-				Resolve: func(p graphql.ResolveParams) (any, error) {
-					c := p.Source.(flaggedView)
-					auditFrom(p.Context).note("read", c.id, "", c.purpose, nil, "risk_flags", map[string]int{"flags": len(c.views)})
-					return c.views, nil
-				}},
+				Resolve: b.resolve(anyone, b.resolveFlaggedFlags)},
 			"highestSeverity": {Type: graphql.NewNonNull(graphql.String), Description: "The most severe of the flags listed here (after any filter): high, medium or low.", Resolve: field(func(c flaggedView) any { return c.views[0].Severity })},
 			"latestRaisedAt":  {Type: graphql.NewNonNull(dateTime), Description: "When the most recent of the flags listed here was raised.", Resolve: field(func(c flaggedView) any { return c.latest })},
 		},
@@ -516,13 +499,13 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					"asKnownAt":  asKnownAt,
 					"purpose":    purposeArg,
 				},
-				Resolve: b.resolveChild,
+				Resolve: b.resolve(reading(auth.ReadRecords), b.resolveChild),
 			},
 			"event": {
 				Type:        entryType,
 				Description: "One event by id, as shown at the time asked for; a placeholder if it is hidden from your role. Hub, practitioner and manager roles, with a purpose of access.",
 				Args:        graphql.FieldConfigArgument{"id": {Type: graphql.NewNonNull(graphql.ID), Description: "The event id, as in ChronologyEntry.id."}, "asKnownAt": asKnownAt, "purpose": purposeArg},
-				Resolve:     b.resolveEvent,
+				Resolve:     b.resolve(reading(auth.ReadRecords), b.resolveEvent),
 			},
 			"children": {
 				Type:        graphql.NewNonNull(childConnection),
@@ -534,49 +517,19 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					"asKnownAt": asKnownAt,
 					"purpose":   purposeArg,
 				},
-				Resolve: b.resolveChildren,
+				Resolve: b.resolve(reading(auth.ReadRecords), b.resolveChildren),
 			},
 			"identityConflicts": {
 				Type:        graphql.NewNonNull(conflictConnection),
 				Description: "Possible mismatches in identity, for the hub to resolve. Hub and manager roles, with a purpose of access.",
 				Args:        listArgs(),
-				Resolve: func(p graphql.ResolveParams) (any, error) {
-					_, why, err := b.authorize(p, auth.ResolveIdentity)
-					if err != nil {
-						return nil, fail(p.Context, err)
-					}
-					asOf, err := timeArg(p.Args, "asKnownAt")
-					if err != nil {
-						return nil, fail(p.Context, err)
-					}
-					var items []any
-					for _, c := range b.view(p.Context).Conflicts(asOf) {
-						items = append(items, conflictView{Conflict: c, asOf: asOf, purpose: why})
-					}
-					auditFrom(p.Context).note("identity_review", "", "", why, asOf, "conflicts", map[string]int{"conflicts": len(items)})
-					return b.page(p, items)
-				},
+				Resolve:     b.resolve(reading(auth.ResolveIdentity), b.identityReview("conflicts", "conflicts", conflictsOf)),
 			},
 			"possibleMatches": {
 				Type:        graphql.NewNonNull(matchConnection),
 				Description: "Children who may be the same person by name and date of birth, never merged automatically. Hub and manager roles, with a purpose of access.",
 				Args:        listArgs(),
-				Resolve: func(p graphql.ResolveParams) (any, error) {
-					_, why, err := b.authorize(p, auth.ResolveIdentity)
-					if err != nil {
-						return nil, fail(p.Context, err)
-					}
-					asOf, err := timeArg(p.Args, "asKnownAt")
-					if err != nil {
-						return nil, fail(p.Context, err)
-					}
-					var items []any
-					for _, m := range b.view(p.Context).PossibleMatches(asOf) {
-						items = append(items, matchView{PossibleMatch: m, asOf: asOf, purpose: why})
-					}
-					auditFrom(p.Context).note("identity_review", "", "", why, asOf, "possible_matches", map[string]int{"matches": len(items)})
-					return b.page(p, items)
-				},
+				Resolve:     b.resolve(reading(auth.ResolveIdentity), b.identityReview("possible_matches", "matches", matchesOf)),
 			},
 			"flaggedChildren": {
 				Type: graphql.NewNonNull(flaggedConnection),
@@ -589,7 +542,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 					"after":      {Type: graphql.String, Description: "Cursor: return children after this one (endCursor of the previous page)."},
 					"purpose":    purposeArg,
 				},
-				Resolve: b.resolveFlaggedChildren,
+				Resolve: b.resolve(reading(auth.ReadRecords), b.resolveFlaggedChildren),
 			},
 			"accessLog": {
 				Type:        graphql.NewNonNull(accessConnection),
@@ -628,7 +581,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				Description: "Event counts per period, agency and type, with corrections applied and retractions left out: no child data. " +
 					"Analyst and manager roles; entries of every sensitivity are counted.",
 				Args:    statsArgs,
-				Resolve: b.resolveStatistics,
+				Resolve: b.resolve(allowed(auth.ReadStatistics), b.resolveStatistics),
 			},
 			"statutoryStatistics": b.statutoryStatisticsField(statsArgs),
 			"riskRules": {
@@ -663,13 +616,13 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 				Type:        graphql.NewNonNull(childType),
 				Description: "Record that two identifiers belong to the same child (a subjects.linked event). Returns the joined child.",
 				Args:        linkArgs,
-				Resolve:     b.resolveLink(true),
+				Resolve:     b.resolve(reading(auth.LinkRecords), b.resolveLink(true)),
 			},
 			"unlinkChildren": {
 				Type:        graphql.NewNonNull(childType),
 				Description: "Record that two identifiers are not the same child (a subjects.unlinked event); each side gets back its own entries. Returns the child holding a.",
 				Args:        linkArgs,
-				Resolve:     b.resolveLink(false),
+				Resolve:     b.resolve(reading(auth.LinkRecords), b.resolveLink(false)),
 			},
 		},
 	})
@@ -688,7 +641,38 @@ type matchView struct {
 	purpose access.Purpose
 }
 
-func (b *schemaBuilder) resolveConflictChild(p graphql.ResolveParams) (any, error) {
+// identityReview answers identityConflicts and possibleMatches: list gives
+// what the caller's view holds as known at asOf, and the review is on the
+// access log as part, counted as count.
+func (b *schemaBuilder) identityReview(part, count string, list func(r Reader, asOf *time.Time, why access.Purpose) []any) resolver {
+	return func(p *call) (any, error) {
+		asOf := p.time("asKnownAt")
+		if p.err != nil {
+			return nil, p.err
+		}
+		items := list(b.view(p.Context), asOf, p.why)
+		auditFrom(p.Context).note("identity_review", "", "", p.why, asOf, part, map[string]int{count: len(items)})
+		return b.page(p, items)
+	}
+}
+
+func conflictsOf(r Reader, asOf *time.Time, why access.Purpose) []any {
+	var items []any
+	for _, c := range r.Conflicts(asOf) {
+		items = append(items, conflictView{Conflict: c, asOf: asOf, purpose: why})
+	}
+	return items
+}
+
+func matchesOf(r Reader, asOf *time.Time, why access.Purpose) []any {
+	var items []any
+	for _, m := range r.PossibleMatches(asOf) {
+		items = append(items, matchView{PossibleMatch: m, asOf: asOf, purpose: why})
+	}
+	return items
+}
+
+func (b *schemaBuilder) resolveConflictChild(p *call) (any, error) {
 	c := p.Source.(conflictView)
 	child, ok := b.view(p.Context).ChildByID(c.ChildID, c.asOf)
 	if !ok {
@@ -698,19 +682,18 @@ func (b *schemaBuilder) resolveConflictChild(p graphql.ResolveParams) (any, erro
 	return childView{Child: child, asOf: c.asOf, purpose: c.purpose}, nil
 }
 
-func (b *schemaBuilder) resolveConflictEvents(p graphql.ResolveParams) (any, error) {
+func (b *schemaBuilder) resolveConflictEvents(p *call) (any, error) {
 	c := p.Source.(conflictView)
-	caller := callerOf(p.Context)
 	var out []entryView
 	for _, id := range c.Events {
 		if e, children, ok := b.view(p.Context).Event(id, c.asOf); ok {
-			out = append(out, shown(caller, e, c.asOf, children))
+			out = append(out, shown(p.caller, e, c.asOf, children))
 		}
 	}
 	return out, nil
 }
 
-func (b *schemaBuilder) resolveMatchChildren(p graphql.ResolveParams) (any, error) {
+func (b *schemaBuilder) resolveMatchChildren(p *call) (any, error) {
 	m := p.Source.(matchView)
 	var out []childView
 	for _, id := range m.ChildIDs {
@@ -739,20 +722,20 @@ func (b *schemaBuilder) listConnection(name, desc string, node *graphql.Object, 
 const cursorDesc = "An opaque position in the list: pass it as after to continue from this item."
 
 // page cuts a list into a connection by position.
-func (b *schemaBuilder) page(p graphql.ResolveParams, items []any) (any, error) {
-	first, err := b.pageSize(p.Args)
-	if err != nil {
-		return nil, fail(p.Context, err)
+func (b *schemaBuilder) page(p *call, items []any) (any, error) {
+	first := p.first(b.limits)
+	if p.err != nil {
+		return nil, p.err
 	}
 	start := 0
 	if after, ok := p.Args["after"].(string); ok {
 		parts, err := decodeCursor("after", "i", after, 1)
 		if err != nil {
-			return nil, fail(p.Context, err)
+			return nil, err
 		}
 		n, err := strconv.Atoi(parts[0])
 		if err != nil || n < 0 {
-			return nil, fail(p.Context, events.Errorf("after", events.KindInvalid, "%q is not a cursor from this list", after))
+			return nil, events.Errorf("after", events.KindInvalid, "%q is not a cursor from this list", after)
 		}
 		start = min(n+1, len(items))
 	}
@@ -766,19 +749,13 @@ func (b *schemaBuilder) page(p graphql.ResolveParams, items []any) (any, error) 
 }
 
 // resolveLink records a subjects.linked or subjects.unlinked event.
-func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
-	return func(p graphql.ResolveParams) (any, error) {
-		_, why, err := b.authorize(p, auth.LinkRecords)
-		if err != nil {
-			return nil, fail(p.Context, err)
-		}
-		a, _, err := identifierArg(p.Args["a"], "a")
-		if err != nil {
-			return nil, fail(p.Context, err)
-		}
-		bID, _, err := identifierArg(p.Args["b"], "b")
-		if err != nil {
-			return nil, fail(p.Context, err)
+func (b *schemaBuilder) resolveLink(link bool) resolver {
+	return func(p *call) (any, error) {
+		why := p.why
+		a, _ := p.identifier(p.Args["a"], "a")
+		bID, _ := p.identifier(p.Args["b"], "b")
+		if p.err != nil {
+			return nil, p.err
 		}
 		reason, _ := p.Args["reason"].(string)
 		r := b.view(p.Context)
@@ -786,7 +763,7 @@ func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
 		for _, k := range []events.Identifier{a, bID} {
 			c, ok := r.FindChild(k, nil)
 			if !ok {
-				return nil, fail(p.Context, events.Errorf("link", events.KindNotFound, "no child holds %s", k))
+				return nil, events.Errorf("link", events.KindNotFound, "no child holds %s", k)
 			}
 			if !slices.Contains(ids, c.ID) {
 				ids = append(ids, c.ID)
@@ -794,7 +771,7 @@ func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
 		}
 		e, err := hubLinkEvent(a, bID, reason, link, b.now())
 		if err != nil {
-			return nil, fail(p.Context, err)
+			return nil, err
 		}
 		action := "unlink"
 		if link {
@@ -806,15 +783,15 @@ func (b *schemaBuilder) resolveLink(link bool) graphql.FieldResolveFn {
 			rec := ra.record(action, strings.Join(ids, ","), e.ID, why, nil)
 			rec.Parts = []string{"identifiers"}
 			if err := b.auditor.Record(p.Context, []access.Record{rec}); err != nil {
-				return nil, fail(p.Context, events.E("link", events.KindUnavailable, fmt.Errorf("the access log cannot be written, so nothing was changed: %w", err)))
+				return nil, events.E("link", events.KindUnavailable, fmt.Errorf("the access log cannot be written, so nothing was changed: %w", err))
 			}
 		}
 		if err := b.recorder.Record(p.Context, e); err != nil {
-			return nil, fail(p.Context, err)
+			return nil, err
 		}
 		c, ok := r.FindChild(a, nil)
 		if !ok {
-			return nil, fail(p.Context, events.Errorf("link", events.KindInternal, "child for %s vanished after recording", a))
+			return nil, events.Errorf("link", events.KindInternal, "child for %s vanished after recording", a)
 		}
 		return childView{Child: c, purpose: why}, nil
 	}
@@ -903,22 +880,15 @@ func (b *schemaBuilder) connectionType(name, desc string, node *graphql.Object, 
 	})
 }
 
-func (b *schemaBuilder) resolveChild(p graphql.ResolveParams) (any, error) {
-	_, why, err := b.authorize(p, auth.ReadRecords)
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	asOf, err := timeArg(p.Args, "asKnownAt")
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
+func (b *schemaBuilder) resolveChild(p *call) (any, error) {
+	why, asOf := p.why, p.time("asKnownAt")
 	id, hasID := p.Args["id"].(string)
-	k, hasIdent, err := identifierArg(p.Args["identifier"], "identifier")
+	k, hasIdent := p.identifier(p.Args["identifier"], "identifier")
 	switch {
-	case err != nil:
-		return nil, fail(p.Context, err)
+	case p.err != nil:
+		return nil, p.err
 	case hasID == hasIdent:
-		return nil, fail(p.Context, events.Errorf("child", events.KindInvalid, "give exactly one of identifier or id"))
+		return nil, events.Errorf("child", events.KindInvalid, "give exactly one of identifier or id")
 	}
 	var c projections.Child
 	var ok bool
@@ -933,7 +903,7 @@ func (b *schemaBuilder) resolveChild(p graphql.ResolveParams) (any, error) {
 		// The same answer whether the child does not exist or only hidden
 		// entries name them; the attempt is still on the record.
 		ra.note("lookup", "", "", why, asOf, "not_found", map[string]int{"children": 0})
-		return nil, fail(p.Context, events.Errorf("child", events.KindNotFound, "no child with that identifier%s", asOfText(asOf)))
+		return nil, events.Errorf("child", events.KindNotFound, "no child with that identifier%s", asOfText(asOf))
 	}
 	// The look-up itself says the child exists; what was shown of them is
 	// noted as each field resolves (see personal).
@@ -941,20 +911,16 @@ func (b *schemaBuilder) resolveChild(p graphql.ResolveParams) (any, error) {
 	return childView{Child: c, asOf: asOf, purpose: why}, nil
 }
 
-func (b *schemaBuilder) resolveEvent(p graphql.ResolveParams) (any, error) {
-	caller, why, err := b.authorize(p, auth.ReadRecords)
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	asOf, err := timeArg(p.Args, "asKnownAt")
-	if err != nil {
-		return nil, fail(p.Context, err)
+func (b *schemaBuilder) resolveEvent(p *call) (any, error) {
+	caller, why, asOf := p.caller, p.why, p.time("asKnownAt")
+	if p.err != nil {
+		return nil, p.err
 	}
 	id, _ := p.Args["id"].(string)
 	e, children, ok := b.view(p.Context).Event(id, asOf)
 	if !ok {
 		auditFrom(p.Context).note("lookup", "", id, why, asOf, "not_found", nil)
-		return nil, fail(p.Context, events.Errorf("event", events.KindNotFound, "no event %q%s", id, asOfText(asOf)))
+		return nil, events.Errorf("event", events.KindNotFound, "no event %q%s", id, asOfText(asOf))
 	}
 	v := shown(caller, e, asOf, children)
 	hidden := 0
@@ -965,24 +931,13 @@ func (b *schemaBuilder) resolveEvent(p graphql.ResolveParams) (any, error) {
 	return v, nil
 }
 
-func (b *schemaBuilder) resolveChildren(p graphql.ResolveParams) (any, error) {
-	_, why, err := b.authorize(p, auth.ReadRecords)
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	asOf, err := timeArg(p.Args, "asKnownAt")
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	first, err := b.pageSize(p.Args)
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
+func (b *schemaBuilder) resolveChildren(p *call) (any, error) {
+	why, asOf, first := p.why, p.time("asKnownAt"), p.first(b.limits)
 	var f projections.ChildFilter
 	if raw, ok := p.Args["filter"].(map[string]any); ok {
-		k, has, err := identifierArg(raw["identifier"], "filter.identifier")
-		if err != nil {
-			return nil, fail(p.Context, err)
+		k, has := p.identifier(raw["identifier"], "filter.identifier")
+		if p.err != nil {
+			return nil, p.err
 		}
 		if has {
 			f.Identifier = &k
@@ -991,9 +946,12 @@ func (b *schemaBuilder) resolveChildren(p graphql.ResolveParams) (any, error) {
 		f.DateOfBirth, _ = raw["dateOfBirth"].(string)
 		if f.DateOfBirth != "" {
 			if _, ok := events.Date(f.DateOfBirth).Time(); !ok {
-				return nil, fail(p.Context, events.Errorf("filter.dateOfBirth", events.KindInvalid, "%q is not a date like 2015-06-30", f.DateOfBirth))
+				return nil, events.Errorf("filter.dateOfBirth", events.KindInvalid, "%q is not a date like 2015-06-30", f.DateOfBirth)
 			}
 		}
+	}
+	if p.err != nil {
+		return nil, p.err
 	}
 	all := b.view(p.Context).Children(f, asOf)
 	auditFrom(p.Context).note("search", "", "", why, asOf, "children", map[string]int{"children": len(all)})
@@ -1001,7 +959,7 @@ func (b *schemaBuilder) resolveChildren(p graphql.ResolveParams) (any, error) {
 	if after, ok := p.Args["after"].(string); ok {
 		parts, err := decodeCursor("after", "c", after, 1)
 		if err != nil {
-			return nil, fail(p.Context, err)
+			return nil, err
 		}
 		start = sort.Search(len(all), func(i int) bool { return all[i].ID > parts[0] })
 	}
@@ -1014,33 +972,19 @@ func (b *schemaBuilder) resolveChildren(p graphql.ResolveParams) (any, error) {
 	return conn, nil
 }
 
-func (b *schemaBuilder) resolveChronology(p graphql.ResolveParams) (any, error) {
+func (b *schemaBuilder) resolveChronology(p *call) (any, error) {
 	c, ok := p.Source.(childView)
 	if !ok {
-		return nil, fail(p.Context, errors.New("chronology on a non-child"))
+		return nil, errors.New("chronology on a non-child")
 	}
-	first, err := b.pageSize(p.Args)
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	from, err := timeArg(p.Args, "from")
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	to, err := timeArg(p.Args, "to")
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	agencies, err := listArg(p.Args, "agencies", events.Agencies.Has)
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	types, err := listArg(p.Args, "types", func(s string) bool { _, ok := events.Lookup(events.Type(s)); return ok })
-	if err != nil {
-		return nil, fail(p.Context, err)
+	first, from, to := p.first(b.limits), p.time("from"), p.time("to")
+	agencies := p.list("agencies", events.Agencies.Has)
+	types := p.list("types", func(s string) bool { _, ok := events.Lookup(events.Type(s)); return ok })
+	if p.err != nil {
+		return nil, p.err
 	}
 	withRetracted, _ := p.Args["includeRetracted"].(bool)
-	caller := callerOf(p.Context)
+	caller := p.caller
 	all, _ := b.view(p.Context).Chronology(c.ID, c.asOf, withRetracted)
 	// Hidden entries show as placeholders: their date and agency filter as
 	// usual, but their type is unknown to the caller, so a type filter never
@@ -1062,7 +1006,7 @@ func (b *schemaBuilder) resolveChronology(p graphql.ResolveParams) (any, error) 
 	if after, ok := p.Args["after"].(string); ok {
 		nanos, seq, err := decodeEntryCursor(after)
 		if err != nil {
-			return nil, fail(p.Context, err)
+			return nil, err
 		}
 		start = sort.Search(len(entries), func(i int) bool {
 			n := entries[i].OccurredAt.UnixNano()
@@ -1091,62 +1035,6 @@ func pageInfoFor(edges []edge, hasPrev, hasNext bool) pageInfo {
 	return pi
 }
 
-// pageSize reads and checks `first`.
-func (b *schemaBuilder) pageSize(args map[string]any) (int, error) {
-	first, ok := args["first"].(int)
-	switch {
-	case !ok:
-		return b.limits.DefaultPage, nil
-	case first < 1:
-		return 0, events.Errorf("first", events.KindInvalid, "must be at least 1, not %d", first)
-	case first > b.limits.MaxPage:
-		return 0, events.Errorf("first", events.KindTooLarge, "%d is over the largest page, %d: page with after", first, b.limits.MaxPage)
-	}
-	return first, nil
-}
-
-func timeArg(args map[string]any, name string) (*time.Time, error) {
-	switch v := args[name].(type) {
-	case nil:
-		return nil, nil
-	case time.Time:
-		return &v, nil
-	case *time.Time:
-		return v, nil
-	}
-	return nil, events.Errorf(name, events.KindInvalid, "must be an RFC 3339 time like 2024-03-02T14:05:00Z")
-}
-
-func identifierArg(raw any, name string) (events.Identifier, bool, error) {
-	m, ok := raw.(map[string]any)
-	if !ok {
-		return events.Identifier{}, false, nil
-	}
-	scheme, _ := m["scheme"].(string)
-	value, _ := m["value"].(string)
-	k := events.Identifier{Scheme: events.Scheme(scheme), Value: value}
-	if err := events.ValidateIdentifier(k); err != nil {
-		return k, true, events.E(name, events.KindInvalid, &events.FieldError{Field: name + ".value", Problem: err.Error()})
-	}
-	return k, true, nil
-}
-
-func listArg(args map[string]any, name string, known func(string) bool) ([]string, error) {
-	raw, ok := args[name].([]any)
-	if !ok {
-		return nil, nil
-	}
-	out := make([]string, 0, len(raw))
-	for _, v := range raw {
-		s, _ := v.(string)
-		if !known(s) {
-			return nil, events.Errorf(name, events.KindInvalid, "%q is not known (see the %s query)", s, map[string]string{"agencies": "agencies", "types": "eventTypes"}[name])
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
 func asOfText(asOf *time.Time) string {
 	if asOf == nil {
 		return ""
@@ -1169,64 +1057,16 @@ func mergedFrom(c projections.Child) string {
 	return ""
 }
 
-// field adapts a typed getter to a resolver.
-func field[T any](get func(T) any) graphql.FieldResolveFn {
-	return func(p graphql.ResolveParams) (any, error) {
-		v, ok := p.Source.(T)
-		if !ok {
-			return nil, fmt.Errorf("resolver: got %T", p.Source)
-		}
-		return get(v), nil
+// resolveHistory lists every version of an entry known at the time asked
+// for; a hidden entry's history is itself.
+func (b *schemaBuilder) resolveHistory(p *call) (any, error) {
+	e := p.Source.(entryView)
+	if e.hidden {
+		return []entryView{e}, nil
 	}
-}
-
-// personal resolves a field that identifies a child (identifiers, names,
-// dates of birth) and puts the read on the access log under that child,
-// however the child was reached: looked up, found by a search, listed on the
-// worklist or in an identity review. The log then answers "who saw this
-// child's details" for every path, not only for direct look-ups.
-func personal(part string, get func(childView) any) graphql.FieldResolveFn {
-	return func(p graphql.ResolveParams) (any, error) {
-		c, ok := p.Source.(childView)
-		if !ok {
-			return nil, fmt.Errorf("resolver: got %T", p.Source)
-		}
-		v := get(c)
-		auditFrom(p.Context).note("read", c.ID, "", c.purpose, c.asOf, part, map[string]int{part: reflect.ValueOf(v).Len()})
-		return v, nil
+	var out []entryView
+	for _, v := range b.src.Versions(e.EventID, e.asOf) {
+		out = append(out, shown(p.caller, v, e.asOf, nil))
 	}
-}
-
-func entry(get func(entryView) any) graphql.FieldResolveFn { return field(get) }
-func child(get func(childView) any) graphql.FieldResolveFn { return field(get) }
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-// gqlError carries a Kind to GraphQL's extensions.code.
-type gqlError struct {
-	msg  string
-	code string
-}
-
-func (e *gqlError) Error() string { return e.msg }
-
-// Extensions implements gqlerrors.ExtendedError.
-func (e *gqlError) Extensions() map[string]any { return map[string]any{"code": e.code} }
-
-// fail turns an error into what a GraphQL client sees: the message and a
-// code, with internal detail logged instead of shown.
-func fail(ctx context.Context, err error) error {
-	return &gqlError{msg: httpapi.PublicMessage(ctx, loggerFrom(ctx), err), code: httpapi.CodeOf(err)}
+	return out, nil
 }

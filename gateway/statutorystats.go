@@ -56,28 +56,13 @@ func measures(e projections.Entry) []string {
 
 // resolveStatutoryStatistics counts the Annex A measures and levels of need
 // per period. Counts only; no child data.
-func (b *schemaBuilder) resolveStatutoryStatistics(p graphql.ResolveParams) (any, error) {
-	if err := callerOf(p.Context).Require(auth.ReadStatistics); err != nil {
-		return nil, fail(p.Context, err)
-	}
-	src, ok := b.src.(Entries)
-	if !ok {
-		return nil, fail(p.Context, events.Errorf("statistics", events.KindUnavailable, "statistics are not available"))
-	}
-	from, err := timeArg(p.Args, "from")
+func (b *schemaBuilder) resolveStatutoryStatistics(p *call) (any, error) {
+	q, err := b.statsQueryOf(p)
 	if err != nil {
-		return nil, fail(p.Context, err)
+		return nil, err
 	}
-	to, err := timeArg(p.Args, "to")
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	asOf, err := timeArg(p.Args, "asKnownAt")
-	if err != nil {
-		return nil, fail(p.Context, err)
-	}
-	period, _ := p.Args["period"].(string)
-	entries, _ := src.Entries(asOf)
+	from, to, period := q.from, q.to, q.period
+	entries, _ := q.src.Entries(q.asOf)
 	counts := map[measureRow]int{}
 	for _, e := range entries {
 		day := projections.DayOf(e.OccurredAt)
@@ -120,6 +105,6 @@ func (b *schemaBuilder) statutoryStatisticsField(args graphql.FieldConfigArgumen
 		Description: "The counts behind Ofsted's Annex A lists, missing episodes and absences, and levels of need, per period: no child data. " +
 			"Analyst and manager roles. For the lists themselves, GET /v1/export/annex-a.",
 		Args:    args,
-		Resolve: b.resolveStatutoryStatistics,
+		Resolve: b.resolve(allowed(auth.ReadStatistics), b.resolveStatutoryStatistics),
 	}
 }
