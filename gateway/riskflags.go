@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/graphql-go/graphql"
+
 	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
@@ -260,3 +262,109 @@ func (b *schemaBuilder) resolveFlaggedFlags(p *call) (any, error) {
 	auditFrom(p.Context).note("read", c.id, "", c.purpose, nil, "risk_flags", map[string]int{"flags": len(c.views)})
 	return c.views, nil
 }
+
+// riskFlagTypes builds RiskFlag.
+func (b *schemaBuilder) riskFlagTypes(t *types) {
+	entryType := t.entry
+	riskFlagType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "RiskFlag",
+		Description: "A pattern the hub's rules found in a child's history, with the events it rests on.",
+		Fields: graphql.Fields{
+			"code":        {Type: graphql.NewNonNull(graphql.String), Description: "The rule's code (see riskRules); REDACTED when the flag rests on an entry hidden from your role.", Resolve: field(func(f flagView) any { return f.Code })},
+			"title":       {Type: graphql.NewNonNull(graphql.String), Description: "The rule's human name, or a note that the flag rests on hidden entries.", Resolve: field(func(f flagView) any { return f.Title })},
+			"severity":    {Type: graphql.NewNonNull(graphql.String), Description: "high, medium or low.", Resolve: field(func(f flagView) any { return f.Severity })},
+			"reason":      {Type: graphql.NewNonNull(graphql.String), Description: "Why, in plain English, with the numbers; on a redacted flag, only how many hidden entries it rests on and their kind.", Resolve: field(func(f flagView) any { return f.Reason })},
+			"active":      {Type: graphql.NewNonNull(graphql.Boolean), Description: "The condition still holds at the evaluation time; false once cleared.", Resolve: field(func(f flagView) any { return f.Active() })},
+			"raisedAt":    {Type: graphql.NewNonNull(dateTime), Description: "When the condition held and the hub knew it.", Resolve: field(func(f flagView) any { return f.RaisedAt })},
+			"clearedAt":   {Type: dateTime, Description: "When the condition stopped holding; null while active.", Resolve: field(func(f flagView) any { return f.ClearedAt })},
+			"clearReason": {Type: graphql.String, Description: "Why it cleared; null while active and on a redacted flag. If an entry hidden from your role cleared it, it says only that.", Resolve: field(func(f flagView) any { return nullable(f.ClearReason) })},
+			"deadlineMissedAt": {Type: dateTime, Description: "On a statutory deadline's flag (an assessment, conference, core group, decision or return home interview that is late), when the deadline was first missed; null on other flags and on a redacted flag.",
+				Resolve: field(func(f flagView) any {
+					if f.Deadline.IsZero() {
+						return nil
+					}
+					return f.Deadline.Missed
+				})},
+			"overdueBy": {Type: graphql.String, Description: "On an active statutory deadline's flag, how late it is at the evaluation time: \"3 working days\" for deadlines in working days or months (England and Wales bank holidays excluded; the first working day after the last permitted one counts 1), \"5 hours\" or \"2 days\" by the clock for the return home interview's hours; null otherwise and on a redacted flag.",
+				Resolve: field(func(f flagView) any {
+					if !f.Active() {
+						return nil
+					}
+					return nullable(f.Deadline.OverdueBy(f.at))
+				})},
+			"evidence": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The chronology entries the flag rests on; those hidden from your role are redacted placeholders.",
+				Resolve: b.resolve(anyone, b.resolveEvidence)},
+		},
+	})
+	t.riskFlag = riskFlagType
+}
+
+// worklistQueries are flaggedChildren and riskRules, with their types.
+func (b *schemaBuilder) worklistQueries(t *types) graphql.Fields {
+	childType, riskFlagType, pageInfoType, purposeArg := t.child, t.riskFlag, t.pageInfo, t.purposeArg
+	flaggedType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "FlaggedChild",
+		Description: "A child on the worklist with their active flags.",
+		Fields: graphql.Fields{
+			"child": {Type: graphql.NewNonNull(childType), Description: "The child, as far as your role may see them.", Resolve: field(func(c flaggedView) any { return childView{Child: c.child(), purpose: c.purpose} })},
+			"flags": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(riskFlagType))), Description: "The child's active flags (redacted where they rest on entries hidden from your role).",
+				Resolve: b.resolve(anyone, b.resolveFlaggedFlags)},
+			"highestSeverity": {Type: graphql.NewNonNull(graphql.String), Description: "The most severe of the flags listed here (after any filter): high, medium or low.", Resolve: field(func(c flaggedView) any { return c.views[0].Severity })},
+			"latestRaisedAt":  {Type: graphql.NewNonNull(dateTime), Description: "When the most recent of the flags listed here was raised.", Resolve: field(func(c flaggedView) any { return c.latest })},
+		},
+	})
+	flaggedConnection := b.listConnection("FlaggedChild", "A page of the worklist: most severe first, then most recently raised.", flaggedType, pageInfoType)
+	thresholdType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "Threshold",
+		Description: "One number a risk rule uses, set per deployment in the rules config.",
+		Fields: graphql.Fields{
+			"name":  {Type: graphql.NewNonNull(graphql.String), Description: "Which number, its unit in the name: count, window_days, months, hours, working_days, age_months, active_days or expire_days.", Resolve: field(func(t threshold) any { return t.Name })},
+			"value": {Type: graphql.NewNonNull(graphql.Int), Description: "The number in force here, in that unit.", Resolve: field(func(t threshold) any { return t.Value })},
+		},
+	})
+	settingType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "RuleSetting",
+		Description: "One reading of the guidance a risk rule uses, set per deployment in the rules config.",
+		Fields: graphql.Fields{
+			"name":  {Type: graphql.NewNonNull(graphql.String), Description: "Which setting: count_absences, concerns or deadline.", Resolve: field(func(s flags.Setting) any { return s.Name })},
+			"value": {Type: graphql.NewNonNull(graphql.String), Description: "Its value here, as text: true or false; a comma-separated list of event types; date or clock.", Resolve: field(func(s flags.Setting) any { return s.Value })},
+		},
+	})
+	ruleType := graphql.NewObject(graphql.ObjectConfig{
+		Name:        "RiskRule",
+		Description: "A risk rule: its thresholds (set per deployment in the rules config) and why it exists.",
+		Fields: graphql.Fields{
+			"code":       {Type: graphql.NewNonNull(graphql.String), Description: "The code its flags carry, for example REPEAT_MISSING.", Resolve: field(func(r flags.Rule) any { return r.Code })},
+			"title":      {Type: graphql.NewNonNull(graphql.String), Description: "A short human name, for example Repeat missing episodes.", Resolve: field(func(r flags.Rule) any { return r.Title })},
+			"severity":   {Type: graphql.NewNonNull(graphql.String), Description: "The severity of the flags it raises: high, medium or low.", Resolve: field(func(r flags.Rule) any { return r.Severity })},
+			"enabled":    {Type: graphql.NewNonNull(graphql.Boolean), Description: "Whether it runs in this deployment; a disabled rule raises no flags.", Resolve: field(func(r flags.Rule) any { return r.Enabled })},
+			"thresholds": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(thresholdType))), Description: "The numbers it uses, as configured here.", Resolve: field(func(r flags.Rule) any { return thresholdsOf(r) })},
+			"settings":   {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(settingType))), Description: settingsDesc, Resolve: field(func(r flags.Rule) any { return r.Settings() })},
+			"rationale":  {Type: graphql.NewNonNull(graphql.String), Description: "Why it exists and where its thresholds come from: a statutory timescale or local practice.", Resolve: field(func(r flags.Rule) any { return r.Rationale })},
+		},
+	})
+	return graphql.Fields{
+		"flaggedChildren": {
+			Type: graphql.NewNonNull(flaggedConnection),
+			Description: "The hub's worklist now: children with active risk flags, most severe first, then most recently raised. " +
+				"Hub, practitioner and manager roles, with a purpose of access; flags resting on entries hidden from your role show as REDACTED.",
+			Args: graphql.FieldConfigArgument{
+				"codes":      {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only flags of these rules (see riskRules); REDACTED matches flags redacted for your role."},
+				"severities": {Type: graphql.NewList(graphql.NewNonNull(graphql.String)), Description: "Only flags of these severities: high, medium or low."},
+				"first":      {Type: graphql.Int, Description: fmt.Sprintf("Page size (default %d, at most %d).", b.limits.DefaultPage, b.limits.MaxPage)},
+				"after":      {Type: graphql.String, Description: "Cursor: return children after this one (endCursor of the previous page)."},
+				"purpose":    purposeArg,
+			},
+			Resolve: b.resolve(reading(auth.ReadRecords), b.resolveFlaggedChildren),
+		},
+		"riskRules": {
+			Type:        graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(ruleType))),
+			Description: "The risk rules in force, with thresholds and rationale. Any role.",
+			Resolve:     func(graphql.ResolveParams) (any, error) { return b.rules.Rules(), nil },
+		},
+	}
+}
+
+// settingsDesc describes a field whose meaning needs more than a line.
+const settingsDesc = "The readings of the guidance it uses that are not numbers, as configured here: count_absences (whether absences count as missing), " +
+	"concerns (the event types that count as an agency's concern) and deadline (date: met at any hour of the last day; clock: at the same time of day)."

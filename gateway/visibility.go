@@ -3,14 +3,9 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/graphql-go/graphql"
-
-	"github.com/chronicle-hub/chronicle/events"
-	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections"
 )
@@ -75,46 +70,4 @@ func redactions(views []entryView) []redaction {
 		}
 	}
 	return out
-}
-
-type namedCount struct {
-	Name  string
-	Count int
-}
-
-func countsOf(m map[string]int) []namedCount {
-	out := make([]namedCount, 0, len(m))
-	for k, v := range m {
-		out = append(out, namedCount{k, v})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
-}
-
-// resolveAccessLog answers accessLog (auditors) and myAccessLog (anyone,
-// their own records only).
-func (b *schemaBuilder) resolveAccessLog(mine bool) graphql.FieldResolveFn {
-	g := allowed(auth.ReadAccessLog)
-	if mine {
-		g = anyone // any role, its own records
-	}
-	return b.resolve(g, func(p *call) (any, error) {
-		f := access.Filter{From: p.time("from"), To: p.time("to")}
-		if mine {
-			f.Subject = p.caller.Subject
-		} else {
-			f.ChildID, _ = p.Args["childId"].(string)
-		}
-		if p.err != nil {
-			return nil, p.err
-		}
-		if b.auditor == nil {
-			return nil, events.Errorf("accessLog", events.KindUnavailable, "the access log is not available")
-		}
-		var items []any
-		for _, r := range b.auditor.Query(f) {
-			items = append(items, r)
-		}
-		return b.page(p, items)
-	})
 }
