@@ -69,14 +69,7 @@ func (b *schemaBuilder) childTypes(t *types) {
 // childQueries are child and children.
 func (b *schemaBuilder) childQueries(t *types) graphql.Fields {
 	childType, pageInfoType, identifierInput, asKnownAt, purposeArg := t.child, t.pageInfo, t.identifierInput, t.asKnownAt, t.purposeArg
-	childEdge := graphql.NewObject(graphql.ObjectConfig{
-		Name:        "ChildEdge",
-		Description: "One child of a page of children, with their cursor.",
-		Fields: graphql.Fields{
-			"cursor": {Type: graphql.NewNonNull(graphql.String), Description: cursorDesc, Resolve: field(func(e edge) any { return e.Cursor })},
-			"node":   {Type: graphql.NewNonNull(childType), Description: "The child.", Resolve: field(func(e edge) any { return e.Node })},
-		},
-	})
+	childEdge := edgeType("ChildEdge", "One child of a page of children, with their cursor.", "The child.", childType)
 	childConnection := b.connectionType("Children", "A page of children, ordered by id.", childType, childEdge, pageInfoType)
 	childFilter := graphql.NewInputObject(graphql.InputObjectConfig{
 		Name:        "ChildFilter",

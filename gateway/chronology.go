@@ -74,14 +74,7 @@ func (b *schemaBuilder) chronologyTypes(t *types) {
 			}
 		}),
 	})
-	entryEdge := graphql.NewObject(graphql.ObjectConfig{
-		Name:        "ChronologyEdge",
-		Description: "One entry of a chronology page, with its cursor.",
-		Fields: graphql.Fields{
-			"cursor": {Type: graphql.NewNonNull(graphql.String), Description: cursorDesc, Resolve: field(func(e edge) any { return e.Cursor })},
-			"node":   {Type: graphql.NewNonNull(entryType), Description: "The entry.", Resolve: field(func(e edge) any { return e.Node })},
-		},
-	})
+	entryEdge := edgeType("ChronologyEdge", "One entry of a chronology page, with its cursor.", "The entry.", entryType)
 	entryConnection := b.connectionType("Chronology", "A page of a child's chronology in occurredAt order (ties in the order the hub received them).", entryType, entryEdge, pageInfoType)
 
 	chronologyArgs := graphql.FieldConfigArgument{

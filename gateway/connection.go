@@ -45,15 +45,20 @@ func (c connection) nodes() []any {
 
 // listConnection is a connection type for a list paged by position.
 func (b *schemaBuilder) listConnection(name, desc string, node *graphql.Object, pi *graphql.Object) *graphql.Object {
-	edgeType := graphql.NewObject(graphql.ObjectConfig{
-		Name:        name + "Edge",
-		Description: "One " + name + " of a page, with its cursor.",
+	edges := edgeType(name+"Edge", "One "+name+" of a page, with its cursor.", "The "+name+".", node)
+	return b.connectionType(name, desc, node, edges, pi)
+}
+
+// edgeType is a connection's edge type, name: a node with its cursor.
+func edgeType(name, desc, nodeDesc string, node *graphql.Object) *graphql.Object {
+	return graphql.NewObject(graphql.ObjectConfig{
+		Name:        name,
+		Description: desc,
 		Fields: graphql.Fields{
 			"cursor": {Type: graphql.NewNonNull(graphql.String), Description: cursorDesc, Resolve: field(func(e edge) any { return e.Cursor })},
-			"node":   {Type: graphql.NewNonNull(node), Description: "The " + name + ".", Resolve: field(func(e edge) any { return e.Node })},
+			"node":   {Type: graphql.NewNonNull(node), Description: nodeDesc, Resolve: field(func(e edge) any { return e.Node })},
 		},
 	})
-	return b.connectionType(name, desc, node, edgeType, pi)
 }
 
 // cursorDesc describes every edge's cursor.
