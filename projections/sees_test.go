@@ -10,11 +10,7 @@ import (
 // worklist decides by it who is listed, and gathers names only for the
 // page shown.
 func TestSeesAgreesWithChildByID(t *testing.T) {
-	m := NewModel()
-	log := demoLog(t, 200)
-	mustApply(t, m, log...)
-	mid := log[len(log)/2].Received
-	before := log[0].Received.Add(-time.Hour)
+	m, _, mid, before := demoModel(t)
 	lenses := map[string]childFinder{
 		"everything":       m.Through(nil),
 		"health only":      m.Through(func(e Entry) bool { return e.Agency == "health" }),
@@ -61,11 +57,7 @@ type childFinder interface {
 // not) for every event, corrected ones included, as known now, midway and
 // before the log: redaction of the worklist's flags decides by it.
 func TestMarkingAgreesWithEvent(t *testing.T) {
-	m := NewModel()
-	log := demoLog(t, 200)
-	mustApply(t, m, log...)
-	mid := log[len(log)/2].Received
-	before := log[0].Received.Add(-time.Hour)
+	m, log, mid, before := demoModel(t)
 	amended, found := 0, 0
 	for _, d := range log {
 		for _, at := range []*time.Time{nil, &mid, &before} {
@@ -88,4 +80,14 @@ func TestMarkingAgreesWithEvent(t *testing.T) {
 	if amended == 0 || found == 0 {
 		t.Fatalf("%d found, %d amended: the log does not test corrected events", found, amended)
 	}
+}
+
+// demoModel is a model of the demo log of 200 children, the log, a time
+// midway through it and one before it.
+func demoModel(t *testing.T) (m *Model, log []Delivered, mid, before time.Time) {
+	t.Helper()
+	m = NewModel()
+	log = demoLog(t, 200)
+	mustApply(t, m, log...)
+	return m, log, log[len(log)/2].Received, log[0].Received.Add(-time.Hour)
 }
