@@ -439,14 +439,7 @@ func TestClusterRoles(t *testing.T) {
 // refused it before anything starts.
 func TestReplicasTheServersCannotGive(t *testing.T) {
 	srv := jstest.Run(t)
-	seed, err := srv.Hub.Seed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := filepath.Join(t.TempDir(), "hub.nk")
-	if err := os.WriteFile(creds, seed, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	creds := srv.SeedFile(t)
 	for name, cfg := range map[string]app.Config{
 		"one server":   {NATSURL: srv.ClientURL(), NATSCreds: creds},
 		"the embedded": {},
