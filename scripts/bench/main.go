@@ -53,8 +53,10 @@ type options struct {
 	Samples int
 	// Profile is where each stage's CPU profile goes; "" for none.
 	Profile string
-	// Cluster3 adds the stage on a local three-node cluster (cluster3).
-	Cluster3 bool
+	// Cluster3 adds the stage on a local three-node cluster (cluster3),
+	// measuring one node and three in turn Cluster3Rounds times.
+	Cluster3       bool
+	Cluster3Rounds int
 }
 
 func main() {
@@ -78,6 +80,7 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.PGBin, "pg-bin", "", "directory of PostgreSQL's server binaries (default the newest /usr/lib/postgresql/*/bin)")
 	fs.IntVar(&o.Samples, "samples", 200, "requests timed for a page of 100 alone; other latencies take a share")
 	fs.BoolVar(&o.Cluster3, "cluster3", false, "also import and replay on a local three-node cluster (in this process), streams at three replicas, for the ratio to one node")
+	fs.IntVar(&o.Cluster3Rounds, "cluster3-rounds", 2, "with --cluster3: how many times one node and three are measured in turn (each figure the best of them)")
 	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of each stage into this directory (go tool pprof reads them)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -112,6 +115,9 @@ func (o options) check() error {
 	}
 	if o.StageTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--stage-timeout %s: must be positive", o.StageTimeout))
+	}
+	if o.Cluster3Rounds < 1 {
+		errs = append(errs, fmt.Errorf("--cluster3-rounds %d: at least 1", o.Cluster3Rounds))
 	}
 	if o.Samples < 8 {
 		errs = append(errs, fmt.Errorf("--samples %d: at least 8", o.Samples))

@@ -129,10 +129,13 @@ var specs = []rowSpec{
 		targets: []target{{text: "p99 < 50 ms", atMost: 50}}},
 
 	{key: "r3.import", name: "Chronicle import on a three-node cluster, R3, serve projecting", unit: unitRate,
-		bases: []string{"chronicle.import.relaxed"}, cluster: true},
+		bases: []string{"r1.import"}, cluster: true},
 	{key: "r3.lag", name: "projector behind when that import ends", unit: unitSeconds, cluster: true},
 	{key: "r3.replay", name: "full replay from a three-node cluster, R3", unit: unitRate,
-		bases: []string{"chronicle.replay"}, cluster: true},
+		bases: []string{"r1.replay"}, cluster: true},
+	{key: "r1.import", name: "the same import on one node, --no-sync-always, in turn with R3", unit: unitRate, cluster: true},
+	{key: "r1.lag", name: "projector behind when that import ends", unit: unitSeconds, cluster: true},
+	{key: "r1.replay", name: "full replay from one node, in turn with R3", unit: unitRate, cluster: true},
 
 	{key: "raw.publish.interval", name: "raw JetStream async publish, sync interval", unit: unitRate},
 	{key: "raw.publish.always", name: "raw JetStream async publish, sync always", unit: unitRate},
