@@ -271,6 +271,21 @@ func (b *bench) profile(stage string) (stop func()) {
 	}
 }
 
+// heapProfile writes what the live heap holds (heap.pprof), when profiles
+// are asked for: the memory stage's figure says how much, this says whose.
+func (b *bench) heapProfile() {
+	if b.o.Profile == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(b.o.Profile, "heap.pprof"))
+	if err == nil {
+		err = errors.Join(pprof.Lookup("heap").WriteTo(f, 0), f.Close())
+	}
+	if err != nil {
+		fmt.Fprintf(b.out, "  no heap profile: %v\n", err)
+	}
+}
+
 // partial notes why on key: as the reason it is missing, or beside a
 // figure whose measurement it cut short. A figure measured in full before
 // the stage stopped stays as it is.
@@ -427,6 +442,7 @@ func (b *bench) chronicle(ctx context.Context) {
 		if err != nil {
 			return err
 		}
+		b.heapProfile()
 		perEvent := func(n uint64) float64 { return float64(n) / float64(held) }
 		b.res.set("chronicle.rss", perEvent(rss), fmt.Sprintf("%s MB for %s events", group(int64(rss>>20)), group(int64(held))))
 		b.res.set("chronicle.heap", perEvent(heap), fmt.Sprintf("%s MB for %s events", group(int64(heap>>20)), group(int64(held))))
