@@ -221,12 +221,14 @@ func TestGatewayKilledMidReplayReachesTheSameDigest(t *testing.T) {
 func publishDemo(ctx context.Context, t *testing.T, js jetstream.JetStream, cfg demodata.Config) uint64 {
 	t.Helper()
 	var last uint64
+	// A loaded machine acknowledges slowly: a publish waits for room in
+	// the window of unacknowledged messages rather than failing.
 	for _, e := range demodata.Generate(cfg) {
 		data, err := events.Encode(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := js.PublishMsgAsync(eventlog.Message(e, data)); err != nil {
+		if _, err := js.PublishMsgAsync(eventlog.Message(e, data), jetstream.WithStallWait(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 	}
