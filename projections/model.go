@@ -61,6 +61,15 @@ type Model struct {
 	// activity counts entries per London date, agency and type (see
 	// Activity).
 	activity map[activityKey]int32
+
+	// size is Bytes' last answer, for the position (lastSeq, events) it
+	// was computed at; sizeMu guards them, since Bytes holds only the
+	// read lock.
+	sizeMu      sync.Mutex
+	sized       bool
+	sizedAt     uint64
+	sizedEvents int
+	size        int64
 }
 
 // recordIndex finds records by event id: canonical UUIDs by their 16
