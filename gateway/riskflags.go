@@ -36,8 +36,8 @@ func (b *schemaBuilder) redactFlag(c auth.Caller, f flags.Flag, asOf *time.Time)
 	hiddenOf := func(ids []string) []string {
 		var hidden []string
 		for _, id := range ids {
-			if e, _, ok := b.src.Event(id, asOf); ok && !c.Sees(e.Sensitivity, e.Agency) {
-				hidden = append(hidden, e.Sensitivity+" from "+agencyName(e.Agency))
+			if sensitivity, agency, ok := b.src.Marking(id, asOf); ok && !c.Sees(sensitivity, agency) {
+				hidden = append(hidden, sensitivity+" from "+agencyName(agency))
 			}
 		}
 		return hidden

@@ -34,6 +34,8 @@ type Reader interface {
 type Source interface {
 	Reader
 	Through(projections.Visibility) projections.Lens
+	// Marking is an event's sensitivity and agency at asOf, for redaction.
+	Marking(id string, asOf *time.Time) (sensitivity, agency string, ok bool)
 }
 
 var _ Reader = projections.Lens{}

@@ -61,6 +61,15 @@ type Model struct {
 	// activity counts entries per London date, agency and type (see
 	// Activity).
 	activity map[activityKey]int32
+
+	// size is Bytes' last answer, for the position (lastSeq, events) it
+	// was computed at; sizeMu guards them, since Bytes holds only the
+	// read lock.
+	sizeMu      sync.Mutex
+	sized       bool
+	sizedAt     uint64
+	sizedEvents int
+	size        int64
 }
 
 // recordIndex finds records by event id: canonical UUIDs by their 16
@@ -704,6 +713,26 @@ func (m *Model) Event(id string, asOf *time.Time) (Entry, []string, bool) {
 		}
 	}
 	return e, children, true
+}
+
+// Marking returns an event's sensitivity and agency as shown at asOf, all
+// that a redaction decision needs, without building its entry: the
+// worklist asks it of every flag's evidence on every request.
+func (m *Model) Marking(id string, asOf *time.Time) (sensitivity, agency string, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	rec, ok := m.records.get(id)
+	switch {
+	case !ok:
+		return "", "", false
+	case rec.amends == nil:
+		if !rec.known(asOf) {
+			return "", "", false
+		}
+		return rec.tab.str(rec.sensitivity), rec.tab.str(rec.agency), true
+	}
+	e, ok := rec.At(asOf)
+	return e.Sensitivity, e.Agency, ok
 }
 
 // Versions returns every version of an event's entry known at asOf (nil:

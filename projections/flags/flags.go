@@ -269,6 +269,7 @@ type evaluation struct {
 	at         time.Time
 	cal        *Calendar
 	nextChange time.Time
+	cpEnds     []projections.Entry // see planEnds; nil until asked
 }
 
 func (e *evaluation) next(t time.Time) {

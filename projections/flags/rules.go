@@ -831,15 +831,25 @@ func cpPlans(e *evaluation) []planSpan {
 // planEnded returns the entry that ended a child protection plan started at
 // from, known by t.
 func planEnded(e *evaluation, from, t time.Time) (projections.Entry, bool) {
-	return firstAfter(e.h.Entries, from, t, func(en projections.Entry) bool {
-		if p, ok := payloadOf[*events.PlanEnded](en); ok {
-			return p.Kind == "child_protection"
+	return firstAfter(e.planEnds(), from, t, anyEntry)
+}
+
+// planEnds lists, once per evaluation, the entries that end a child
+// protection plan: the plan rules ask at every point of a child's history
+// whether the plan had ended, and scanning (and decoding) every entry each
+// time made a long history cost its length squared.
+func (e *evaluation) planEnds() []projections.Entry {
+	if e.cpEnds == nil {
+		e.cpEnds = []projections.Entry{}
+		for _, en := range e.h.Entries {
+			if p, ok := payloadOf[*events.PlanEnded](en); ok && p.Kind == "child_protection" {
+				e.cpEnds = append(e.cpEnds, en)
+			} else if c, ok := payloadOf[*events.Conference](en); ok && c.Outcome == "plan_ended" {
+				e.cpEnds = append(e.cpEnds, en)
+			}
 		}
-		if c, ok := payloadOf[*events.Conference](en); ok {
-			return c.Outcome == "plan_ended"
-		}
-		return false
-	})
+	}
+	return e.cpEnds
 }
 
 // planEndedText is the clear reason when a plan ended by t.
@@ -935,13 +945,14 @@ func unbornCPPlan(e *evaluation, _ Rule) []occurrence {
 
 func lookedAfter(e *evaluation, _ Rule) []occurrence {
 	var out []occurrence
+	ends := e.of("looked_after.ended")
 	for _, st := range e.of("looked_after.started") {
 		la, _ := payloadOf[*events.LookedAfterStarted](st)
 		if la == nil {
 			continue
 		}
 		ended := func(t time.Time) (projections.Entry, bool) {
-			return firstAfter(e.h.Entries, st.OccurredAt, t, func(en projections.Entry) bool { return en.Type == "looked_after.ended" })
+			return firstAfter(ends, st.OccurredAt, t, anyEntry)
 		}
 		for _, run := range statusRun(e, st, func(t time.Time) bool { _, ok := ended(t); return ok }) {
 			clear := ""
