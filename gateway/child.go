@@ -13,8 +13,9 @@ import (
 	"github.com/chronicle-hub/chronicle/projections"
 )
 
-// childView and entryView carry the "as known at" time down to nested
-// fields, so a whole answer describes one moment.
+// childView carries the "as known at" time and the purpose of access down
+// to nested fields, so a whole answer describes one moment and each read
+// goes on the access log with the purpose it was made for.
 type childView struct {
 	projections.Child
 	asOf    *time.Time

@@ -15,6 +15,9 @@ import (
 	"github.com/chronicle-hub/chronicle/projections"
 )
 
+// entryView carries the "as known at" time down to an entry's nested
+// fields (its history), with the children it concerns (on event and
+// IdentityConflict.events only) and whether it is hidden from the caller.
 type entryView struct {
 	projections.Entry
 	asOf     *time.Time
