@@ -92,6 +92,11 @@ func TestIncrementalSweeps(t *testing.T) {
 	if err := al.Sweep(context.Background()); err != nil { // every child; the rest are incremental
 		t.Fatal(err)
 	}
+	select {
+	case <-al.Looked():
+	default:
+		t.Fatal("Looked is not closed after the first sweep")
+	}
 	if n := count(t, srv, "RHI_OVERDUE", "raised"); n != 0 {
 		t.Fatalf("%d alerts before the deadline", n)
 	}
