@@ -18,6 +18,7 @@ import (
 
 	"github.com/chronicle-hub/chronicle/services/app"
 	"github.com/chronicle-hub/chronicle/services/ingest/cin"
+	"github.com/chronicle-hub/chronicle/services/ingest/cin/xsdtest"
 	"github.com/chronicle-hub/chronicle/services/jstest"
 )
 
@@ -262,7 +263,8 @@ func censusEvents(t *testing.T, path string) map[string]string {
 // TestExportCensusRoundTrip imports each year's census, exports that year
 // again and checks the two files are equivalent: the exported file reads
 // cleanly in its year's shape (every element in the schema's order, every
-// code in the year's lists) and maps to exactly the same events.
+// code in the year's lists), is valid against the DfE's XSD for the year,
+// and maps to exactly the same events.
 func TestExportCensusRoundTrip(t *testing.T) {
 	for y := 2017; y <= 2024; y++ {
 		t.Run(fmt.Sprint(y), func(t *testing.T) {
@@ -292,6 +294,7 @@ func TestExportCensusRoundTrip(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("export: %d\n%s\n%s", code, out, errOut)
 			}
+			xsdtest.Validate(t, path, y)
 			got := censusEvents(t, path)
 			for id, e := range want {
 				if got[id] != e {

@@ -15,6 +15,7 @@ import (
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
+	"github.com/chronicle-hub/chronicle/services/ingest/cin/xsdtest"
 )
 
 // censusFile is a synthetic census of year y from cin/testdata: three
@@ -79,6 +80,14 @@ func TestCensusEveryYear(t *testing.T) {
 			}
 			h.wantCount(t, uint64(total))
 		})
+	}
+}
+
+// The synthetic census files are valid against their year's XSD, so the
+// import is tested on what a council's system would send.
+func TestCensusFilesMatchTheirXSD(t *testing.T) {
+	for _, y := range xsdtest.Years {
+		t.Run(fmt.Sprint(y), func(t *testing.T) { xsdtest.Validate(t, censusFile(y), y) })
 	}
 }
 
