@@ -61,6 +61,9 @@ type Model struct {
 	// activity counts entries per London date, agency and type (see
 	// Activity).
 	activity map[activityKey]int32
+	// statutory counts the Annex A measures and levels of need per London
+	// date (see StatutoryCounts).
+	statutory map[statKey]int32
 }
 
 // recordIndex finds records by event id: canonical UUIDs by their 16
@@ -115,7 +118,7 @@ func (x *idSet) add(id string) {
 // NewModel returns an empty model.
 func NewModel() *Model {
 	return &Model{
-		ident: NewIdentity(), tab: newTables(), activity: map[activityKey]int32{},
+		ident: NewIdentity(), tab: newTables(), activity: map[activityKey]int32{}, statutory: map[statKey]int32{},
 		records: recordIndex{keyed: map[eventKey]*Record{}, odd: map[string]*Record{}},
 		amended: idSet{keyed: map[eventKey]struct{}{}, odd: map[string]struct{}{}},
 	}
@@ -179,6 +182,8 @@ func (m *Model) apply(d Delivered) error {
 		after, _ := target.At(nil)
 		m.count(before, target, -1)
 		m.count(after, target, 1)
+		m.countStatutory(before, -1)
+		m.countStatutory(after, 1)
 		m.amended.add(d.Event.ID)
 		m.corrections++
 		m.touch(d.Seq, target)
@@ -191,6 +196,7 @@ func (m *Model) apply(d Delivered) error {
 		before, _ := target.At(nil)
 		m.amendOf(target).retractions = append(target.amends.retractions, Amendment{Delivered: d, Reason: body.Reason})
 		m.count(before, target, -1) // the first retraction hides it; later ones change nothing
+		m.countStatutory(before, -1)
 		m.ident.retractEvent(target, d.Received)
 		m.amended.add(d.Event.ID)
 		m.retractions++
@@ -207,6 +213,7 @@ func (m *Model) apply(d Delivered) error {
 	m.records.put(d.Event.ID, rec)
 	m.order = append(m.order, rec)
 	m.activity[activityKey{day: DayOf(d.Event.OccurredAt), agency: rec.agency, typ: rec.typ}]++
+	m.countMeasure(DayOf(d.Event.OccurredAt), measureOf(d.Event.Body), 1)
 	for _, n := range m.ident.observe(d, rec, m.tab.hint) {
 		m.index(n, rec)
 	}
@@ -499,6 +506,9 @@ func (m *Model) Digest() string {
 	var counters []string
 	for k, n := range m.activity {
 		counters = append(counters, fmt.Sprintf("activity %d %s %s %d\n", k.day, m.tab.str(k.agency), m.tab.str(k.typ), n))
+	}
+	for k, n := range m.statutory {
+		counters = append(counters, fmt.Sprintf("statutory %d %s %d\n", k.day, measureNames[k.measure], n))
 	}
 	sort.Strings(counters)
 	for _, c := range counters {

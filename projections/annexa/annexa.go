@@ -495,7 +495,7 @@ func (b *childRows) lookedAfter() [][]string {
 			if mr == nil || !within(m.OccurredAt) || !b.p.in(m.OccurredAt) {
 				continue
 			}
-			if mr.Category == "absent" || mr.LookedAfterCode == "A" {
+			if projections.AnnexAAbsence(mr) {
 				absent++
 				continue
 			}
