@@ -128,11 +128,14 @@ func writeJSON(path string, rep *Report) error {
 
 // samples is how many requests measure each latency: a page of 1,000 and
 // the worklist cost more, so they get fewer; 8 clients share theirs.
-type samples struct{ page100, page1000, flagged, flaggedAfter, perClient100, perClient1000 int }
+type samples struct {
+	page100, page1000, flagged, flaggedAfter, perClient100, perClient1000, annexA, statStats int
+}
 
 func (o options) samples() samples {
 	s := o.Samples
-	return samples{page100: s, page1000: max(2, s/4), flagged: max(2, s/5), flaggedAfter: max(2, s/10), perClient100: max(1, s/8), perClient1000: max(1, s/32)}
+	return samples{page100: s, page1000: max(2, s/4), flagged: max(2, s/5), flaggedAfter: max(2, s/10), perClient100: max(1, s/8), perClient1000: max(1, s/32),
+		annexA: max(2, s/40), statStats: max(2, s/5)}
 }
 
 // bench is one run.
@@ -468,6 +471,31 @@ func (b *bench) chronicle(ctx context.Context) {
 			}
 		}
 		b.res.latency("chronicle.flagged.after", after, note, err)
+		return err
+	})
+	b.stage(ctx, "Chronicle: Annex A for a year, statutoryStatistics", []string{"chronicle.annexa", "chronicle.statstats"}, func(ctx context.Context) error {
+		c, err := newClient(a)
+		if err != nil {
+			return err
+		}
+		from, to := financialYear()
+		path := "/v1/export/annex-a?from=" + from + "&to=" + to
+		body, err := c.get(ctx, path)
+		if err != nil {
+			return err
+		}
+		rows, err := annexARows(body)
+		if err != nil {
+			return err
+		}
+		note := fmt.Sprintf("%s to %s, %s rows", from, to, group(int64(rows)))
+		l, err := sequential(ctx, b.s.annexA, func(ctx context.Context) error { _, err := c.get(ctx, path); return err })
+		b.res.latency("chronicle.annexa", l, note, err)
+		if err != nil {
+			return err
+		}
+		l, err = sequential(ctx, b.s.statStats, func(ctx context.Context) error { _, err := c.query(ctx, statutoryStatsQuery); return err })
+		b.res.latency("chronicle.statstats", l, "every quarter of the data set", err)
 		return err
 	})
 	b.stage(ctx, "Chronicle: full replay", []string{"chronicle.replay"}, func(ctx context.Context) error {
