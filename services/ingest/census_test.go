@@ -1,10 +1,12 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
 	"github.com/chronicle-hub/chronicle/services/ingest/cin/xsdtest"
+	"github.com/chronicle-hub/chronicle/services/jstest"
 )
 
 // censusFile is a synthetic census of year y from cin/testdata: three
@@ -253,6 +256,36 @@ func TestCensusBrokenFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A census import shows the same progress as an NDJSON import: events
+// (rows) stored, rate, share of the file read and ETA. The file pauses half
+// way until a progress line has been drawn, so the test sees one
+// mid-import however fast the machine is.
+func TestCensusImportShowsProgress(t *testing.T) {
+	line := regexp.MustCompile(`[\d,]+ rows  [\d,]+/s  0 not stored  +\d+%  ETA \d+s`)
+	h := newHub(t)
+	var children []string
+	for i := range 200 {
+		children = append(children, goodChild(t, fmt.Sprintf("PROG%03d", i)))
+	}
+	all := censusWith(children...)
+	half := strings.Index(all[len(all)/2:], "\n") + len(all)/2 + 1
+	var progress jstest.Buffer
+	in := &pausingReader{t: t, first: strings.NewReader(all[:half]), rest: strings.NewReader(all[half:]),
+		until: func() bool { return line.MatchString(progress.String()) }}
+	var rejects bytes.Buffer
+	sum, err := ingest.ImportCensus(context.Background(), h.pub, in, int64(len(all)), "census.xml", &rejects,
+		ingest.CensusOptions{ImportOptions: ingest.ImportOptions{Progress: &progress, MaxInFlight: 64, ProgressEvery: 5 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Children != 200 || sum.NotStored() != 0 {
+		t.Fatalf("summary:\n%s\nrejects:\n%s", sum, rejects.String())
+	}
+	if out := progress.String(); !line.MatchString(out) || strings.Contains(out, "\r") {
+		t.Errorf("no progress line with count, rate, share read and ETA: %q", out)
 	}
 }
 
