@@ -115,6 +115,11 @@ func (b *childRows) index() {
 	b.byType = map[events.Type][]projections.Entry{}
 	for _, e := range b.c.Entries {
 		b.byType[e.Type] = append(b.byType[e.Type], e)
+		// Only the details' payload is read here: decoding every entry's
+		// would cost the whole log's JSON for each export.
+		if e.Type != "child.details_recorded" {
+			continue
+		}
 		if d, ok := e.Body().(*events.ChildDetails); ok {
 			b.detail = d // the latest, entries being in time order
 		}
