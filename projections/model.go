@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -665,6 +666,12 @@ func (m *Model) Chronology(id string, asOf *time.Time, withRetracted bool) ([]En
 }
 
 func (m *Model) entries(v *view, root int, withRetracted bool) []Entry {
+	return m.entriesOf(v, root, withRetracted, nil)
+}
+
+// entriesOf is entries limited to the records whose type index keep holds
+// (nil: every record).
+func (m *Model) entriesOf(v *view, root int, withRetracted bool, keep map[uint32]bool) []Entry {
 	members := v.members(root)
 	var out []Entry
 	seen := make(map[*Record]bool)
@@ -673,7 +680,7 @@ func (m *Model) entries(v *view, root int, withRetracted bool) []Entry {
 			continue
 		}
 		for _, rec := range m.byNode[n] {
-			if seen[rec] {
+			if seen[rec] || (keep != nil && !keep[rec.typ]) {
 				continue
 			}
 			seen[rec] = true
@@ -684,13 +691,38 @@ func (m *Model) entries(v *view, root int, withRetracted bool) []Entry {
 			out = append(out, e)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].OccurredAt.Equal(out[j].OccurredAt) {
-			return out[i].OccurredAt.Before(out[j].OccurredAt)
+	// slices.SortFunc, not sort.Slice: an Entry is large, and the
+	// reflection-based swapper copied each through write barriers.
+	slices.SortFunc(out, func(a, b Entry) int {
+		if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
+			return c
 		}
-		return out[i].Seq < out[j].Seq
+		return cmp.Compare(a.Seq, b.Seq)
 	})
 	return out
+}
+
+// ChronologyOfTypes is Chronology (retracted entries left out) limited to
+// entries of the given types: the others are neither built nor sorted.
+// It is for exports that read a few kinds of event of every child.
+func (m *Model) ChronologyOfTypes(id string, asOf *time.Time, types []events.Type) ([]Entry, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n, ok := m.ident.personal[id]
+	if !ok {
+		return nil, false
+	}
+	v := m.ident.view(asOf)
+	if !v.known(n) {
+		return nil, false
+	}
+	keep := make(map[uint32]bool, len(types))
+	for _, t := range types {
+		if i, ok := m.tab.index[string(t)]; ok {
+			keep[i] = true
+		}
+	}
+	return m.entriesOf(v, v.root(n), false, keep), true
 }
 
 // Event returns the entry for an event id as shown at asOf, with the ids of

@@ -84,24 +84,56 @@ var titles = map[int]string{
 // Numbers are the lists this package builds, in order.
 var Numbers = []int{1, 2, 3, 4, 5, 6, 7, 8}
 
+// Types are the event types the lists read: a caller may give each child
+// only these entries (see projections.Model.ChronologyOfTypes).
+var Types = []events.Type{
+	"child.details_recorded", "contact.received", "referral.received", "referral.decided", "assessment.started", "assessment.completed",
+	"section47.started", "conference.held", "plan.started", "plan.ended", "case.closed",
+	"looked_after.started", "looked_after.changed", "looked_after.ended", "looked_after.review_held",
+	"missing.reported", "return_interview.completed",
+}
+
 // Build returns the lists for the children over the period. Rows are in
 // Child Unique ID order, then date order.
 func Build(children []Child, p Period) []List {
 	children = slices.Clone(children)
 	sort.SliceStable(children, func(i, j int) bool { return children[i].ID < children[j].ID })
-	lists := make([]List, len(Numbers))
-	for i, n := range Numbers {
-		lists[i] = List{Number: n, Title: titles[n], Columns: append(append([]string{}, common...), columns[n]...)}
-	}
+	b := NewBuilder(p)
 	for _, c := range children {
-		b := &childRows{c: c, p: p}
-		b.index()
-		for i, n := range Numbers {
-			lists[i].Rows = append(lists[i].Rows, b.rows(n)...)
-		}
+		b.Add(c)
 	}
-	return lists
+	return b.Lists()
 }
+
+// Builder builds the lists one child at a time, so that a caller need hold
+// only one child's history: an export over every child of a large
+// authority would otherwise hold the whole log's entries at once.
+type Builder struct {
+	p     Period
+	lists []List
+}
+
+// NewBuilder starts empty lists for the period.
+func NewBuilder(p Period) *Builder {
+	b := &Builder{p: p, lists: make([]List, len(Numbers))}
+	for i, n := range Numbers {
+		b.lists[i] = List{Number: n, Title: titles[n], Columns: append(append([]string{}, common...), columns[n]...)}
+	}
+	return b
+}
+
+// Add adds c's rows. Children added in Child Unique ID order give lists
+// in that order, as Build's.
+func (b *Builder) Add(c Child) {
+	r := &childRows{c: c, p: b.p}
+	r.index()
+	for i, n := range Numbers {
+		b.lists[i].Rows = append(b.lists[i].Rows, r.rows(n)...)
+	}
+}
+
+// Lists returns the lists built so far.
+func (b *Builder) Lists() []List { return b.lists }
 
 // childRows derives one child's rows.
 type childRows struct {
