@@ -654,15 +654,25 @@ func (m *Model) child(v *view, root int, vis Visibility) Child {
 func (m *Model) Chronology(id string, asOf *time.Time, withRetracted bool) ([]Entry, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	n, ok := m.ident.personal[id]
+	v, root, ok := m.childRoot(id, asOf)
 	if !ok {
 		return nil, false
 	}
+	return m.entries(v, root, withRetracted), true
+}
+
+// childRoot finds the child a personal id names as known at asOf: the
+// identity view then and the child's root node. The caller holds m.mu.
+func (m *Model) childRoot(id string, asOf *time.Time) (*view, int, bool) {
+	n, ok := m.ident.personal[id]
+	if !ok {
+		return nil, 0, false
+	}
 	v := m.ident.view(asOf)
 	if !v.known(n) {
-		return nil, false
+		return nil, 0, false
 	}
-	return m.entries(v, v.root(n), withRetracted), true
+	return v, v.root(n), true
 }
 
 func (m *Model) entries(v *view, root int, withRetracted bool) []Entry {
@@ -708,12 +718,8 @@ func (m *Model) entriesOf(v *view, root int, withRetracted bool, keep map[uint32
 func (m *Model) ChronologyOfTypes(id string, asOf *time.Time, types []events.Type) ([]Entry, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	n, ok := m.ident.personal[id]
+	v, root, ok := m.childRoot(id, asOf)
 	if !ok {
-		return nil, false
-	}
-	v := m.ident.view(asOf)
-	if !v.known(n) {
 		return nil, false
 	}
 	keep := make(map[uint32]bool, len(types))
@@ -722,7 +728,7 @@ func (m *Model) ChronologyOfTypes(id string, asOf *time.Time, types []events.Typ
 			keep[i] = true
 		}
 	}
-	return m.entriesOf(v, v.root(n), false, keep), true
+	return m.entriesOf(v, root, false, keep), true
 }
 
 // Event returns the entry for an event id as shown at asOf, with the ids of
