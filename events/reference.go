@@ -201,7 +201,7 @@ const referenceIntro = `# Chronicle event catalogue
 Every agency event is one JSON envelope with a typed ` + "`payload`" + `. Publish it to
 ` + "`POST /v1/events`" + `, with ` + "`chronicle publish`" + ` or ` + "`chronicle import`" + `, or straight to NATS on the
 subject ` + "`chronicle.events.<agency>.<type>`" + ` (your credentials allow only your own agency token).
-Events sent straight to NATS that fail validation are copied to the quarantine stream with the reason.
+Events sent straight to NATS that fail validation are copied to the quarantine stream with the reason, by the projector, which validates every event it applies.
 
 ## Envelope
 

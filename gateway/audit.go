@@ -65,6 +65,18 @@ const (
 
 type purpose struct{ reason, detail string }
 
+// Access log actions a page may ask a run's reads to be recorded as (see
+// Reads.RunAs). The other actions (lookup, search, worklist, link, ...)
+// are named where they are recorded.
+const (
+	// ActionRead is a read of a child's record, on a screen.
+	ActionRead = "read"
+	// ActionPrint is a read of a child's record to print or export it for
+	// a conference or a review: a copy that leaves the hub on paper or as
+	// a file, so the access log says so apart from a read on screen.
+	ActionPrint = "print"
+)
+
 // requestAudit collects one request's access records, one per child and
 // kind of read, merging the parts of a child's record read together.
 type requestAudit struct {
@@ -75,6 +87,10 @@ type requestAudit struct {
 	records map[string]*AccessRecord
 	order   []string
 	now     time.Time
+	// readAs, when set, is the action a read of a child's record is
+	// recorded as (ActionPrint for the print view): the record is then
+	// the read's own, with its parts and counts, under that action.
+	readAs string
 }
 
 type auditKey struct{}
@@ -96,6 +112,9 @@ func auditFrom(ctx context.Context) *requestAudit {
 func (a *requestAudit) note(action, childID, eventID string, p purpose, asOf *time.Time, part string, counts map[string]int) {
 	if a == nil {
 		return
+	}
+	if action == ActionRead && a.readAs != "" {
+		action = a.readAs
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()

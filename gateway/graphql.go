@@ -369,7 +369,7 @@ func (h *GraphQL) serve(w http.ResponseWriter, r *http.Request, o *observation) 
 		return
 	}
 	why := Purpose{Reason: r.Header.Get(HeaderPurpose), Detail: r.Header.Get(HeaderPurposeDetail)}.given()
-	res, err := h.reads.execute(ctx, caller, why, doc, req.OperationName, req.Variables)
+	res, err := h.reads.execute(ctx, caller, why, ActionRead, doc, req.OperationName, req.Variables)
 	switch {
 	case isAuditUnavailable(err):
 		h.requestError(w, media, http.StatusServiceUnavailable, "AUDIT_UNAVAILABLE", ErrAuditUnavailable.Error())

@@ -117,13 +117,24 @@ func (r *Reads) Prepare(query string) (*Document, error) {
 // Errors in fields (a child not found, a purpose refused) are in the
 // result, as GraphQL gives them.
 func (r *Reads) Run(ctx context.Context, caller auth.Caller, p Purpose, d *Document, vars map[string]any) (*graphql.Result, error) {
+	return r.RunAs(ctx, ActionRead, caller, p, d, vars)
+}
+
+// RunAs is Run with the run's reads of children's records recorded under
+// action: ActionRead (as Run) or ActionPrint (the print view, so printing
+// for conference is on the access log as itself). Any other action is a
+// KindInvalid error: the log's actions are a closed list.
+func (r *Reads) RunAs(ctx context.Context, action string, caller auth.Caller, p Purpose, d *Document, vars map[string]any) (*graphql.Result, error) {
+	if action != ActionRead && action != ActionPrint {
+		return nil, events.Errorf("action", events.KindInvalid, "%q is not an action a read may be recorded as (want %s or %s)", action, ActionRead, ActionPrint)
+	}
 	ctx = context.WithValue(ctx, loggerKey{}, r.log)
 	if op, _ := operation(d.doc, d.op); op != nil {
 		if errs := r.coerceVariables(ctx, op, vars); len(errs) > 0 {
 			return nil, events.Errorf("variables", events.KindInvalid, "%s", errs[0].Message)
 		}
 	}
-	return r.execute(ctx, &caller, p.given(), d.doc, d.op, vars)
+	return r.execute(ctx, &caller, p.given(), action, d.doc, d.op, vars)
 }
 
 // execute runs the operation opName of doc, already validated, with
@@ -131,11 +142,14 @@ func (r *Reads) Run(ctx context.Context, caller auth.Caller, p Purpose, d *Docum
 // then recorded) and the purpose the request gave outside the document,
 // and stores its access records before returning. It is the step both
 // faces share: the context carries the caller, the request's audit and
-// the logger exactly as every resolver expects them.
-func (r *Reads) execute(ctx context.Context, caller *auth.Caller, why purpose, doc *ast.Document, opName string, vars map[string]any) (*graphql.Result, error) {
+// the logger exactly as every resolver expects them. readAs is the action
+// its reads of children's records are recorded as (ActionRead, or
+// ActionPrint for the print view).
+func (r *Reads) execute(ctx context.Context, caller *auth.Caller, why purpose, readAs string, doc *ast.Document, opName string, vars map[string]any) (*graphql.Result, error) {
 	var ra *requestAudit
 	if caller != nil {
 		ra = newRequestAudit(RequestID(ctx), *caller, why, r.now())
+		ra.readAs = readAs
 		ctx = context.WithValue(auth.WithCaller(ctx, *caller), auditKey{}, ra)
 	}
 	res := graphql.Execute(graphql.ExecuteParams{Schema: r.schema, AST: doc, OperationName: opName, Args: vars, Context: ctx})

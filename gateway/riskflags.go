@@ -16,10 +16,12 @@ import (
 	"github.com/chronicle-hub/chronicle/projections/flags"
 )
 
-// flagView carries the knowledge cut-off so evidence resolves as known then.
+// flagView carries the knowledge cut-off so evidence resolves as known
+// then, and the evaluation time, at which a deadline is so late.
 type flagView struct {
 	flags.Flag
 	asOf *time.Time
+	at   time.Time
 }
 
 // redactFlag hides a flag resting on any entry the caller may not see: its
@@ -33,8 +35,8 @@ func (b *schemaBuilder) redactFlag(c auth.Caller, f flags.Flag, asOf *time.Time)
 	hiddenOf := func(ids []string) []string {
 		var hidden []string
 		for _, id := range ids {
-			if e, _, ok := b.src.Event(id, asOf); ok && !c.Sees(e.Sensitivity, e.Agency) {
-				hidden = append(hidden, e.Sensitivity+" from "+agencyName(e.Agency))
+			if sensitivity, agency, ok := b.src.Marking(id, asOf); ok && !c.Sees(sensitivity, agency) {
+				hidden = append(hidden, sensitivity+" from "+agencyName(agency))
 			}
 		}
 		return hidden
@@ -55,6 +57,7 @@ func (b *schemaBuilder) redactFlag(c auth.Caller, f flags.Flag, asOf *time.Time)
 	}
 	f.Reason = fmt.Sprintf("Based on %s your role may not see (%s): ask the hub", entries(len(hidden)), strings.Join(uniq(hidden), "; "))
 	f.ClearReason, f.Retraction = "", nil
+	f.Deadline = flags.Deadline{} // which deadline was missed would say what the entry was
 	return f, true
 }
 
@@ -152,7 +155,7 @@ func (b *schemaBuilder) resolveRiskFlags(p graphql.ResolveParams) (any, error) {
 			if hid {
 				redacted++
 			}
-			out = append(out, flagView{Flag: f, asOf: asOf})
+			out = append(out, flagView{Flag: f, asOf: asOf, at: when})
 		}
 	}
 	auditFrom(p.Context).note("read", c.ID, "", c.purpose, asOf, "risk_flags", map[string]int{"flags": len(out) - redacted, "redacted_flags": redacted})
@@ -188,7 +191,8 @@ func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, er
 	}
 	var items []any
 	r := b.view(p.Context)
-	for _, c := range b.worklist.get(b.src, b.rules, b.now()) {
+	now := b.now()
+	for _, c := range b.worklist.get(b.src, b.rules, now) {
 		if !r.Sees(c.Child.ID, nil) {
 			continue // nothing about this child is visible to the caller
 		}
@@ -202,7 +206,7 @@ func (b *schemaBuilder) resolveFlaggedChildren(p graphql.ResolveParams) (any, er
 			if (codes != nil && !slices.Contains(codes, f.Code)) || (severities != nil && !slices.Contains(severities, f.Severity)) {
 				continue
 			}
-			views = append(views, flagView{Flag: f})
+			views = append(views, flagView{Flag: f, at: now})
 			if f.RaisedAt.After(latest) {
 				latest = f.RaisedAt
 			}

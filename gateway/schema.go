@@ -41,6 +41,8 @@ type Reader interface {
 type Source interface {
 	Reader
 	Through(projections.Visibility) projections.Lens
+	// Marking is an event's sensitivity and agency at asOf, for redaction.
+	Marking(id string, asOf *time.Time) (sensitivity, agency string, ok bool)
 }
 
 var _ Reader = projections.Lens{}
@@ -123,6 +125,10 @@ type Options struct {
 	Now func() time.Time
 	// Auditor answers the access log queries.
 	Auditor Auditor
+	// Worklist, when set, is the process's present flags over the same
+	// source and rules, shared with the alerter so that each change is
+	// evaluated once; nil builds one on the first flaggedChildren.
+	Worklist *flags.Worklist
 }
 
 // NewSchema builds Chronicle's GraphQL schema: queries over r, mutations
@@ -134,7 +140,7 @@ func NewSchema(src Source, rec Recorder, o Options) (graphql.Schema, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	b := &schemaBuilder{src: src, recorder: rec, auditor: o.Auditor, limits: o.Limits, rules: o.Rules, now: o.Now, worklist: &worklistCache{}}
+	b := &schemaBuilder{src: src, recorder: rec, auditor: o.Auditor, limits: o.Limits, rules: o.Rules, now: o.Now, worklist: &worklistCache{inc: o.Worklist}}
 	s, err := b.build()
 	if err != nil {
 		return s, err
@@ -274,6 +280,20 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"raisedAt":    {Type: graphql.NewNonNull(dateTime), Description: "When the condition held and the hub knew it.", Resolve: field(func(f flagView) any { return f.RaisedAt })},
 			"clearedAt":   {Type: dateTime, Description: "When the condition stopped holding; null while active.", Resolve: field(func(f flagView) any { return f.ClearedAt })},
 			"clearReason": {Type: graphql.String, Description: "Why it cleared; null while active and on a redacted flag. If an entry hidden from your role cleared it, it says only that.", Resolve: field(func(f flagView) any { return nullable(f.ClearReason) })},
+			"deadlineMissedAt": {Type: dateTime, Description: "On a statutory deadline's flag (an assessment, conference, core group, decision or return home interview that is late), when the deadline was first missed; null on other flags and on a redacted flag.",
+				Resolve: field(func(f flagView) any {
+					if f.Deadline.IsZero() {
+						return nil
+					}
+					return f.Deadline.Missed
+				})},
+			"overdueBy": {Type: graphql.String, Description: "On an active statutory deadline's flag, how late it is at the evaluation time: \"3 working days\" for deadlines in working days or months (England and Wales bank holidays excluded; the first working day after the last permitted one counts 1), \"5 hours\" or \"2 days\" by the clock for the return home interview's hours; null otherwise and on a redacted flag.",
+				Resolve: field(func(f flagView) any {
+					if !f.Active() {
+						return nil
+					}
+					return nullable(f.Deadline.OverdueBy(f.at))
+				})},
 			"evidence": {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(entryType))), Description: "The chronology entries the flag rests on; those hidden from your role are redacted placeholders.",
 				Resolve: b.resolveEvidence},
 		},
@@ -432,7 +452,7 @@ func (b *schemaBuilder) build() (graphql.Schema, error) {
 			"agency":        {Type: graphql.String, Description: "The caller's agency code, when their token names one.", Resolve: field(func(r AccessRecord) any { return nullable(r.Agency) })},
 			"purpose":       {Type: graphql.String, Description: "The purpose of access given, as a lower-case code such as mash_enquiry; null for corrections and retractions, which take none.", Resolve: field(func(r AccessRecord) any { return nullable(r.Purpose) })},
 			"purposeDetail": {Type: graphql.String, Description: "The caller's own words with the purpose, if any.", Resolve: field(func(r AccessRecord) any { return nullable(r.PurposeDetail) })},
-			"action":        {Type: graphql.NewNonNull(graphql.String), Description: "read, lookup (a look-up that found no child or event), search, worklist, identity_review, link, unlink, corrected, retracted or export.", Resolve: field(func(r AccessRecord) any { return r.Action })},
+			"action":        {Type: graphql.NewNonNull(graphql.String), Description: "read, print (a read for a printed or exported copy, from the web app's print view), lookup (a look-up that found no child or event), search, worklist, identity_review, link, unlink, corrected, retracted or export.", Resolve: field(func(r AccessRecord) any { return r.Action })},
 			"childId":       {Type: graphql.ID, Description: "The child concerned; several ids separated by commas when one access concerned several (an event, a link).", Resolve: field(func(r AccessRecord) any { return nullable(r.ChildID) })},
 			"eventId":       {Type: graphql.ID, Description: "The event concerned: the one read, the link or unlink event recorded, or the entry corrected or retracted.", Resolve: field(func(r AccessRecord) any { return nullable(r.EventID) })},
 			"parts":         {Type: graphql.NewNonNull(graphql.NewList(graphql.NewNonNull(graphql.String))), Description: "Which parts of the record were shown, for example identifiers, names, chronology or risk_flags.", Resolve: field(func(r AccessRecord) any { return nonNilStrings(r.Parts) })},

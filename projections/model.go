@@ -754,6 +754,26 @@ func (m *Model) Event(id string, asOf *time.Time) (Entry, []string, bool) {
 	return e, children, true
 }
 
+// Marking returns an event's sensitivity and agency as shown at asOf, all
+// that a redaction decision needs, without building its entry: the
+// worklist asks it of every flag's evidence on every request.
+func (m *Model) Marking(id string, asOf *time.Time) (sensitivity, agency string, ok bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	rec, ok := m.records.get(id)
+	switch {
+	case !ok:
+		return "", "", false
+	case rec.amends == nil:
+		if !rec.known(asOf) {
+			return "", "", false
+		}
+		return rec.tab.str(rec.sensitivity), rec.tab.str(rec.agency), true
+	}
+	e, ok := rec.At(asOf)
+	return e.Sensitivity, e.Agency, ok
+}
+
 // Versions returns every version of an event's entry known at asOf (nil:
 // now), original first. It reads under the model's lock: corrections are
 // appended to a record while the model applies the log.

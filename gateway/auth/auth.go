@@ -181,6 +181,15 @@ func checkClaims(c Claims) error {
 	return nil
 }
 
+// CheckCaller checks a caller made from another proof of identity (an
+// OpenID Connect ID token whose claims were mapped to Chronicle's roles)
+// with the rules Verify applies to a token's claims: a subject, a known
+// role, and a known agency where the role needs one. Errors are
+// KindUnauthenticated (no subject) or KindForbidden, naming the problem.
+func CheckCaller(c Caller) error {
+	return checkClaims(Claims{Name: c.Name, Role: c.Role, Agency: c.Agency, RegisteredClaims: jwt.RegisteredClaims{Subject: c.Subject}})
+}
+
 // Lifetimes cap how long a token may live, from its iat (or, without one,
 // from now) to its exp. A token is a bearer credential: one copied from a
 // shared hub PC, a log or a script is good to whoever holds it until it

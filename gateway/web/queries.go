@@ -27,7 +27,7 @@ const (
     id requestedId names datesOfBirth unborn
     identifiers { scheme value establishedAt }
     riskFlags(includeCleared: true) {
-      code title severity reason active raisedAt clearedAt clearReason
+      code title severity reason active raisedAt clearedAt clearReason overdueBy
       evidence { id occurredAt agency title summary reliability redacted }
     }
     timeline: chronology(first: $timeline, from: $from, to: $to, agencies: $agencies, types: $types, includeRetracted: $retracted) {
@@ -56,7 +56,7 @@ const (
     edges { cursor node {
       highestSeverity latestRaisedAt
       child { id names datesOfBirth }
-      flags { code title severity reason raisedAt }
+      flags { code title severity reason raisedAt overdueBy }
     } }
     pageInfo { hasNextPage endCursor }
   }
@@ -110,7 +110,13 @@ func kindOf(code string) events.Kind {
 // the page needs (out's decoding is the page's to judge: a child that was
 // not found is null).
 func (a *App) read(ctx context.Context, v viewer, p gateway.Purpose, d *gateway.Document, vars map[string]any, out any) ([]gqlerrors.FormattedError, error) {
-	res, err := a.cfg.Reads.Run(ctx, v.caller, p, d, vars)
+	return a.readAs(ctx, gateway.ActionRead, v, p, d, vars, out)
+}
+
+// readAs is read with the reads of children's records recorded as action
+// (gateway.ActionPrint for the print view).
+func (a *App) readAs(ctx context.Context, action string, v viewer, p gateway.Purpose, d *gateway.Document, vars map[string]any, out any) ([]gqlerrors.FormattedError, error) {
+	res, err := a.cfg.Reads.RunAs(ctx, action, v.caller, p, d, vars)
 	if err != nil {
 		return nil, err
 	}

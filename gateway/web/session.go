@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chronicle-hub/chronicle/gateway"
+	"github.com/chronicle-hub/chronicle/gateway/auth"
 )
 
 // Session timeouts: a session ends after DefaultIdleTimeout without a
@@ -31,11 +32,15 @@ const (
 	signinCookie  = "chronicle_signin" // the sign-in form's CSRF token, before any session exists
 )
 
-// session is one signed-in person. The token is kept, never sent back to
-// the browser, and verified again on every request.
+// session is one signed-in person. A token pasted at sign-in is kept,
+// never sent back to the browser, and verified again on every request (so
+// the session ends when it expires); a session from the OpenID Connect
+// provider has no token, only the caller its ID token was mapped to at
+// sign-in, and ends by the session's own timeouts or sign-out.
 type session struct {
 	id       string
 	token    string
+	caller   auth.Caller
 	csrf     string
 	created  time.Time
 	seen     time.Time
@@ -66,11 +71,13 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// start creates a session for token, always under a new id, so an id
-// planted before sign-in (session fixation) is never the signed-in one.
-func (s *sessions) start(token string) *session {
+// start creates a session for caller (signed in with token, or with the
+// OpenID Connect provider when token is empty), always under a new id, so
+// an id planted before sign-in (session fixation) is never the signed-in
+// one.
+func (s *sessions) start(token string, caller auth.Caller) *session {
 	now := s.now()
-	ss := &session{id: randomToken(), token: token, csrf: randomToken(), created: now, seen: now, purposes: map[string]gateway.Purpose{}}
+	ss := &session{id: randomToken(), token: token, caller: caller, csrf: randomToken(), created: now, seen: now, purposes: map[string]gateway.Purpose{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep(now)

@@ -7,7 +7,11 @@ import (
 )
 
 // pages are the templates, each rendered inside layout.html.
-var pages = []string{"signin", "signedout", "error", "home", "purpose", "child", "worklist"}
+var pages = []string{"signin", "signedin", "signedout", "error", "home", "purpose", "child", "print", "worklist"}
+
+// shared are the templates a page uses beside its own and the layout: the
+// parts of a child's record the screen page and the print view share.
+var shared = map[string][]string{"child": {"templates/record.html"}, "print": {"templates/record.html"}}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -23,7 +27,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 	}
 	out := map[string]*template.Template{}
 	for _, name := range pages {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(templateFiles, append([]string{"templates/layout.html", "templates/" + name + ".html"}, shared[name]...)...)
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
 		}

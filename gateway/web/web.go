@@ -55,6 +55,9 @@ type Config struct {
 	// Both are set only with --demo.
 	Demo  []DemoCaller
 	Issue func(DemoCaller) (string, error)
+	// OIDC, when set, offers sign-in with an OpenID Connect provider
+	// beside the token form.
+	OIDC *OIDC
 	// IdleTimeout and MaxAge end sessions; zero means DefaultIdleTimeout
 	// and DefaultMaxAge.
 	IdleTimeout, MaxAge time.Duration
@@ -72,6 +75,7 @@ type App struct {
 	tmpl     map[string]*template.Template
 	sessions *sessions
 	docs     documents
+	oidc     *oidcSignin // nil without Config.OIDC
 	log      *slog.Logger
 }
 
@@ -101,6 +105,13 @@ func New(cfg Config) (*App, error) {
 	if a.tmpl, err = parseTemplates(); err != nil {
 		return nil, err
 	}
+	if cfg.OIDC != nil {
+		if a.oidc, err = newOIDCSignin(*cfg.OIDC, cfg.Now); err != nil {
+			return nil, err
+		}
+		a.mux.HandleFunc("POST /signin/oidc", a.oidcStart)
+		a.mux.HandleFunc("GET "+CallbackPath, a.oidcCallback)
+	}
 	static, _ := fs.Sub(staticFiles, "static")
 	a.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServer(http.FS(static))))
 	a.mux.HandleFunc("GET /signin", a.signinPage)
@@ -110,6 +121,7 @@ func New(cfg Config) (*App, error) {
 	a.mux.HandleFunc("POST /search", a.signedIn(a.search))
 	a.mux.HandleFunc("POST /purpose", a.signedIn(a.setPurpose))
 	a.mux.HandleFunc("GET /children/{id}", a.signedIn(a.child))
+	a.mux.HandleFunc("GET /children/{id}/print", a.signedIn(a.print))
 	a.mux.HandleFunc("GET /worklist", a.signedIn(a.worklist))
 	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, nil, http.StatusNotFound, "Page not found", "There is no page at this address.")
@@ -122,13 +134,22 @@ func New(cfg Config) (*App, error) {
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", csp("'self'"))
 	// same-origin, not no-referrer: with no-referrer a browser sends
 	// "Origin: null" on a form POST, and the origin check needs the real one.
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	a.mux.ServeHTTP(w, r)
+}
+
+// csp is the pages' Content-Security-Policy with forms allowed to go to
+// formAction: this site's own ('self'), and on the sign-in page with an
+// OpenID Connect provider, the provider's too (a browser applies
+// form-action to the redirect that follows a form, and the button's
+// redirect goes to the provider).
+func csp(formAction string) string {
+	return "default-src 'none'; style-src 'self'; img-src 'self'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // viewer is the signed-in person a page is rendered for.
@@ -151,7 +172,9 @@ func (a *App) signedIn(next func(http.ResponseWriter, *http.Request, viewer)) ht
 		if c, err := r.Cookie(sessionCookie); err == nil {
 			v.session, ok = a.sessions.get(c.Value)
 		}
-		if ok {
+		if ok && v.token == "" {
+			v.caller = v.session.caller // signed in with the OpenID Connect provider
+		} else if ok {
 			var err error
 			if v.caller, err = a.cfg.Verifier.Verify(v.token); err != nil {
 				a.sessions.end(v.id)
@@ -271,6 +294,8 @@ type signinData struct {
 	CSRF    string
 	Demo    []DemoCaller
 	Problem string
+	// OIDC names the identity provider when sign-in with it is offered.
+	OIDC string
 }
 
 // signinPage shows the form, with a fresh CSRF token in a cookie of its
@@ -282,7 +307,12 @@ func (a *App) signinPage(w http.ResponseWriter, r *http.Request) {
 func (a *App) showSignin(w http.ResponseWriter, r *http.Request, status int, problem string) {
 	tok := randomToken()
 	http.SetCookie(w, cookie(r, signinCookie, tok, 0))
-	a.render(w, r, nil, status, "signin", "Sign in", signinData{CSRF: tok, Demo: a.cfg.Demo, Problem: problem})
+	d := signinData{CSRF: tok, Demo: a.cfg.Demo, Problem: problem}
+	if a.oidc != nil {
+		d.OIDC = a.oidc.cfg.Label
+		w.Header().Set("Content-Security-Policy", csp("'self' "+a.oidc.authOrigin(r.Context())))
+	}
+	a.render(w, r, nil, status, "signin", "Sign in", d)
 }
 
 // signin checks the form's CSRF token against its cookie, then the token
@@ -290,12 +320,7 @@ func (a *App) showSignin(w http.ResponseWriter, r *http.Request, status int, pro
 // session under a new id. Only roles that read children's records may
 // sign in: the pages are theirs.
 func (a *App) signin(w http.ResponseWriter, r *http.Request) {
-	c, _ := r.Cookie(signinCookie)
-	want := ""
-	if c != nil {
-		want = c.Value
-	}
-	if err := a.checkForm(r, want); err != nil {
+	if err := a.checkSigninForm(r); err != nil {
 		a.errorPage(w, r, nil, http.StatusForbidden, "Form refused", err.Error())
 		return
 	}
@@ -323,10 +348,20 @@ func (a *App) signin(w http.ResponseWriter, r *http.Request) {
 		a.showSignin(w, r, gateway.StatusOf(err), "token: "+gateway.PublicMessage(r.Context(), a.log, err))
 		return
 	}
-	ss := a.sessions.start(token)
+	ss := a.sessions.start(token, caller)
 	http.SetCookie(w, cookie(r, signinCookie, "", -1))
 	http.SetCookie(w, cookie(r, sessionCookie, ss.id, 0))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// checkSigninForm checks a sign-in form (there is no session yet) against
+// the CSRF token in the sign-in page's cookie.
+func (a *App) checkSigninForm(r *http.Request) error {
+	want := ""
+	if c, err := r.Cookie(signinCookie); err == nil {
+		want = c.Value
+	}
+	return a.checkForm(r, want)
 }
 
 // signout ends the session and deletes its cookie.

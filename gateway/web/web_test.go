@@ -27,11 +27,19 @@ type hub struct {
 	skew atomic.Int64 // added to the real time
 }
 
-func startHub(t testing.TB) *hub {
+func startHub(t testing.TB) *hub { return startHubWith(t, nil) }
+
+// startHubWith starts a hub whose configuration configure may change
+// first (nil: none).
+func startHubWith(t testing.TB, configure func(*app.Config)) *hub {
 	t.Helper()
 	h := &hub{t: t}
 	now := func() time.Time { return time.Now().Add(time.Duration(h.skew.Load())) }
-	a := app.New(app.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true, Now: now})
+	cfg := app.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", NATSListen: "127.0.0.1:0", NoSyncAlways: true, Now: now}
+	if configure != nil {
+		configure(&cfg)
+	}
+	a := app.New(cfg)
 	if err := a.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +381,7 @@ func TestOpeningAChildIsOnTheAccessLogWithItsPurpose(t *testing.T) {
 // an auditor, through GraphQL.
 func accessLog(t *testing.T, h *hub, childID, purpose string) []map[string]any {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": `query($id: ID) { accessLog(childId: $id, first: 1000) { nodes { subject action purpose purposeDetail parts } } }`,
+	body, _ := json.Marshal(map[string]any{"query": `query($id: ID) { accessLog(childId: $id, first: 1000) { nodes { subject action purpose purposeDetail parts childId asKnownAt } } }`,
 		"variables": map[string]any{"id": childID}})
 	req, _ := http.NewRequest(http.MethodPost, h.base+"/graphql", strings.NewReader(string(body)))
 	req.Header.Set("Content-Type", "application/json")
@@ -403,6 +411,69 @@ func accessLog(t *testing.T, h *hub, childID, purpose string) []map[string]any {
 	return recs
 }
 
+// Printing for conference is on the access log as itself: the print view
+// reads the record as action print, with the child, the purpose and as
+// known at, and the copy says what a conference copy must (the marking,
+// who printed it, when, why, as known at). Before a purpose it prints
+// nothing and records nothing.
+func TestPrintingIsOnTheAccessLogAsItself(t *testing.T) {
+	h, b, tok := robinAs(t, "hub-9", auth.Hub, "hub")
+	id := b.find(tok, "9990000018")
+	if a := b.get("/children/" + id + "/print"); a.status != http.StatusOK || !strings.Contains(a.body, "Why are you opening this record?") || strings.Contains(a.body, "Robin") {
+		t.Fatalf("the print view before a purpose: %d %s", a.status, a.body)
+	}
+	page := b.open(tok, id, "conference", "Review conference 9 July")
+	if !strings.Contains(page.body, `href="/children/`+id+`/print"`) || !strings.Contains(page.body, "Print for conference") {
+		t.Fatalf("the child's page has no link to print for conference: %s", page.body)
+	}
+	if n := countAction(accessLog(t, h, id, "conference"), "print"); n != 0 {
+		t.Fatalf("%d print records before anything was printed", n)
+	}
+	// As known at the end of today: everything the hub has, with the date on.
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	asOf := time.Now().In(london).Format("2006-01-02")
+	printed := b.get("/children/" + id + "/print?asof=" + asOf)
+	if printed.status != http.StatusOK {
+		t.Fatalf("print view: %d %s", printed.status, printed.body)
+	}
+	for _, want := range []string{"OFFICIAL-SENSITIVE", "Printed by <span id=\"printed-by\">Synthetic hub-9 (hub, hub)</span>",
+		"Child protection conference or core group: Review conference 9 July", "As known at the end of", "Robin Webtest", secret} {
+		if !strings.Contains(printed.body, want) {
+			t.Errorf("the print view lacks %q", want)
+		}
+	}
+	recs := accessLog(t, h, id, "conference")
+	if n := countAction(recs, "print"); n != 1 {
+		t.Fatalf("%d print records, want 1: %+v", n, recs)
+	}
+	for _, r := range recs {
+		if r["action"] != "print" {
+			continue
+		}
+		if r["subject"] != "hub-9" || r["childId"] != id || r["purposeDetail"] != "Review conference 9 July" || r["asKnownAt"] == nil ||
+			!strings.Contains(strings.Join(toStrings(r["parts"]), ","), "chronology") {
+			t.Errorf("print record: %+v", r)
+		}
+	}
+	// Reading on screen is still a read, not a print.
+	if n := countAction(recs, "read"); n != 1 {
+		t.Errorf("%d read records, want the one opening: %+v", n, recs)
+	}
+}
+
+func countAction(recs []map[string]any, action string) int {
+	n := 0
+	for _, r := range recs {
+		if r["action"] == action {
+			n++
+		}
+	}
+	return n
+}
+
 func toStrings(v any) []string {
 	var out []string
 	list, _ := v.([]any)
@@ -424,6 +495,51 @@ func TestWorklistListsAFlaggedChild(t *testing.T) {
 	page := b.get("/worklist")
 	if page.status != http.StatusOK || !strings.Contains(page.body, "Robin Webtest") || !strings.Contains(page.body, "Child protection plan") {
 		t.Fatalf("worklist: %d %s", page.status, page.body)
+	}
+}
+
+// The worklist says how late a missed statutory deadline is, and its
+// filters by flag and severity keep and drop children as GraphQL's do.
+func TestWorklistSaysHowLateADeadlineIs(t *testing.T) {
+	h, b, tok := robinAs(t, "hub-1", auth.Hub, "hub")
+	// Sam came home five days ago and has had no return home interview: 72
+	// hours are up two days ago.
+	sam := events.Identifiers{NHSNumber: "9990000026"}
+	returned := event("missing.returned", "police", "web-m1", time.Now().UTC().Add(-5*24*time.Hour), sam, "Returned home after a missing episode")
+	returned.Subjects[0].Name = "Sam Overdue"
+	returned.ID = events.DeriveID(returned)
+	h.publish(returned)
+	if a := b.post("/purpose", url.Values{"csrf": {tok}, "reason": {"mash_enquiry"}}); a.status != http.StatusSeeOther {
+		t.Fatalf("purpose: %d %s", a.status, a.body)
+	}
+	page := b.get("/worklist")
+	if page.status != http.StatusOK || !strings.Contains(page.body, "Sam Overdue") || !strings.Contains(page.body, "Return home interview overdue</strong> <strong class=\"overdue\">overdue by 2 days</strong>") {
+		t.Fatalf("worklist: %d %s", page.status, page.body)
+	}
+	// Robin's plan is not a deadline: no lateness on it.
+	if !strings.Contains(page.body, "<strong>Child protection plan</strong>: child protection plan") {
+		t.Errorf("lateness shown on a flag that is not a deadline: %s", page.body)
+	}
+	for _, tt := range []struct {
+		name, query string
+		sam, robin  bool
+	}{
+		{"by flag", "?code=RHI_OVERDUE", true, false},
+		{"by severity", "?severity=high", false, true},
+		{"by both", "?severity=medium&code=CP_PLAN_ACTIVE", false, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := b.get("/worklist" + tt.query)
+			if a.status != http.StatusOK || strings.Contains(a.body, "Sam Overdue") != tt.sam || strings.Contains(a.body, "Robin Webtest") != tt.robin {
+				t.Errorf("worklist%s: %d, Sam %v (want %v), Robin %v (want %v)", tt.query, a.status,
+					strings.Contains(a.body, "Sam Overdue"), tt.sam, strings.Contains(a.body, "Robin Webtest"), tt.robin)
+			}
+		})
+	}
+	// The child's page says it too.
+	id := b.find(tok, "9990000026")
+	if child := b.open(tok, id, "mash_enquiry", ""); !strings.Contains(child.body, "Overdue by 2 days") {
+		t.Errorf("the child's page does not say how late the interview is: %s", child.body)
 	}
 }
 

@@ -74,6 +74,56 @@ type Flag struct {
 	// Key identifies the occurrence across evaluations (code and the event
 	// it starts from), so that an alert is sent once per raise and clear.
 	Key string
+	// Deadline is set on the flags of the statutory deadline rules (an
+	// assessment, a conference, a core group, a decision or a return home
+	// interview that is late): when the deadline was missed, so a worklist
+	// can say how late it is (OverdueBy). It is the zero Deadline on every
+	// other flag. (A value, not a pointer: flags are compared as printed.)
+	Deadline Deadline
+}
+
+// Deadline is a missed statutory deadline.
+type Deadline struct {
+	// Missed is the first instant it was missed: 00:00 in England on the
+	// working day after the last permitted date for a deadline in working
+	// days or months; the hour itself for one in hours.
+	Missed time.Time
+	// InHours is set for a deadline the statute gives in hours (the return
+	// home interview's 72), which is late by the clock, weekends included.
+	InHours bool
+}
+
+// IsZero reports whether this is no deadline (the zero Deadline).
+func (d Deadline) IsZero() bool { return d.Missed.IsZero() }
+
+// OverdueBy says how late the deadline is at time at, as a practitioner
+// counts it: in working days for a deadline in working days or months
+// (England and Wales bank holidays off; the first working day after the
+// last permitted date is 1 working day overdue), in days and hours by the
+// clock for one in hours ("5 hours", "2 days"). Empty before it is missed,
+// and for the zero Deadline.
+func (d Deadline) OverdueBy(at time.Time) string {
+	if d.IsZero() || at.Before(d.Missed) {
+		return ""
+	}
+	if d.InHours {
+		late := at.Sub(d.Missed)
+		switch {
+		case late < time.Hour:
+			return "less than an hour"
+		case late < 24*time.Hour:
+			return plural(int(late/time.Hour), "hour", "hours")
+		}
+		return plural(int(late/(24*time.Hour)), "day", "days")
+	}
+	var cal Calendar
+	n := 0
+	for d, last := dateOf(d.Missed), dateOf(at); !d.After(last); d = d.AddDate(0, 0, 1) {
+		if cal.isWorkingDate(d.Year(), d.Month(), d.Day()) {
+			n++
+		}
+	}
+	return plural(n, "working day", "working days")
 }
 
 // Retraction is the retraction that cleared a flag.
@@ -151,7 +201,7 @@ func Evaluate(h History, at time.Time, cfg Config) ([]Flag, time.Time) {
 				continue
 			}
 			f := Flag{Code: r.Code, Severity: r.Severity, Title: r.Title, Reason: occ.reason, Evidence: occ.evidence,
-				RaisedAt: occ.start, Key: r.Code + ":" + occ.anchor}
+				RaisedAt: occ.start, Key: r.Code + ":" + occ.anchor, Deadline: occ.deadline}
 			if occ.severity != "" && SeverityRank(occ.severity) < SeverityRank(f.Severity) {
 				f.Severity = occ.severity
 			}
@@ -194,6 +244,7 @@ type occurrence struct {
 	clearReason string // why it ended; a retraction of its evidence says so instead
 	evidence    []string
 	severity    string // overrides the rule's when higher
+	deadline    Deadline
 }
 
 // retractedAt finds the evidence whose retraction took effect at t: the
@@ -218,6 +269,7 @@ type evaluation struct {
 	at         time.Time
 	cal        *Calendar
 	nextChange time.Time
+	cpEnds     []projections.Entry // see planEnds; nil until asked
 }
 
 func (e *evaluation) next(t time.Time) {
@@ -256,6 +308,7 @@ type run struct {
 	evidence []projections.Entry
 	anchor   string
 	why      string // set by the deadline rules: why it ended
+	deadline Deadline
 }
 
 // condition says whether a rule holds at t, considering only entries the hub

@@ -2,6 +2,8 @@ package flags
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,12 +22,39 @@ func TestIncrementalWorklistEqualsAFullSweep(t *testing.T) {
 	m := projections.NewModel()
 	w := NewWorklist(m, DefaultConfig())
 	cfg := DefaultConfig()
+	// Two readers of the changes at different paces, as the alerter and
+	// a second alerter would be: each keeps what it was told, and must at
+	// every moment hold every child's flags, cleared ones too.
+	type reader struct {
+		mark  uint64
+		flags map[string][]Flag
+	}
+	readers := []*reader{{flags: map[string][]Flag{}}, {flags: map[string][]Flag{}}}
+	compares := 0
 	compare := func(at time.Time, where string) {
 		t.Helper()
+		compares++
 		got := w.At(at)
 		want, _ := Sweep(m, nil, at, cfg)
 		if a, b := render(got), render(want); a != b {
 			t.Fatalf("%s: incremental worklist\n%s\nfull sweep\n%s", where, a, b)
+		}
+		for i, r := range readers {
+			if i == 1 && compares%3 != 0 {
+				continue // the slower reader looks every third time
+			}
+			var changed map[string][]Flag
+			changed, r.mark = w.ChangedSince(at, r.mark)
+			for id, fs := range changed {
+				if fs == nil {
+					delete(r.flags, id)
+				} else {
+					r.flags[id] = fs
+				}
+			}
+			if a, b := renderAll(r.flags), renderAll(everyFlag(m, at, cfg)); a != b {
+				t.Fatalf("%s: reader %d was told\n%s\nevery child's flags are\n%s", where, i, a, b)
+			}
 		}
 	}
 	base := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -54,6 +83,70 @@ func TestIncrementalWorklistEqualsAFullSweep(t *testing.T) {
 	compare(base.Add(time.Minute), "after an unlink")
 	for d := range 40 {
 		compare(base.Add(time.Duration(d)*100*time.Hour), fmt.Sprintf("hour %d with no new event", d*100))
+	}
+}
+
+// everyFlag evaluates every child from scratch: its flags, cleared ones
+// too, for the children that have any.
+func everyFlag(m *projections.Model, at time.Time, cfg Config) map[string][]Flag {
+	out := map[string][]Flag{}
+	for _, c := range m.Children(projections.ChildFilter{}, nil) {
+		if fs, _ := ForChild(m, c.ID, nil, at, false, cfg); len(fs) > 0 {
+			out[c.ID] = fs
+		}
+	}
+	return out
+}
+
+func renderAll(byChild map[string][]Flag) string {
+	out := ""
+	for _, id := range slices.Sorted(maps.Keys(byChild)) {
+		out += id + ":"
+		for _, f := range byChild[id] {
+			out += " " + f.Key + "@" + f.RaisedAt.Format(time.RFC3339)
+			if f.ClearedAt != nil {
+				out += "-" + f.ClearedAt.Format(time.RFC3339)
+			}
+		}
+		out += "\n"
+	}
+	return out
+}
+
+// Two readers sharing the worklist take the time just before they queue
+// for it, so the second may ask for a moment earlier than the first: it is
+// answered at the later time, not by evaluating every child again. A clock
+// set well back does evaluate everyone.
+func TestRacingReadersDoNotRebuild(t *testing.T) {
+	m := projections.NewModel()
+	spec, _ := events.Lookup("missing.reported")
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	seq := uint64(0)
+	for _, nhs := range []string{"9990000018", "9990000026"} {
+		for k := range 3 { // missing three times in three weeks
+			e := spec.ExampleEvent()
+			e.Agency, e.SourceRef = "police", fmt.Sprintf("%s-%d", nhs, k)
+			e.Subjects = []events.Subject{{Identifiers: events.Identifiers{NHSNumber: nhs}}}
+			e.OccurredAt = at.AddDate(0, 0, 7*k)
+			e.RecordedAt = e.OccurredAt.Add(time.Hour)
+			e.ID = events.DeriveID(e)
+			seq++
+			if err := m.Apply(projections.Delivered{Event: e, Seq: seq, Received: e.RecordedAt}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	w := NewWorklist(m, DefaultConfig())
+	now := at.AddDate(0, 0, 20)
+	first, mark := w.ChangedSince(now, 0)
+	if len(first) != 2 {
+		t.Fatalf("the first look sees %d children, want both", len(first))
+	}
+	if again, _ := w.ChangedSince(now.Add(-time.Second), mark); len(again) != 0 {
+		t.Fatalf("a reader a second behind re-evaluated %d children", len(again))
+	}
+	if back, _ := w.ChangedSince(now.Add(-time.Hour), mark); len(back) != 2 {
+		t.Fatalf("a clock an hour back re-evaluated %d children, want every one", len(back))
 	}
 }
 

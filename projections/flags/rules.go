@@ -540,6 +540,8 @@ type deadline struct {
 	// assessment answers): the flag holds only once they are known too.
 	needs  []projections.Entry
 	missed time.Time
+	// inHours: the deadline is in hours, late by the clock.
+	inHours bool
 	// done says, once known by t, why the need was met or ended: the clear
 	// reason.
 	done     func(t time.Time) (string, bool)
@@ -579,6 +581,7 @@ func (e *evaluation) overdue(d deadline) []run {
 		return !ok, rests
 	})
 	for i, r := range runs {
+		runs[i].deadline = Deadline{Missed: d.missed, InHours: d.inHours}
 		if r.end.IsZero() {
 			continue
 		}
@@ -625,7 +628,7 @@ func rhiOverdue(e *evaluation, r Rule) []occurrence {
 		}
 		// 72 hours by the clock: the guidance gives the interview in hours.
 		missed := ret.OccurredAt.Add(time.Duration(th.Hours) * time.Hour)
-		d := deadline{trigger: ret, missed: missed, retireAt: daysWindow(th.ExpireDays).closes(missed),
+		d := deadline{trigger: ret, missed: missed, inHours: true, retireAt: daysWindow(th.ExpireDays).closes(missed),
 			retired: fmt.Sprintf("no return home interview recorded; the flag retired %s after it fell due", plural(th.ExpireDays, "day", "days")),
 			done: func(t time.Time) (string, bool) {
 				if ri, ok := firstAfter(interviews, time.Time{}, t, sameEpisode); ok {
@@ -645,7 +648,7 @@ func rhiOverdue(e *evaluation, r Rule) []occurrence {
 			out = append(out, occurrence{
 				anchor: ret.EventID, start: run.start, end: run.end, evidence: evidence,
 				reason:      fmt.Sprintf("returned on %s (episode %s) with no return home interview within %s", minute(ret.OccurredAt), p.EpisodeRef, plural(th.Hours, "hour", "hours")),
-				clearReason: run.why,
+				clearReason: run.why, deadline: run.deadline,
 			})
 		}
 	}
@@ -721,7 +724,7 @@ func assessmentOverdue(e *evaluation, r Rule) []occurrence {
 			reason = fmt.Sprintf("child and family assessment started on %s, not completed within %s (due %s)", day(st.OccurredAt), within, day(due.date))
 		}
 		for _, run := range e.overdue(d) {
-			out = append(out, occurrence{anchor: st.EventID, start: run.start, end: run.end, evidence: evidence, reason: reason, clearReason: run.why})
+			out = append(out, occurrence{anchor: st.EventID, start: run.start, end: run.end, evidence: evidence, reason: reason, clearReason: run.why, deadline: run.deadline})
 		}
 	}
 	return out
@@ -766,7 +769,7 @@ func icpcOverdue(e *evaluation, r Rule) []occurrence {
 				anchor: sd.EventID, start: run.start, end: run.end, evidence: []string{sd.EventID},
 				reason: fmt.Sprintf("strategy discussion on %s started a Section 47 enquiry; no initial conference within %s (due %s)",
 					day(sd.OccurredAt), plural(th.WorkingDays, "working day", "working days"), day(due.date)),
-				clearReason: run.why,
+				clearReason: run.why, deadline: run.deadline,
 			})
 		}
 	}
@@ -828,15 +831,25 @@ func cpPlans(e *evaluation) []planSpan {
 // planEnded returns the entry that ended a child protection plan started at
 // from, known by t.
 func planEnded(e *evaluation, from, t time.Time) (projections.Entry, bool) {
-	return firstAfter(e.h.Entries, from, t, func(en projections.Entry) bool {
-		if p, ok := payloadOf[*events.PlanEnded](en); ok {
-			return p.Kind == "child_protection"
+	return firstAfter(e.planEnds(), from, t, anyEntry)
+}
+
+// planEnds lists, once per evaluation, the entries that end a child
+// protection plan: the plan rules ask at every point of a child's history
+// whether the plan had ended, and scanning (and decoding) every entry each
+// time made a long history cost its length squared.
+func (e *evaluation) planEnds() []projections.Entry {
+	if e.cpEnds == nil {
+		e.cpEnds = []projections.Entry{}
+		for _, en := range e.h.Entries {
+			if p, ok := payloadOf[*events.PlanEnded](en); ok && p.Kind == "child_protection" {
+				e.cpEnds = append(e.cpEnds, en)
+			} else if c, ok := payloadOf[*events.Conference](en); ok && c.Outcome == "plan_ended" {
+				e.cpEnds = append(e.cpEnds, en)
+			}
 		}
-		if c, ok := payloadOf[*events.Conference](en); ok {
-			return c.Outcome == "plan_ended"
-		}
-		return false
-	})
+	}
+	return e.cpEnds
 }
 
 // planEndedText is the clear reason when a plan ended by t.
@@ -932,13 +945,14 @@ func unbornCPPlan(e *evaluation, _ Rule) []occurrence {
 
 func lookedAfter(e *evaluation, _ Rule) []occurrence {
 	var out []occurrence
+	ends := e.of("looked_after.ended")
 	for _, st := range e.of("looked_after.started") {
 		la, _ := payloadOf[*events.LookedAfterStarted](st)
 		if la == nil {
 			continue
 		}
 		ended := func(t time.Time) (projections.Entry, bool) {
-			return firstAfter(e.h.Entries, st.OccurredAt, t, func(en projections.Entry) bool { return en.Type == "looked_after.ended" })
+			return firstAfter(ends, st.OccurredAt, t, anyEntry)
 		}
 		for _, run := range statusRun(e, st, func(t time.Time) bool { _, ok := ended(t); return ok }) {
 			clear := ""
@@ -977,7 +991,7 @@ func coreGroupOverdue(e *evaluation, r Rule) []occurrence {
 				anchor: start.EventID, start: run.start, end: run.end, evidence: []string{start.EventID},
 				reason: fmt.Sprintf("child protection plan started on %s; no core group within %s (due %s)",
 					day(start.OccurredAt), plural(th.WorkingDays, "working day", "working days"), day(due.date)),
-				clearReason: run.why,
+				clearReason: run.why, deadline: run.deadline,
 			})
 		}
 	}
@@ -1006,7 +1020,7 @@ func reviewOverdue(e *evaluation, r Rule) []occurrence {
 				anchor: start.EventID, start: run.start, end: run.end, evidence: []string{start.EventID},
 				reason: fmt.Sprintf("child protection plan started on %s; no review conference within %s (due %s)",
 					day(start.OccurredAt), plural(th.Months, "month", "months"), day(due.date)),
-				clearReason: run.why,
+				clearReason: run.why, deadline: run.deadline,
 			})
 		}
 	}
@@ -1035,7 +1049,7 @@ func referralUndecided(e *evaluation, r Rule) []occurrence {
 				anchor: ref.EventID, start: run.start, end: run.end, evidence: []string{ref.EventID},
 				reason: fmt.Sprintf("referral received on %s with no decision within %s (due %s)",
 					minute(ref.OccurredAt), plural(th.WorkingDays, "working day", "working days"), day(due.date)),
-				clearReason: run.why,
+				clearReason: run.why, deadline: run.deadline,
 			})
 		}
 	}

@@ -206,6 +206,9 @@ func TestRules(t *testing.T) {
 			if !f.RaisedAt.Equal(hours(72)) {
 				t.Errorf("raised at %v, want 72 hours after return", f.RaisedAt)
 			}
+			if !f.Deadline.InHours || f.Deadline.OverdueBy(hours(72).Add(time.Hour)) != "1 hour" {
+				t.Errorf("deadline %+v", f.Deadline)
+			}
 		}},
 		{"rhi: not yet due at 71 hours", []ev{returned(hours(0), "r")}, hours(71), "RHI_OVERDUE", false, nil},
 		{"rhi: held at 71h59m", []ev{returned(hours(0), "r"), {typ: "return_interview.completed", agency: "early_help", occurred: hours(72).Add(-time.Minute), received: hours(72).Add(-time.Minute), body: &events.ReturnInterview{EpisodeRef: "r", Accepted: new(true)}}},
@@ -275,6 +278,10 @@ func TestRules(t *testing.T) {
 				// day, overdue from 00:00 BST on Monday 3 June.
 				if !f.RaisedAt.Equal(mondayAfter45) || !strings.Contains(f.Reason, "(due 31 May 2024)") {
 					t.Errorf("raised %v (%q), want %v", f.RaisedAt, f.Reason, mondayAfter45)
+				}
+				// Missed from Monday 3 June: 1 working day overdue that day.
+				if !f.Deadline.Missed.Equal(mondayAfter45) || f.Deadline.InHours || f.Deadline.OverdueBy(mondayAfter45) != "1 working day" {
+					t.Errorf("deadline %+v", f.Deadline)
 				}
 			}},
 		{"assessment: at the 45th working day's hour, still in time", []ev{{typ: "assessment.started", agency: "social_care", occurred: easterStart, body: &events.AssessmentStarted{Kind: "child_and_family"}}},

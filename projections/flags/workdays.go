@@ -1,6 +1,7 @@
 package flags
 
 import (
+	"slices"
 	"time"
 	_ "time/tzdata" // Europe/London must resolve on a machine without a zoneinfo database
 )
@@ -116,13 +117,7 @@ func easterSunday(year int) time.Time {
 	return time.Date(year, time.Month(month), day, 0, 0, 0, 0, time.UTC)
 }
 
-func sortTimes(ts []time.Time) {
-	for i := 1; i < len(ts); i++ {
-		for j := i; j > 0 && ts[j].Before(ts[j-1]); j-- {
-			ts[j], ts[j-1] = ts[j-1], ts[j]
-		}
-	}
-}
+func sortTimes(ts []time.Time) { slices.SortFunc(ts, time.Time.Compare) }
 
 // Calendar answers working-day questions. It caches holidays per year; the
 // zero value is ready to use but is not safe for concurrent use, so each

@@ -121,3 +121,35 @@ func TestIsWorkingDayAtBSTMidnight(t *testing.T) {
 		}
 	}
 }
+
+// How late a missed deadline is, as a worklist says it: working days for
+// deadlines in working days (bank holidays and weekends not counted; the
+// first working day after the last permitted one is the first day late),
+// the clock for the return home interview's hours.
+func TestOverdueBy(t *testing.T) {
+	// Thursday 28 March 2024 was the last permitted day; Good Friday and
+	// Easter Monday follow, so it is missed from 00:00 on Tuesday 2 April.
+	missed := time.Date(2024, 4, 1, 23, 0, 0, 0, time.UTC) // Tuesday 2 April, 00:00 BST
+	rhi := time.Date(2024, 3, 8, 16, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		d    Deadline
+		at   time.Time
+		want string
+	}{
+		{"not yet missed", Deadline{Missed: missed}, missed.Add(-time.Minute), ""},
+		{"the first working day", Deadline{Missed: missed}, missed.Add(9 * time.Hour), "1 working day"},
+		{"Thursday", Deadline{Missed: missed}, missed.AddDate(0, 0, 2).Add(10 * time.Hour), "3 working days"},
+		{"the weekend adds nothing", Deadline{Missed: missed}, missed.AddDate(0, 0, 5).Add(10 * time.Hour), "4 working days"},
+		{"the next Monday", Deadline{Missed: missed}, missed.AddDate(0, 0, 6).Add(10 * time.Hour), "5 working days"},
+		{"in hours: minutes", Deadline{Missed: rhi, InHours: true}, rhi.Add(20 * time.Minute), "less than an hour"},
+		{"in hours: hours", Deadline{Missed: rhi, InHours: true}, rhi.Add(5*time.Hour + 59*time.Minute), "5 hours"},
+		{"in hours: over a weekend", Deadline{Missed: rhi, InHours: true}, rhi.Add(50 * time.Hour), "2 days"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.d.OverdueBy(tt.at); got != tt.want {
+				t.Errorf("OverdueBy(%v) = %q, want %q", tt.at, got, tt.want)
+			}
+		})
+	}
+}

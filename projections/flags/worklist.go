@@ -107,13 +107,18 @@ func Sweep(m Source, asOf *time.Time, at time.Time, cfg Config) ([]ChildFlags, t
 func evaluateChild(m Source, c projections.Child, asOf *time.Time, at time.Time, cfg Config) (ChildFlags, time.Time) {
 	entries, _ := m.Chronology(c.ID, asOf, true)
 	fs, n := Evaluate(historyOf(c, entries), at, cfg)
+	return activeOf(c, fs), n
+}
+
+// activeOf is the child's active flags among fs.
+func activeOf(c projections.Child, fs []Flag) ChildFlags {
 	cf := ChildFlags{Child: c}
 	for _, f := range fs {
 		if f.Active() {
 			cf.Flags = append(cf.Flags, f)
 		}
 	}
-	return cf, n
+	return cf
 }
 
 // sortWorklist orders the worklist: most severe first, then most recently
@@ -146,7 +151,9 @@ var _ Changes = (*projections.Model)(nil)
 // Worklist is the present worklist kept up to date as the log grows: each
 // call re-evaluates only the children whose chronology or identity changed
 // since the last, and those with a deadline come due, so the cost follows
-// what happened, not the size of the hub. It is safe for concurrent use.
+// what happened, not the size of the hub. It is safe for concurrent use,
+// and one is shared by every reader of the present flags in a process (the
+// worklist page, the alerter), so each change is evaluated once.
 type Worklist struct {
 	src   Changes
 	rules Config
@@ -158,28 +165,74 @@ type Worklist struct {
 	byChild map[string]ChildFlags
 	next    map[string]time.Time // when each child's flags could change by themselves
 	sorted  []ChildFlags         // nil once stale
+	// every is each child's flags, cleared ones too, for children that
+	// have or had any; gen numbers the updates, and changed says in which
+	// one each such child was last re-evaluated (see ChangedSince).
+	every   map[string][]Flag
+	gen     uint64
+	changed map[string]uint64
 }
 
 // NewWorklist returns a worklist over src with the rules in force.
 func NewWorklist(src Changes, rules Config) *Worklist {
-	return &Worklist{src: src, rules: rules}
+	return &Worklist{src: src, rules: rules, every: map[string][]Flag{}, changed: map[string]uint64{}}
 }
 
+// Rules is the rules the worklist evaluates.
+func (w *Worklist) Rules() Config { return w.rules }
+
 // At returns the children with active flags at time now, in worklist order
-// (see Sweep). The slice is shared: callers must not change it. A time
-// earlier than the last asked for evaluates everyone again (flags are a
-// function of time, and only later times are kept up incrementally).
+// (see Sweep). The slice is shared: callers must not change it.
 func (w *Worklist) At(now time.Time) []ChildFlags {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.update(now)
+	return w.list()
+}
+
+// ChangedSince brings the worklist to time now and returns every flag,
+// cleared ones too, of each child re-evaluated after mark (0: every child
+// with flags), with nil for a child whose flags went away (merged into
+// another record, or evidence corrected), and the mark to pass next time.
+// The alerter diffs what it has said against it.
+func (w *Worklist) ChangedSince(now time.Time, mark uint64) (map[string][]Flag, uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.update(now)
+	out := map[string][]Flag{}
+	for id, g := range w.changed {
+		if g > mark {
+			out[id] = w.every[id]
+		}
+	}
+	return out, w.gen
+}
+
+// racing is how far a caller's clock may read behind the last time used
+// and still be answered incrementally, at that later time: two readers
+// sharing the worklist take the time just before they queue for it. A
+// clock further back (a test, an operator's correction) evaluates
+// everyone again, since flags are a function of time and only later times
+// are kept up incrementally.
+const racing = 5 * time.Second
+
+// update folds in what changed since the last call. Call with w.mu held.
+func (w *Worklist) update(now time.Time) {
+	if w.built && now.Before(w.at) && w.at.Sub(now) <= racing {
+		now = w.at
+	}
 	seq := w.src.LastSeq()
+	w.gen++
 	if !w.built || now.Before(w.at) {
-		w.byChild, w.next, w.sorted = map[string]ChildFlags{}, map[string]time.Time{}, nil
+		for id := range w.every {
+			w.changed[id] = w.gen // gone, unless put again below
+		}
+		w.byChild, w.next, w.every, w.sorted = map[string]ChildFlags{}, map[string]time.Time{}, map[string][]Flag{}, nil
 		for _, c := range w.src.Children(projections.ChildFilter{}, nil) {
 			w.put(c, now)
 		}
 		w.built, w.seq, w.at = true, seq, now
-		return w.list()
+		return
 	}
 	changed := w.src.ChangedSince(w.seq)
 	for id, n := range w.next {
@@ -188,30 +241,41 @@ func (w *Worklist) At(now time.Time) []ChildFlags {
 		}
 	}
 	for _, id := range changed {
-		delete(w.byChild, id)
-		delete(w.next, id)
-		w.sorted = nil
+		w.drop(id)
 		if c, ok := w.src.ChildByID(id, nil); ok && c.ID == id {
 			w.put(c, now)
 		}
 	}
 	if len(changed) > 0 {
 		// A child merged into another no longer answers to its own id.
-		for id := range w.byChild {
+		for id := range w.every {
 			if !w.src.IsChild(id) {
-				delete(w.byChild, id)
-				delete(w.next, id)
-				w.sorted = nil
+				w.drop(id)
 			}
 		}
 	}
 	w.seq, w.at = seq, now
-	return w.list()
+}
+
+// drop forgets a child's flags, noting the change when it had any.
+func (w *Worklist) drop(id string) {
+	if _, had := w.every[id]; had {
+		w.changed[id] = w.gen
+	}
+	delete(w.byChild, id)
+	delete(w.next, id)
+	delete(w.every, id)
+	w.sorted = nil
 }
 
 func (w *Worklist) put(c projections.Child, now time.Time) {
-	cf, n := evaluateChild(w.src, c, nil, now, w.rules)
-	if len(cf.Flags) > 0 {
+	entries, _ := w.src.Chronology(c.ID, nil, true)
+	fs, n := Evaluate(historyOf(c, entries), now, w.rules)
+	if len(fs) > 0 {
+		w.every[c.ID] = fs
+		w.changed[c.ID] = w.gen
+	}
+	if cf := activeOf(c, fs); len(cf.Flags) > 0 {
 		w.byChild[c.ID] = cf
 	}
 	if !n.IsZero() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,9 +112,10 @@ func TestReadyWhileCatchingUp(t *testing.T) {
 	}
 	publish(t, srv.JS, 0, 5)
 	held, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once // the invalid message publish adds comes to Reject too
 	r := startRunner(t, srv, runner.Config{Name: "slow",
 		Reject: func(context.Context, string, uint64, time.Time, []byte, error) error {
-			close(held)
+			first.Do(func() { close(held) })
 			<-release
 			return nil
 		}})

@@ -5,6 +5,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,8 +26,11 @@ import (
 	"github.com/chronicle-hub/chronicle/projections"
 )
 
-// RejectFunc stores an event that is valid on its own but cannot be applied
-// (a correction of an unknown event) in the quarantine.
+// RejectFunc stores an event the projector could not apply in the
+// quarantine, with the reason: one that is invalid (it reached the log
+// without passing ingest, straight over NATS), one that is valid on its own
+// but cannot be applied (a correction of an unknown event), and one that
+// made the projection fail maxApplyAttempts times.
 type RejectFunc func(ctx context.Context, subject string, seq uint64, received time.Time, data []byte, reason error) error
 
 // Config configures a Runner.
@@ -42,6 +47,10 @@ type Config struct {
 	Projection Projection
 	// SnapshotPath is the snapshot file; empty disables snapshots.
 	SnapshotPath string
+	// Preloaded, when set, is the snapshot Preload has been restoring
+	// meanwhile: its projection and path are the runner's, and Start
+	// waits for it instead of reading the snapshot itself.
+	Preloaded *Preloaded
 	// SnapshotEvery writes a snapshot after this many applied events, or a
 	// quarter of the log when that is more (and always on Stop). Default
 	// 10,000.
@@ -50,8 +59,13 @@ type Config struct {
 	// working, before it looks again; later attempts back off to 30s.
 	// Default 2s.
 	Retry time.Duration
-	// Reject quarantines events Apply refuses; nil only logs them.
+	// Reject quarantines the events the projector cannot apply; nil only
+	// logs them. It is called again for the same event on a replay, so it
+	// must store each event once however often it is called.
 	Reject RejectFunc
+	// ApplyFailed is told each time applying an event made the projection
+	// fail (a panic), for the process's metrics; nil for none.
+	ApplyFailed func()
 	// Snapshotted is told how long each snapshot took to write ("write")
 	// or to restore at start ("restore"), for the process's metrics; nil
 	// for none.
@@ -115,7 +129,20 @@ type Runner struct {
 	// gapped is set when a delivery skipped sequences (see apply): what
 	// follows is passed over until the consumer is recreated from the
 	// model's position.
-	gapped      atomic.Bool
+	gapped atomic.Bool
+	// tainted is set when applying an event failed part way: the model may
+	// be half changed, so it is rebuilt (from the last snapshot, else from
+	// empty) before anything else is applied, and no snapshot is written
+	// from it.
+	tainted atomic.Bool
+	// failures counts, per stream sequence, how often applying the event
+	// failed; only the applier touches it.
+	failures map[uint64]applyFailure
+	// empty is the projection's state before any event, persisted, to
+	// rebuild from when there is no snapshot; nil when the projection was
+	// handed over with events in it.
+	empty []byte
+
 	quit        chan struct{}
 	stopOnce    sync.Once
 	consumeOnce sync.Once
@@ -193,6 +220,12 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("projector: instance id: %w", err)
 	}
+	if pl := cfg.Preloaded; pl != nil {
+		if cfg.Projection != nil && cfg.Projection != pl.p {
+			return nil, errors.New("projector: Config.Projection is not the projection preloaded")
+		}
+		cfg.Projection, cfg.SnapshotPath = pl.p, pl.path
+	}
 	if cfg.Projection == nil {
 		cfg.Projection = projections.NewModel()
 	}
@@ -208,10 +241,26 @@ func Start(ctx context.Context, js jetstream.JetStream, cfg Config) (*Runner, er
 		return nil, fmt.Errorf("projector: stream info: %w", err)
 	}
 	r.target.Store(info.State.LastSeq)
+	switch {
+	case cfg.Preloaded != nil:
+		r.empty = cfg.Preloaded.empty
+	case r.model.LastSeq() == 0:
+		if r.empty, err = persisted(r.model); err != nil {
+			return nil, fmt.Errorf("projector: %w", err)
+		}
+	}
 	if cfg.SnapshotPath != "" {
 		started := time.Now()
-		loaded, err := loadSnapshot(ctx, cfg.SnapshotPath, stream, r.model)
+		var loaded bool
+		if pl := cfg.Preloaded; pl != nil {
+			loaded, err = pl.use(ctx, stream)
+			started = started.Add(-pl.took) // restored while NATS started
+		} else {
+			loaded, err = loadSnapshot(ctx, cfg.SnapshotPath, stream, r.model)
+		}
 		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("projector: restoring the snapshot: %w", ctx.Err())
 		case err != nil:
 			cfg.Log.Warn("projector: snapshot not used; replaying the whole stream", "path", cfg.SnapshotPath, "reason", err)
 		case loaded:
@@ -402,6 +451,18 @@ func (r *Runner) refetch(ctx context.Context, cc jetstream.ConsumeContext) {
 		r.cfg.Log.Warn("projector: refetching after a gap", "consumer", name, "err", err)
 		return
 	}
+	if r.tainted.Load() {
+		if err := r.rebuild(ctx); err != nil {
+			r.cfg.Log.Error("projector: rebuilding the read model", "err", err)
+			return
+		}
+		if err := r.retarget(ctx); err != nil {
+			r.cfg.Log.Warn("projector: rebuilding the read model", "err", err)
+			return
+		}
+		r.tainted.Store(false)
+		r.cfg.Log.Info("projector: read model rebuilt", "from_seq", r.model.LastSeq())
+	}
 	r.gapped.Store(false)
 	if err := r.consume(ctx); err != nil {
 		// The consumer is gone now: the next repair creates it.
@@ -578,19 +639,122 @@ func (r *Runner) apply(j *job) {
 	}
 	switch {
 	case j.invalid != nil:
-		// The quarantine checker copies it with the reason; here it is
-		// only passed over, the same way on every replica and replay.
+		// Invalid events reach the log only straight over NATS. Each is
+		// quarantined with the reason (once, however many replicas and
+		// replays see it) and passed over, the same way everywhere.
+		r.reject(msg, seq, j.at, j.invalid)
 		r.model.Advance(seq)
 		r.mu.Lock()
 		r.skipped++
 		r.mu.Unlock()
+	case r.failures[seq].attempts >= maxApplyAttempts:
+		r.reject(msg, seq, j.at, r.failures[seq])
+		r.model.Advance(seq)
 	default:
-		if err := r.model.Apply(projections.Delivered{Event: j.event, Seq: seq, Received: j.at}); err != nil {
+		err := applySafely(r.model, projections.Delivered{Event: j.event, Seq: seq, Received: j.at})
+		var failed applyFailure
+		if errors.As(err, &failed) {
+			r.failed(seq, failed)
+			return // not acknowledged: the rebuild fetches it again
+		}
+		if err != nil {
 			r.reject(msg, seq, j.at, err)
 		}
 	}
 	_ = msg.Ack()
 	r.progress(seq)
+}
+
+// maxApplyAttempts bounds how often one event may make the projection fail
+// before it is quarantined and passed over: a fault that a rebuild cures
+// (a race, memory pressure) gets another chance, and an event that fails
+// every time (a poison event: a valid envelope the projection cannot
+// digest) cannot stop the read model for good.
+const maxApplyAttempts = 3
+
+// applyFailure is a panic while applying an event, as an error.
+type applyFailure struct {
+	attempts int
+	cause    any
+	stack    []byte // where it panicked, for the log
+}
+
+func (f applyFailure) Error() string {
+	return fmt.Sprintf("applying the event failed %d times (panic: %v)", f.attempts, f.cause)
+}
+
+// applySafely applies d, turning a panic into an applyFailure: one bad
+// event must not take the process, and every other reader with it, down.
+func applySafely(p Projection, d projections.Delivered) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = applyFailure{cause: v, stack: debug.Stack()}
+		}
+	}()
+	return p.Apply(d)
+}
+
+// failed records a failed apply of seq and sets the rebuild going: the
+// model may be half changed, so it is restored from the last snapshot and
+// the events after it fetched again; what is delivered meanwhile is passed
+// over.
+func (r *Runner) failed(seq uint64, f applyFailure) {
+	if r.failures == nil {
+		r.failures = map[uint64]applyFailure{}
+	}
+	f.attempts = r.failures[seq].attempts + 1
+	r.failures[seq] = f
+	r.tainted.Store(true)
+	r.gapped.Store(true)
+	if r.cfg.ApplyFailed != nil {
+		r.cfg.ApplyFailed()
+	}
+	r.cfg.Log.Error("projector: applying an event failed; rebuilding the read model and trying again",
+		"seq", seq, "attempt", f.attempts, "of", maxApplyAttempts, "panic", fmt.Sprint(f.cause), "stack", string(f.stack))
+	r.setBroken(errRebuild)
+}
+
+// errRebuild is why a runner is not ready while it rebuilds its model
+// after a failed apply.
+var errRebuild = errors.New("projector: applying an event failed; rebuilding the read model")
+
+// rebuild restores the model to the last snapshot, or to empty when there
+// is none, after a failed apply may have left it half changed.
+func (r *Runner) rebuild(ctx context.Context) error {
+	if r.cfg.SnapshotPath != "" {
+		stream, err := r.js.Stream(ctx, r.cfg.Stream)
+		if err != nil {
+			return fmt.Errorf("rebuild: %w", err)
+		}
+		loaded, err := loadSnapshot(ctx, r.cfg.SnapshotPath, stream, r.model)
+		if err != nil {
+			r.cfg.Log.Warn("projector: snapshot not used for the rebuild; replaying the whole stream", "path", r.cfg.SnapshotPath, "reason", err)
+		}
+		if loaded && err == nil {
+			return nil
+		}
+	}
+	if r.empty == nil {
+		return errors.New("rebuild: no snapshot, and the projection was not empty when the runner started")
+	}
+	if err := r.model.Restore(bytes.NewReader(r.empty)); err != nil {
+		return fmt.Errorf("rebuild from empty: %w", err)
+	}
+	return nil
+}
+
+// persisted is p's state as a snapshot writes it.
+func persisted(p Projection) ([]byte, error) {
+	snap, err := p.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	defer snap.Release()
+	var b bytes.Buffer
+	if err := snap.Persist(&b); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	return b.Bytes(), nil
 }
 
 func (r *Runner) reject(msg jetstream.Msg, seq uint64, at time.Time, err error) {
@@ -637,6 +801,9 @@ func (r *Runner) progress(seq uint64) {
 // snapshotInBackground captures the state now and writes it on another
 // goroutine. Call with r.mu held.
 func (r *Runner) snapshotInBackground() {
+	if r.tainted.Load() {
+		return // a half-changed model is never written down
+	}
 	snap, err := r.model.Snapshot()
 	if err != nil {
 		r.cfg.Log.Error("projector: snapshot failed", "err", err)

@@ -123,7 +123,8 @@ func wait(t *testing.T, r *runner.Runner) {
 }
 
 // A correction of an event the hub never received, published straight to
-// NATS, is quarantined with the reason and the projector keeps going.
+// NATS, is quarantined with the reason, and so is an invalid message; the
+// projector keeps going.
 func TestUnknownCorrectionIsQuarantined(t *testing.T) {
 	srv := jstest.Run(t)
 	ctx := context.Background()
@@ -146,41 +147,18 @@ func TestUnknownCorrectionIsQuarantined(t *testing.T) {
 	defer r.Stop()
 	wait(t, r)
 	recs, err := quarantine.List(ctx, srv.JS, 1, 10)
-	if err != nil || len(recs) != 1 {
+	// The correction, and the invalid message publish adds at the end.
+	if err != nil || len(recs) != 2 {
 		t.Fatalf("quarantine: %v %v", recs, err)
+	}
+	if !strings.Contains(recs[1].Reason, "malformed JSON") || recs[1].OriginalSequence != 5 {
+		t.Fatalf("record of the invalid message: %+v", recs[1])
 	}
 	if !strings.Contains(recs[0].Reason, "payload.event_id") || recs[0].OriginalSequence != 1 {
 		t.Fatalf("record: %+v", recs[0])
 	}
 	if modelOf(r).Stats().Events != 3 {
 		t.Fatalf("projector stopped: %+v", modelOf(r).Stats())
-	}
-}
-
-// A snapshot that does not match the stream (the stream was recreated) is
-// ignored and the stream replayed.
-func TestStaleSnapshotIsIgnored(t *testing.T) {
-	ctx := context.Background()
-	snap := filepath.Join(t.TempDir(), "model.gob")
-	srv1 := jstest.Run(t)
-	publish(t, srv1.JS, 0, 10)
-	r1, err := runner.Start(ctx, srv1.JS, runner.Config{Stream: eventlog.EventsStream, Name: "s", SnapshotPath: snap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wait(t, r1)
-	r1.Stop()
-
-	srv2 := jstest.Run(t) // a different store: same sequences, different events
-	publish(t, srv2.JS, 100, 4)
-	r2, err := runner.Start(ctx, srv2.JS, runner.Config{Stream: eventlog.EventsStream, Name: "s", SnapshotPath: snap})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r2.Stop()
-	wait(t, r2)
-	if n := modelOf(r2).Stats().Events; n != 4 {
-		t.Fatalf("model holds %d events, want 4 from the new stream", n)
 	}
 }
 
@@ -243,4 +221,77 @@ func TestUnusableSnapshotMeansAFullReplay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A snapshot is used whether Start reads it or it was preloaded while NATS
+// started: a matching one resumes after its position, and one the stream
+// no longer matches (a recreated stream) is passed over, the model left
+// empty to be replayed, never mixed with the new stream's events.
+func TestSnapshotAgainstTheStream(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name       string
+		sameStream bool
+		preload    bool
+		events     int // in the model at the end
+	}{
+		{"matches the stream", true, false, 14},
+		{"matches the stream, preloaded", true, true, 14},
+		{"stream recreated", false, false, 4},
+		{"stream recreated, preloaded", false, true, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := filepath.Join(t.TempDir(), "model.snap")
+			srv := jstest.Run(t)
+			publish(t, srv.JS, 0, 10)
+			stopped := snapshotOf(t, srv.JS, "pre", snap)
+			if !tc.sameStream {
+				srv = jstest.Run(t) // a different store: same sequences, different events
+			}
+			publish(t, srv.JS, 100, 4)
+
+			cfg := runner.Config{Stream: eventlog.EventsStream, Name: "pre", SnapshotPath: snap}
+			if tc.preload {
+				pl, err := runner.Preload(snap, projections.NewModel())
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg.Preloaded, cfg.SnapshotPath = pl, ""
+			}
+			r2, err := runner.Start(ctx, srv.JS, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r2.Stop()
+			wait(t, r2)
+			if n := modelOf(r2).Stats().Events; n != tc.events {
+				t.Fatalf("model holds %d events, want %d", n, tc.events)
+			}
+			if got, want := modelOf(r2).Digest(), replayDigest(t, srv.JS); got != want {
+				t.Fatal("model differs from a full replay")
+			}
+			c, err := srv.JS.Consumer(ctx, eventlog.EventsStream, runner.ConsumerName("pre"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.CachedInfo().Config.OptStartSeq; tc.sameStream && got != stopped+1 {
+				t.Fatalf("consumer starts at %d, want %d (after the snapshot)", got, stopped+1)
+			}
+		})
+	}
+}
+
+// snapshotOf runs a projector over what the stream holds, stops it (which
+// writes its snapshot to path) and returns where it stood.
+func snapshotOf(t *testing.T, js jetstream.JetStream, name, path string) uint64 {
+	t.Helper()
+	r, err := runner.Start(context.Background(), js, runner.Config{Stream: eventlog.EventsStream, Name: name, SnapshotPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(t, r)
+	if err := r.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	return modelOf(r).LastSeq()
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,7 +69,7 @@ func writeSnapshot(path string, s projections.Snapshot) error {
 // there is none; an error means it cannot be used (the caller replays from
 // the start): unreadable, of another version, damaged, or stale, that is
 // the stream no longer holds the snapshot's last event at its sequence (a
-// recreated stream).
+// recreated stream). The stream is checked before the state is restored.
 func loadSnapshot(ctx context.Context, path string, stream jetstream.Stream, p Projection) (bool, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -78,28 +79,124 @@ func loadSnapshot(ctx context.Context, path string, stream jetstream.Stream, p P
 		return false, err
 	}
 	defer f.Close()
-	head := make([]byte, 4096)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return false, err
-	}
-	pos, err := projections.SnapshotPosition(head[:n])
+	pos, err := readPosition(f)
 	if err != nil {
 		return false, err
 	}
-	if pos.LastIDSeq > 0 {
-		msg, err := stream.GetMsg(ctx, pos.LastIDSeq)
-		if err != nil {
-			return false, fmt.Errorf("stream lacks sequence %d: %w", pos.LastIDSeq, err)
-		}
-		if got := msg.Header.Get(jetstream.MsgIDHeader); got != pos.LastID {
-			return false, fmt.Errorf("stream sequence %d holds %s, snapshot expected %s", pos.LastIDSeq, got, pos.LastID)
-		}
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	if err := checkPosition(ctx, stream, pos); err != nil {
 		return false, err
 	}
 	if err := p.Restore(f); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// readPosition reads where the snapshot in f stands and rewinds f.
+func readPosition(f *os.File) (projections.Position, error) {
+	head := make([]byte, 4096)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return projections.Position{}, err
+	}
+	pos, err := projections.SnapshotPosition(head[:n])
+	if err != nil {
+		return projections.Position{}, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return projections.Position{}, err
+	}
+	return pos, nil
+}
+
+// checkPosition reports an error unless the stream still holds the
+// snapshot's last event at its sequence.
+func checkPosition(ctx context.Context, stream jetstream.Stream, pos projections.Position) error {
+	if pos.LastIDSeq == 0 {
+		return nil
+	}
+	msg, err := stream.GetMsg(ctx, pos.LastIDSeq)
+	if err != nil {
+		return fmt.Errorf("stream lacks sequence %d: %w", pos.LastIDSeq, err)
+	}
+	if got := msg.Header.Get(jetstream.MsgIDHeader); got != pos.LastID {
+		return fmt.Errorf("stream sequence %d holds %s, snapshot expected %s", pos.LastIDSeq, got, pos.LastID)
+	}
+	return nil
+}
+
+// Preloaded is a snapshot being restored before NATS is reached (see
+// Preload).
+type Preloaded struct {
+	path  string
+	p     Projection
+	empty []byte
+	done  chan struct{}
+	// Set before done closes.
+	pos    projections.Position
+	loaded bool
+	took   time.Duration
+	err    error
+}
+
+// Preload starts restoring p, which must be empty, from the snapshot at
+// path, on its own goroutine. A process starts its NATS server (which
+// recovers the streams from disk) and restores its read model at the same
+// time this way; Start, given it in Config.Preloaded, waits for it and then
+// checks the snapshot against the stream, returning p to empty when the
+// stream no longer matches.
+func Preload(path string, p Projection) (*Preloaded, error) {
+	if p.LastSeq() != 0 {
+		return nil, errors.New("projector: preload: the projection is not empty")
+	}
+	empty, err := persisted(p)
+	if err != nil {
+		return nil, fmt.Errorf("projector: preload: %w", err)
+	}
+	pl := &Preloaded{path: path, p: p, empty: empty, done: make(chan struct{})}
+	go func() {
+		defer close(pl.done)
+		started := time.Now()
+		pl.loaded, pl.err = pl.restore()
+		pl.took = time.Since(started)
+	}()
+	return pl, nil
+}
+
+func (pl *Preloaded) restore() (bool, error) {
+	f, err := os.Open(pl.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	if pl.pos, err = readPosition(f); err != nil {
+		return false, err
+	}
+	if err := pl.p.Restore(f); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// use waits for the preload and checks it against the stream. It reports
+// whether the projection holds the snapshot's state; when it cannot be
+// used, the projection is empty again and err says why.
+func (pl *Preloaded) use(ctx context.Context, stream jetstream.Stream) (bool, error) {
+	select {
+	case <-pl.done:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	if pl.err != nil || !pl.loaded {
+		return false, pl.err
+	}
+	if err := checkPosition(ctx, stream, pl.pos); err != nil {
+		if rerr := pl.p.Restore(bytes.NewReader(pl.empty)); rerr != nil {
+			return false, fmt.Errorf("%w; and returning to empty: %w", err, rerr)
+		}
 		return false, err
 	}
 	return true, nil

@@ -503,7 +503,7 @@ func benchData(b *testing.B) (*rawServer, dataset) {
 		b.Fatal(err)
 	}
 	b.Cleanup(r.close)
-	if _, _, _, err := r.publish(ctx, ds); err != nil {
+	if _, _, _, err := r.publish(ctx, ds, 0); err != nil {
 		b.Fatal(err)
 	}
 	return r, ds
@@ -568,4 +568,30 @@ func BenchmarkRuleEvaluation(b *testing.B) {
 	b.ReportMetric(float64(ds.Events*b.N)/ourTotal.Seconds(), "sweep_events/s")
 	b.ReportMetric(float64(ds.Events*b.N)/rawTotal.Seconds(), "raw_events/s")
 	b.ReportMetric(rawTotal.Seconds()/ourTotal.Seconds(), "ratio")
+}
+
+// A publish given a time budget stops when it is spent and reports the
+// events stored by then, without calling the shortfall an error: the
+// per-event fsync baseline is a rate, measured on what the budget allows.
+func TestPublishWithinABudget(t *testing.T) {
+	ctx := context.Background()
+	ds, err := generate(ctx, t.TempDir(), 2000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := startRaw(ctx, t.TempDir(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	n, took, _, err := r.publish(ctx, ds, time.Nanosecond)
+	if err != nil {
+		t.Fatalf("a spent budget is not an error: %v", err)
+	}
+	if n < 1 || n >= ds.Events || took <= 0 {
+		t.Fatalf("published %d of %d in %v: want some, not all", n, ds.Events, took)
+	}
+	if got := partly(n, ds.Events); !strings.Contains(got, "over the first") {
+		t.Fatalf("the figure's note %q does not say it is partial", got)
+	}
 }

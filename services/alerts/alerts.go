@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -24,7 +25,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/chronicle-hub/chronicle/projections"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
@@ -46,25 +46,22 @@ type Alert struct {
 	EvaluatedAt time.Time  `json:"evaluated_at"`
 }
 
-// Source is the read model with its position in the log.
-type Source interface {
-	flags.Source
-	LastSeq() uint64
-	ChangedSince(seq uint64) []string
-}
+// Source is the read model with what changed in it (see flags.Changes).
+type Source = flags.Changes
 
 // Config configures the alerter.
 type Config struct {
 	Rules flags.Config
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Interval is how often to check whether anything changed (a new event
-	// applied, or a deadline passed). Default 2 seconds; a sweep runs only
-	// when something could have changed.
+	// Interval is how often to look for changes (a new event applied, or a
+	// deadline passed). Default 2 seconds; each look re-evaluates only the
+	// children that changed (see flags.Worklist).
 	Interval time.Duration
-	// FullSweepEvery bounds how long a change the incremental sweeps cannot
-	// see (a record merged away) may go unalerted. Default 10 minutes.
-	FullSweepEvery time.Duration
+	// Worklist, when set, is the process's present flags, shared with the
+	// worklist page so that each change is evaluated once; it must be over
+	// the same Source with the same Rules. Nil: the alerter keeps its own.
+	Worklist *flags.Worklist
 	// Ready reports whether the read model has caught up with the log; no
 	// sweep runs before, or a half-built model would clear every flag.
 	Ready func() bool
@@ -90,13 +87,12 @@ type Alerter struct {
 	src Source
 	cfg Config
 
-	mu       sync.Mutex
-	said     map[string]said // child|flag key -> the last alert about it
-	lastSeq  uint64
-	next     time.Time
-	swept    bool
-	lastFull time.Time
-	nextBy   map[string]time.Time // child -> when its flags could next change with no event
+	mu   sync.Mutex
+	said map[string]said // child|flag key -> the last alert about it
+	// flags is the present flags, kept up incrementally; mark is how far
+	// the alerter has said what they hold (see flags.Worklist.ChangedSince).
+	flags *flags.Worklist
+	mark  uint64
 	// published counts alerts raised and cleared in the sweep under way,
 	// for its one log line.
 	published [2]int
@@ -116,13 +112,13 @@ func Start(ctx context.Context, js jetstream.JetStream, src Source, cfg Config) 
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.FullSweepEvery <= 0 {
-		cfg.FullSweepEvery = 10 * time.Minute
-	}
 	if cfg.Ready == nil {
 		cfg.Ready = func() bool { return true }
 	}
-	a := &Alerter{js: js, src: src, cfg: cfg, said: map[string]said{}, nextBy: map[string]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
+	if cfg.Worklist == nil {
+		cfg.Worklist = flags.NewWorklist(src, cfg.Rules)
+	}
+	a := &Alerter{js: js, src: src, cfg: cfg, said: map[string]said{}, flags: cfg.Worklist, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := a.load(ctx); err != nil {
 		return nil, err
 	}
@@ -196,123 +192,70 @@ func (a *Alerter) loop() {
 	}
 }
 
-// SweepIfDue re-evaluates what could have changed: the children touched by
-// events applied since the last sweep and those whose next deadline has
-// come; every FullSweepEvery, everyone.
+// SweepIfDue sweeps once the read model has caught up with the log: no
+// sweep runs before, or a half-built model would clear every flag.
 func (a *Alerter) SweepIfDue(ctx context.Context) error {
 	if !a.cfg.Ready() {
 		return nil
 	}
-	a.mu.Lock()
-	now := a.cfg.Now()
-	full := !a.swept || now.Sub(a.lastFull) >= a.cfg.FullSweepEvery || now.Before(a.lastFull)
-	due := a.src.LastSeq() != a.lastSeq || (!a.next.IsZero() && !now.Before(a.next))
-	a.mu.Unlock()
-	switch {
-	case full:
-		return a.Sweep(ctx)
-	case due:
-		return a.sweep(ctx, false)
-	}
-	return nil
+	return a.Sweep(ctx)
 }
 
-// Sweep evaluates every child now and publishes what changed since the
-// last alert about each flag.
-func (a *Alerter) Sweep(ctx context.Context) error { return a.sweep(ctx, true) }
-
-func (a *Alerter) sweep(ctx context.Context, full bool) error {
+// Sweep brings the present flags up to now and publishes what changed
+// since the last alert about each. The first sweep looks at every child
+// with flags; later ones at the children re-evaluated since (touched by an
+// event, a deadline come due, merged away).
+func (a *Alerter) Sweep(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.cfg.Now()
-	seq := a.src.LastSeq()
-	var children []string
-	if full {
-		for _, c := range a.src.Children(projections.ChildFilter{}, nil) {
-			children = append(children, c.ID)
-		}
-	} else {
-		children = a.src.ChangedSince(a.lastSeq)
-		for id, n := range a.nextBy {
-			if !n.IsZero() && !now.Before(n) && !slices.Contains(children, id) {
-				children = append(children, id)
-			}
-		}
-	}
+	changed, mark := a.flags.ChangedSince(now, a.mark)
+	var out []pending
 	seen := map[string]bool{}
-	evaluated := map[string]bool{}
-	var errs []error
-	for _, id := range children {
-		if err := ctx.Err(); err != nil {
-			return err // not marked swept: the next sweep starts again
-		}
-		fs, ok, n := a.evaluate(id, now)
-		if !ok {
-			continue
-		}
-		evaluated[id] = true
-		if n.IsZero() {
-			delete(a.nextBy, id)
-		} else {
-			a.nextBy[id] = n
-		}
-		for _, f := range fs {
+	// In a stable order, so that a replay of the same log alerts alike.
+	for _, id := range slices.Sorted(maps.Keys(changed)) {
+		for _, f := range changed[id] {
 			key := id + "|" + f.Key
 			seen[key] = true
 			up := a.said[key].up
 			switch {
 			case f.Active() && !up:
-				errs = append(errs, a.publish(ctx, key, alertOf("raised", id, f, now)))
+				out = append(out, pending{key, alertOf("raised", id, f, now)})
 			case !f.Active() && up:
-				errs = append(errs, a.publish(ctx, key, alertOf("cleared", id, f, now)))
+				out = append(out, pending{key, alertOf("cleared", id, f, now)})
 			}
 		}
 	}
-	for key, last := range a.said {
-		childID, _, _ := strings.Cut(key, "|")
-		if last.up && !seen[key] && (full || evaluated[childID]) {
-			// The flag no longer exists at all: its evidence was corrected,
-			// or the record was merged into another child. (A retraction
-			// does not land here: the flag stays on the record, cleared by
-			// it, and is alerted as such above.)
-			_, flagKey, _ := strings.Cut(key, "|")
-			code, _, _ := strings.Cut(flagKey, ":")
-			cleared := now
-			errs = append(errs, a.publish(ctx, key, Alert{Kind: "cleared", Code: code, ChildID: childID, FlagKey: flagKey, RaisedAt: last.raisedAt, ClearedAt: &cleared,
-				ClearReason: "no longer holds on the current record (its evidence was corrected, or the record merged into another child)", EvaluatedAt: now}))
+	for _, key := range slices.Sorted(maps.Keys(a.said)) {
+		last := a.said[key]
+		childID, flagKey, _ := strings.Cut(key, "|")
+		if _, looked := changed[childID]; !looked || !last.up || seen[key] {
+			continue
 		}
+		// The flag no longer exists at all: its evidence was corrected,
+		// or the record was merged into another child. (A retraction does
+		// not land here: the flag stays on the record, cleared by it, and
+		// is alerted as such above.)
+		code, _, _ := strings.Cut(flagKey, ":")
+		cleared := now
+		out = append(out, pending{key, Alert{Kind: "cleared", Code: code, ChildID: childID, FlagKey: flagKey, RaisedAt: last.raisedAt, ClearedAt: &cleared,
+			ClearReason: "no longer holds on the current record (its evidence was corrected, or the record merged into another child)", EvaluatedAt: now}})
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err // not marked swept: the next tick tries again
+	if err := a.publishAll(ctx, out); err != nil {
+		return err // the mark stays: the next sweep looks at these children again
 	}
 	if raised, cleared := a.published[0], a.published[1]; raised+cleared > 0 {
-		a.cfg.Log.Info("alerts published", "raised", raised, "cleared", cleared, "children", len(children), "full_sweep", full)
+		a.cfg.Log.Info("alerts published", "raised", raised, "cleared", cleared, "children", len(changed))
 	}
 	a.published = [2]int{}
-	a.swept, a.lastSeq = true, seq
-	if full {
-		a.lastFull = now
-	}
-	a.next = time.Time{}
-	for _, n := range a.nextBy {
-		if a.next.IsZero() || n.Before(a.next) {
-			a.next = n
-		}
-	}
+	a.mark = mark
 	return nil
 }
 
-// evaluate builds the child's history the way every reader does
-// (flags.HistoryOf: retracted evidence included, with when it was
-// retracted), so an alert tells the same raise and clear, times and reasons,
-// as riskFlags and a replay.
-func (a *Alerter) evaluate(childID string, now time.Time) ([]flags.Flag, bool, time.Time) {
-	h, ok := flags.HistoryOf(a.src, childID, nil)
-	if !ok {
-		return nil, false, time.Time{}
-	}
-	fs, next := flags.Evaluate(h, now, a.cfg.Rules)
-	return fs, true, next
+// pending is an alert to publish about the flag key.
+type pending struct {
+	key string
+	al  Alert
 }
 
 func alertOf(kind, childID string, f flags.Flag, now time.Time) Alert {
@@ -320,25 +263,61 @@ func alertOf(kind, childID string, f flags.Flag, now time.Time) Alert {
 		Evidence: f.Evidence, RaisedAt: f.RaisedAt, ClearedAt: f.ClearedAt, ClearReason: f.ClearReason, FlagKey: f.Key, EvaluatedAt: now}
 }
 
-// publish stores one alert with an id derived from the change: the flag,
-// how many alerts about it came before, the kind and the raise time. The
-// same change published twice (a crash between publishing and remembering,
-// or two alerters) is stored once; two changes never share an id.
-func (a *Alerter) publish(ctx context.Context, key string, al Alert) error {
-	n := a.said[key].n
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%s|%s", key, n, al.Kind, al.RaisedAt.UTC().Format(time.RFC3339Nano)))
-	al.ID = hex.EncodeToString(sum[:16])
-	data, err := json.Marshal(al)
-	if err != nil {
-		return err
+// publishBatch bounds the alerts in flight at once: a bulk load of history
+// can raise thousands in one sweep, and waiting for each acknowledgement in
+// turn would hold the sweep (and every change after it) for minutes.
+const publishBatch = 256
+
+// publishAll stores the alerts, publishBatch at a time without waiting for
+// each acknowledgement. Each alert's id is derived from the change: the
+// flag, how many alerts about it came before, the kind and the raise time,
+// so the same change published twice (a crash between publishing and
+// remembering, or two alerters) is stored once, and two changes never
+// share an id. What was acknowledged is remembered even when others fail.
+func (a *Alerter) publishAll(ctx context.Context, out []pending) error {
+	var errs []error
+	for len(out) > 0 {
+		batch := out[:min(publishBatch, len(out))]
+		out = out[len(batch):]
+		acks := make([]jetstream.PubAckFuture, len(batch))
+		for i := range batch {
+			p := &batch[i]
+			n := a.said[p.key].n
+			sum := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%s|%s", p.key, n, p.al.Kind, p.al.RaisedAt.UTC().Format(time.RFC3339Nano)))
+			p.al.ID = hex.EncodeToString(sum[:16])
+			data, err := json.Marshal(p.al)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("alert %s %s: %w", p.al.Kind, p.key, err))
+				continue
+			}
+			m := nats.NewMsg(eventlog.AlertsPrefix + strings.ToLower(p.al.Code))
+			m.Data = data
+			m.Header.Set(jetstream.MsgIDHeader, p.al.ID)
+			if acks[i], err = a.js.PublishMsgAsync(m); err != nil {
+				errs = append(errs, fmt.Errorf("alert %s %s: %w", p.al.Kind, p.key, err))
+			}
+		}
+		for i, ack := range acks {
+			if ack == nil {
+				continue
+			}
+			p := batch[i]
+			select {
+			case <-ack.Ok():
+				a.said[p.key] = said{up: p.al.Kind == "raised", raisedAt: p.al.RaisedAt, n: a.said[p.key].n + 1}
+				a.told(p.al)
+			case err := <-ack.Err():
+				errs = append(errs, fmt.Errorf("alert %s %s: %w", p.al.Kind, p.key, err))
+			case <-ctx.Done():
+				return errors.Join(append(errs, fmt.Errorf("alerts: %w", ctx.Err()))...)
+			}
+		}
 	}
-	m := nats.NewMsg(eventlog.AlertsPrefix + strings.ToLower(al.Code))
-	m.Data = data
-	m.Header.Set(jetstream.MsgIDHeader, al.ID)
-	if _, err := a.js.PublishMsg(ctx, m); err != nil {
-		return fmt.Errorf("alert %s %s: %w", al.Kind, key, err)
-	}
-	a.said[key] = said{up: al.Kind == "raised", raisedAt: al.RaisedAt, n: n + 1}
+	return errors.Join(errs...)
+}
+
+// told counts one stored alert for the metrics and the sweep's log line.
+func (a *Alerter) told(al Alert) {
 	if a.cfg.Published != nil {
 		a.cfg.Published(al.Kind, al.Code)
 	}
@@ -350,7 +329,6 @@ func (a *Alerter) publish(ctx context.Context, key string, al Alert) error {
 	} else {
 		a.published[1]++
 	}
-	return nil
 }
 
 // Stop ends the sweeps.

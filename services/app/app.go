@@ -94,6 +94,15 @@ type Config struct {
 	// and OIDCAudience must then be set too (Run refuses to start
 	// otherwise), and every token must carry them as iss and aud.
 	OIDCJWKSURL, OIDCIssuer, OIDCAudience string
+	// OIDCClientID, when set, offers sign-in to the web app with the
+	// OpenID Connect provider at OIDCIssuer (the authorization code flow
+	// with PKCE; see web.OIDC): OIDCRedirectURL is required with it, and
+	// OIDCClientSecret unless the client is public. OIDCRoleClaim,
+	// OIDCRoles and OIDCAgencyClaim map the ID token to Chronicle's roles
+	// (web.OIDC's RoleClaim, Roles and AgencyClaim).
+	OIDCClientID, OIDCClientSecret, OIDCRedirectURL string
+	OIDCRoleClaim, OIDCAgencyClaim                  string
+	OIDCRoles                                       map[string]web.Grant
 	// TokenLifetimes cap how long a bearer token may live (from iat to
 	// exp); zero fields take auth.DefaultLifetimes (24 hours for people,
 	// 90 days for publisher tokens).
@@ -229,8 +238,20 @@ func (c Config) check() error {
 		if c.OIDCAudience == "" {
 			errs = append(errs, errors.New("--oidc-audience is required with --oidc-jwks-url: the audience (aud) every token must carry"))
 		}
-	} else if c.OIDCIssuer != "" {
-		errs = append(errs, errors.New("--oidc-issuer has no effect without --oidc-jwks-url: tokens would be checked against the local key"))
+	} else if c.OIDCIssuer != "" && c.OIDCClientID == "" {
+		errs = append(errs, errors.New("--oidc-issuer has no effect without --oidc-jwks-url or --oidc-client-id: tokens would be checked against the local key"))
+	}
+	if c.OIDCClientID != "" {
+		if c.OIDCIssuer == "" {
+			errs = append(errs, errors.New("--oidc-issuer is required with --oidc-client-id: the provider people sign in with"))
+		}
+		if c.OIDCRedirectURL == "" {
+			errs = append(errs, fmt.Errorf("--oidc-redirect-url is required with --oidc-client-id: this server's address followed by %s, as registered with the provider", web.CallbackPath))
+		} else if err := (web.OIDC{Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, RedirectURL: c.OIDCRedirectURL}).Check(); err != nil {
+			errs = append(errs, fmt.Errorf("--oidc-*: %w", err))
+		}
+	} else if c.OIDCRedirectURL != "" || c.OIDCClientSecret != "" {
+		errs = append(errs, errors.New("--oidc-redirect-url and --oidc-client-secret have no effect without --oidc-client-id"))
 	}
 	if c.NATSURL == "" && c.NATSCreds != "" {
 		errs = append(errs, fmt.Errorf("--nats-creds is for a server given with --nats-url: the embedded server's own clients use %s", NATSKeyPath(c.DataDir)))
@@ -268,7 +289,6 @@ type App struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	pub     *eventlog.Publisher
-	checker *quarantine.Checker
 	proj    *runner.Runner
 	model   *projections.Model // what the projector keeps up to date
 	alerter *alerts.Alerter
@@ -279,6 +299,9 @@ type App struct {
 	audit      *audit.Log
 	auditor    gateway.Auditor // audit, counted in metrics
 	metrics    *metrics.Metrics
+	preload    *runner.Preloaded // the read model's snapshot, restored while NATS starts
+	flags      *flags.Worklist   // the present flags, shared by the alerter and the worklist page
+	replayFrom time.Time         // when the preload began, for the replay metric
 	// bg ends when Close begins: for the process's own background work.
 	bg       context.Context
 	stopBG   context.CancelFunc
@@ -326,6 +349,16 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if a.ln, err = net.Listen("tcp", a.cfg.HTTPAddr); err != nil {
 		return fmt.Errorf("--http %s: %w", a.cfg.HTTPAddr, err)
 	}
+	if a.cfg.runsGateway() {
+		// The read model is restored from its snapshot while the embedded
+		// server recovers its streams: at a million events each takes
+		// seconds, and neither needs the other until the snapshot is
+		// checked against the stream.
+		a.model, a.replayFrom = projections.NewModel(), time.Now()
+		if a.preload, err = runner.Preload(a.snapshotPath(), a.model); err != nil {
+			return err
+		}
+	}
 	if err := a.connect(ctx); err != nil {
 		return err
 	}
@@ -356,9 +389,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	a.pub.SetObserve(func(s eventlog.Status, agency string) { a.metrics.Ingested(string(s), agency) })
-	if a.checker, err = quarantine.Start(ctx, a.js, a.log); err != nil {
-		return err
-	}
+	retireQuarantineChecker(ctx, a.js, a.log)
 	if a.cfg.runsGateway() {
 		if err := a.startGateway(ctx); err != nil {
 			return err
@@ -373,21 +404,39 @@ func (a *App) Run(ctx context.Context) (err error) {
 	return nil
 }
 
+// snapshotPath is where this replica keeps its read model's snapshot.
+func (a *App) snapshotPath() string {
+	return filepath.Join(a.cfg.DataDir, "snapshots", "projections-"+a.cfg.Replica+".snap")
+}
+
+// retireQuarantineChecker deletes the durable consumer of the quarantine
+// checker that earlier versions ran beside the projector. The projector
+// quarantines now (it validates every event anyway); left in place, the old
+// consumer would only hold the server's memory for events nobody reads.
+func retireQuarantineChecker(ctx context.Context, js jetstream.JetStream, log *slog.Logger) {
+	const old = "chronicle-quarantine"
+	err := js.DeleteConsumer(ctx, eventlog.EventsStream, old)
+	switch {
+	case err == nil:
+		log.Info("deleted the old quarantine checker's consumer; the projector quarantines now", "consumer", old)
+	case !errors.Is(err, jetstream.ErrConsumerNotFound):
+		log.Warn("could not delete the old quarantine checker's consumer", "consumer", old, "err", err)
+	}
+}
+
 // startGateway starts the read side: the projector and its read model, the
 // alerter, and the answers to correction checks.
 func (a *App) startGateway(ctx context.Context) error {
 	var err error
-	a.model = projections.NewModel()
-	replayStarted := time.Now()
 	a.proj, err = runner.Start(ctx, a.js, runner.Config{
-		Projection:   a.model,
-		Stream:       eventlog.EventsStream,
-		Name:         a.cfg.Replica,
-		SnapshotPath: filepath.Join(a.cfg.DataDir, "snapshots", "projections-"+a.cfg.Replica+".snap"),
+		Preloaded: a.preload,
+		Stream:    eventlog.EventsStream,
+		Name:      a.cfg.Replica,
 		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
 			return quarantine.Put(ctx, a.js, subject, seq, at, data, reason)
 		},
 		Snapshotted: a.metrics.Snapshot,
+		ApplyFailed: a.metrics.ApplyFailed,
 		Log:         a.log,
 	})
 	if err != nil {
@@ -395,10 +444,11 @@ func (a *App) startGateway(ctx context.Context) error {
 	}
 	go func(proj *runner.Runner) {
 		if proj.WaitForLatest(a.bg) == nil {
-			a.metrics.Replayed(time.Since(replayStarted))
+			a.metrics.Replayed(time.Since(a.replayFrom))
 		}
 	}(a.proj)
-	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{
+	a.flags = flags.NewWorklist(a.model, a.cfg.Rules)
+	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{Worklist: a.flags,
 		Rules: a.cfg.Rules, Now: a.cfg.Now, Interval: a.cfg.AlertInterval, Ready: a.proj.CaughtUp, Log: a.log,
 		Published: a.metrics.AlertPublished,
 	})
@@ -578,7 +628,7 @@ func (a *App) serveHTTP() error {
 // serveReads adds the read side's routes: GraphQL, GraphiQL's assets and
 // the exports.
 func (a *App) serveReads(mux *http.ServeMux) error {
-	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor})
+	schema, err := gateway.NewSchema(a.model, recorder{a}, gateway.Options{Limits: a.cfg.Limits, Rules: a.cfg.Rules, Now: a.cfg.Now, Auditor: a.auditor, Worklist: a.flags})
 	if err != nil {
 		return fmt.Errorf("graphql schema: %w", err)
 	}
@@ -590,6 +640,10 @@ func (a *App) serveReads(mux *http.ServeMux) error {
 	// Every other path is the web app's: the front page, sign-in, children,
 	// the worklist. It reads through GraphQL's own read path (gql.Reads).
 	wc := web.Config{Reads: gql.Reads(), Verifier: a.verifier, Now: a.cfg.Now, Log: a.log}
+	if a.cfg.OIDCClientID != "" {
+		wc.OIDC = &web.OIDC{Issuer: a.cfg.OIDCIssuer, ClientID: a.cfg.OIDCClientID, ClientSecret: a.cfg.OIDCClientSecret,
+			RedirectURL: a.cfg.OIDCRedirectURL, RoleClaim: a.cfg.OIDCRoleClaim, Roles: a.cfg.OIDCRoles, AgencyClaim: a.cfg.OIDCAgencyClaim}
+	}
 	if a.cfg.Demo {
 		for _, d := range DemoCallers {
 			if (auth.Caller{Role: d.Role, Agency: d.Agency}).Can(auth.ReadRecords) {
@@ -771,10 +825,6 @@ func (a *App) Close() error {
 	if a.amendments != nil {
 		_ = a.amendments.Unsubscribe()
 		a.amendments = nil
-	}
-	if a.checker != nil {
-		a.checker.Stop()
-		a.checker = nil
 	}
 	if a.audit != nil {
 		a.audit.Close()

@@ -46,6 +46,14 @@ func TestRunRefusesSettingsThatCannotWork(t *testing.T) {
 		{name: "OIDC without issuer", cfg: func(c *app.Config) { c.OIDCJWKSURL, c.OIDCAudience = "http://127.0.0.1:1/jwks", "chronicle" }, want: []string{"--oidc-issuer"}},
 		{name: "OIDC without audience", cfg: func(c *app.Config) { c.OIDCJWKSURL, c.OIDCIssuer = "http://127.0.0.1:1/jwks", "https://idp.test" }, want: []string{"--oidc-audience"}},
 		{name: "issuer without key set", cfg: func(c *app.Config) { c.OIDCIssuer = "https://idp.test" }, want: []string{"--oidc-issuer", "--oidc-jwks-url"}},
+		{name: "web sign-in without issuer", cfg: func(c *app.Config) {
+			c.OIDCClientID, c.OIDCRedirectURL = "chronicle-web", "https://hub.test/signin/oidc/callback"
+		}, want: []string{"--oidc-issuer", "--oidc-client-id"}},
+		{name: "web sign-in without redirect URL", cfg: func(c *app.Config) { c.OIDCClientID, c.OIDCIssuer = "chronicle-web", "https://idp.test" }, want: []string{"--oidc-redirect-url"}},
+		{name: "web sign-in with a redirect URL elsewhere", cfg: func(c *app.Config) {
+			c.OIDCClientID, c.OIDCIssuer, c.OIDCRedirectURL = "chronicle-web", "https://idp.test", "https://hub.test/callback"
+		}, want: []string{"--oidc-*", "/signin/oidc/callback"}},
+		{name: "a client secret without a client", cfg: func(c *app.Config) { c.OIDCClientSecret = "s" }, want: []string{"--oidc-client-secret", "--oidc-client-id"}},
 		{name: "replica name with a dot", cfg: func(c *app.Config) { c.Replica = "web.1" }, want: []string{"--replica", "web.1"}},
 		{name: "NATS port in use", cfg: func(c *app.Config) { c.NATSListen = addr }, want: []string{"--nats-listen", addr}, errIs: syscall.EADDRINUSE},
 		{name: "NATS credentials for the embedded server", cfg: func(c *app.Config) { c.NATSCreds = garbage }, want: []string{"--nats-creds", "--nats-url", "nats-chronicle.nk"}},

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/gateway/auth"
+	"github.com/chronicle-hub/chronicle/gateway/web"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/scripts/demodata"
 	"github.com/chronicle-hub/chronicle/services/app"
@@ -36,6 +38,13 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	fs.StringVar(&cfg.OIDCJWKSURL, "oidc-jwks-url", "", "verify bearer tokens against this OpenID Connect JWKS URL instead of the local key")
 	fs.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "issuer (iss) every OIDC token must carry; required with --oidc-jwks-url")
 	fs.StringVar(&cfg.OIDCAudience, "oidc-audience", "chronicle", "required audience (aud) of OIDC tokens")
+	fs.StringVar(&cfg.OIDCClientID, "oidc-client-id", "", "offer sign-in to the web app with the OpenID Connect provider at --oidc-issuer, as this client (authorization code flow with PKCE)")
+	fs.StringVar(&cfg.OIDCClientSecret, "oidc-client-secret", "", "the client's secret (prefer --oidc-client-secret-file: a flag is visible in the process list); empty for a public client")
+	secretFile := fs.String("oidc-client-secret-file", "", "file holding the client's secret (one line)")
+	fs.StringVar(&cfg.OIDCRedirectURL, "oidc-redirect-url", "", "the redirect URL registered with the provider: this server's external address followed by "+web.CallbackPath)
+	fs.StringVar(&cfg.OIDCRoleClaim, "oidc-role-claim", "roles", "ID token claim holding the person's roles or groups (a string or a list)")
+	roleMap := fs.String("oidc-role-map", "", "map the role claim's values to Chronicle roles: value=role[:agency],... (e.g. mash-team=hub:hub,school-nurses=practitioner:health); empty: the values are Chronicle's role names")
+	fs.StringVar(&cfg.OIDCAgencyClaim, "oidc-agency-claim", "agency", "ID token claim holding the agency code, for a role the map gives no agency")
 	fs.DurationVar(&cfg.TokenLifetimes.People, "token-max-ttl", auth.DefaultLifetimes.People, "longest a person's bearer token may live, issue to expiry (longer ones are refused)")
 	fs.DurationVar(&cfg.TokenLifetimes.Publisher, "publisher-token-max-ttl", auth.DefaultLifetimes.Publisher, "longest an agency system's publisher token may live")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
@@ -52,6 +61,25 @@ func serve(ctx context.Context, args []string, std stdio) int {
 		return exitUsage
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(std.err, &slog.HandlerOptions{Level: level}))
+	if *secretFile != "" {
+		if cfg.OIDCClientSecret != "" {
+			fmt.Fprintln(std.err, "serve: --oidc-client-secret and --oidc-client-secret-file: give one")
+			return exitUsage
+		}
+		raw, err := os.ReadFile(*secretFile)
+		if err != nil {
+			fmt.Fprintf(std.err, "serve: --oidc-client-secret-file: %v\n", err)
+			return exitUsage
+		}
+		cfg.OIDCClientSecret = strings.TrimSpace(string(raw))
+	}
+	if *roleMap != "" {
+		var err error
+		if cfg.OIDCRoles, err = web.ParseRoleMap(*roleMap); err != nil {
+			fmt.Fprintf(std.err, "serve: --oidc-role-map: %v\n", err)
+			return exitUsage
+		}
+	}
 	if *rulesFile != "" {
 		f, err := os.Open(*rulesFile)
 		if err != nil {
@@ -86,7 +114,11 @@ func serve(ctx context.Context, args []string, std stdio) int {
 	base := scheme + "://" + a.HTTPAddr()
 	fmt.Fprintf(std.out, "\nChronicle is running (role %s).\n", cfg.Role)
 	if cfg.Role != app.RoleIngest {
-		fmt.Fprintf(std.out, "  web app:  %s/ (open in a browser; sign in with a token%s)\n", base, map[bool]string{true: " or a demo role's button", false: ""}[*demo])
+		how := "a token"
+		if cfg.OIDCClientID != "" {
+			how = cfg.OIDCIssuer + " or a token"
+		}
+		fmt.Fprintf(std.out, "  web app:  %s/ (open in a browser; sign in with %s%s)\n", base, how, map[bool]string{true: " or a demo role's button", false: ""}[*demo])
 		fmt.Fprintf(std.out, "  GraphiQL: %s/graphql (open in a browser)\n", base)
 	}
 	if cfg.Role != app.RoleGateway {

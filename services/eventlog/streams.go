@@ -21,7 +21,7 @@ const (
 	// QuarantineStream keeps events that reached the log without passing
 	// validation (published straight to NATS), with the reason.
 	QuarantineStream = "CHRONICLE_QUARANTINE"
-	// QuarantinePrefix starts quarantine subjects: chronicle.quarantine.<agency>.
+	// QuarantinePrefix starts quarantine subjects: chronicle.quarantine.<agency>.<original sequence>.
 	QuarantinePrefix = "chronicle.quarantine."
 	// AlertsStream holds risk flag alerts: chronicle.alerts.<code>.
 	AlertsStream = "CHRONICLE_ALERTS"

@@ -70,6 +70,7 @@ type Metrics struct {
 	access   *prometheus.CounterVec
 	snapshot *prometheus.HistogramVec
 	replay   prometheus.Gauge
+	failures prometheus.Counter
 }
 
 // New returns the metrics of one process, with state read at every scrape
@@ -103,8 +104,12 @@ func New(state StateFunc) *Metrics {
 			Name: "chronicle_projector_replay_seconds",
 			Help: "How long this process took at start to restore its snapshot and replay the stream up to where it stood then; absent until it has.",
 		}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chronicle_projector_apply_failures_total",
+			Help: "Times applying an event made this process's read model fail (a panic); each is followed by a rebuild from the last snapshot, and an event that fails 3 times is quarantined.",
+		}),
 	}
-	m.reg.MustRegister(m.ingest, m.alerts, m.graphql, m.access, m.snapshot,
+	m.reg.MustRegister(m.ingest, m.alerts, m.graphql, m.access, m.snapshot, m.failures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if state != nil {
 		m.reg.MustRegister(&stateCollector{read: state})
@@ -159,6 +164,9 @@ func (m *Metrics) AccessRecords(n int, err error) {
 func (m *Metrics) Snapshot(op string, took time.Duration) {
 	m.snapshot.WithLabelValues(op).Observe(took.Seconds())
 }
+
+// ApplyFailed counts one failed apply in the projector.
+func (m *Metrics) ApplyFailed() { m.failures.Inc() }
 
 // Replayed records how long the start-up replay took.
 func (m *Metrics) Replayed(took time.Duration) {

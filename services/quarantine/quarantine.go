@@ -1,15 +1,14 @@
-// Package quarantine checks every event in the log on the consumer side and
-// copies the invalid ones, with the reason and the original bytes, to the
+// Package quarantine keeps the events that reached the log but could not be
+// applied to the read model, with the reason and the original bytes, in the
 // quarantine stream. Agencies that publish straight to NATS bypass ingest
-// validation; this is where their mistakes are caught without stopping
-// anything.
+// validation; the projector, which validates every event it applies, puts
+// their mistakes here (see runner.Config.Reject) without stopping anything.
 package quarantine
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -30,86 +29,30 @@ const (
 	HeaderOriginalTime    = "Chronicle-Original-Time"
 )
 
-// ConsumerName is the durable consumer the checker uses. It is shared by
-// every Chronicle process on the cluster, so each event is checked once
-// (JetStream spreads the work) and progress survives restarts.
-const ConsumerName = "chronicle-quarantine"
-
-// Checker runs the check.
-type Checker struct {
-	js  jetstream.JetStream
-	log *slog.Logger
-	cc  jetstream.ConsumeContext
-}
-
-// Start begins checking every event from the start of the log (or from
-// where the durable consumer left off). Stop ends it.
-func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Checker, error) {
-	cons, err := js.CreateOrUpdateConsumer(ctx, eventlog.EventsStream, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		Description:   "Chronicle: copies invalid events to the quarantine stream",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
-		MaxAckPending: 1000,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("quarantine consumer: %w", err)
-	}
-	c := &Checker{js: js, log: log}
-	c.cc, err = cons.Consume(c.handle)
-	if err != nil {
-		return nil, fmt.Errorf("quarantine consume: %w", err)
-	}
-	return c, nil
-}
-
-// Stop stops consuming; unacknowledged messages are redelivered later.
-func (c *Checker) Stop() {
-	c.cc.Stop()
-	<-c.cc.Closed()
-}
-
-func (c *Checker) handle(msg jetstream.Msg) {
-	meta, err := msg.Metadata()
-	if err != nil {
-		c.log.Error("quarantine: message without metadata", "err", err)
-		_ = msg.Term()
-		return
-	}
-	_, problem := events.CheckDelivered(msg.Subject(), msg.Data(), meta.Timestamp)
-	if problem == nil {
-		_ = msg.Ack()
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := Put(ctx, c.js, msg.Subject(), meta.Sequence.Stream, meta.Timestamp, msg.Data(), problem); err != nil {
-		// Not quarantined yet: leave it unacknowledged so it comes back.
-		c.log.Error("quarantine: publish failed; will retry", "seq", meta.Sequence.Stream, "err", err)
-		_ = msg.NakWithDelay(time.Second)
-		return
-	}
-	c.log.Warn("quarantined invalid event", "seq", meta.Sequence.Stream, "subject", msg.Subject(), "reason", Reason(problem))
-	_ = msg.Ack()
-}
-
-// Put stores one quarantine record. The record's Nats-Msg-Id is derived from
-// the original's stream sequence, so checking the same message twice (after
-// a redelivery or on two replicas) stores it once.
+// Put stores one quarantine record. Each original event has a subject of
+// its own (chronicle.quarantine.<agency>.<sequence>) and is stored only
+// while that subject is empty, so putting the same event again (on a
+// redelivery, on another replica, or on a replay long after the duplicate
+// window) stores nothing more.
 func Put(ctx context.Context, js jetstream.JetStream, subject string, seq uint64, at time.Time, data []byte, problem error) error {
 	agency, _, ok := events.SplitSubject(subject)
 	if !ok || !events.Agencies.Has(agency) {
 		agency = "unknown"
 	}
-	m := nats.NewMsg(eventlog.QuarantinePrefix + agency)
+	m := nats.NewMsg(eventlog.QuarantinePrefix + agency + "." + strconv.FormatUint(seq, 10))
 	m.Data = data
 	m.Header.Set(jetstream.MsgIDHeader, "quarantine-"+strconv.FormatUint(seq, 10))
 	m.Header.Set(HeaderReason, Reason(problem))
 	m.Header.Set(HeaderOriginalSubject, subject)
 	m.Header.Set(HeaderOriginalSeq, strconv.FormatUint(seq, 10))
 	m.Header.Set(HeaderOriginalTime, at.UTC().Format(time.RFC3339Nano))
-	if _, err := js.PublishMsg(ctx, m); err != nil {
+	_, err := js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(0))
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+		return nil // already quarantined
+	}
+	if err != nil {
 		return fmt.Errorf("quarantine event %d: %w", seq, err)
 	}
 	return nil

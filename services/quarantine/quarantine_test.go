@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/projections"
+	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/jstest"
 	"github.com/chronicle-hub/chronicle/services/quarantine"
@@ -73,23 +74,15 @@ func TestGarbageStraightToTheSubjectIsQuarantined(t *testing.T) {
 			t.Fatalf("%s: raw publish: %v", s.name, err)
 		}
 	}
-	checker, err := quarantine.Start(ctx, srv.JS, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer checker.Stop()
-
+	r := startProjector(t, srv.JS, "garbage")
+	defer r.Stop()
 	wantBad := 0
 	for _, s := range sends {
 		if s.bad {
 			wantBad++
 		}
 	}
-	var recs []quarantine.Record
-	jstest.Eventually(t, 10*time.Second, "quarantine records", func() bool {
-		recs, err = quarantine.List(ctx, srv.JS, 1, 100)
-		return err == nil && len(recs) == wantBad
-	})
+	recs := waitRecords(t, srv.JS, wantBad)
 	i := 0
 	for seq, s := range sends {
 		if !s.bad {
@@ -110,30 +103,58 @@ func TestGarbageStraightToTheSubjectIsQuarantined(t *testing.T) {
 			t.Errorf("%s: no receipt time", s.name)
 		}
 	}
-	// The durable consumer got through everything, so it did not stop at
-	// the first bad message.
-	jstest.Eventually(t, 5*time.Second, "consumer to ack all", func() bool {
-		c, err := srv.JS.Consumer(ctx, eventlog.EventsStream, quarantine.ConsumerName)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(ctx)
-		return err == nil && info.AckFloor.Stream == uint64(len(sends)) && info.NumAckPending == 0
-	})
+	// The projector got through everything, so it did not stop at the
+	// first bad message, and applied the valid ones around them.
+	if err := r.WaitForLatest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Projection().(*projections.Model).Stats().Events; got != len(sends)-wantBad {
+		t.Fatalf("the model holds %d events, want the %d valid ones", got, len(sends)-wantBad)
+	}
 }
 
-// Checking the same message twice (a redelivery, or two replicas) stores
-// one quarantine record, and a restarted checker resumes where it was.
-func TestQuarantineIsIdempotentAndResumes(t *testing.T) {
+// startProjector runs a projector that quarantines what it cannot apply,
+// as serve's does.
+func startProjector(t *testing.T, js jetstream.JetStream, name string) *runner.Runner {
+	t.Helper()
+	r, err := runner.Start(context.Background(), js, runner.Config{
+		Stream: eventlog.EventsStream, Name: name,
+		Reject: func(ctx context.Context, subject string, seq uint64, at time.Time, data []byte, reason error) error {
+			return quarantine.Put(ctx, js, subject, seq, at, data, reason)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Quarantining the same event twice (a redelivery, a second replica, a
+// replay long after the duplicate window) stores one record, and a
+// projector started again from nothing quarantines only what is new.
+func TestQuarantineStoresEachEventOnce(t *testing.T) {
 	srv := jstest.Run(t)
 	ctx := context.Background()
 	problem := &events.FieldError{Field: "id", Problem: "is required"}
-	for range 2 {
+	put := func() {
+		t.Helper()
 		if err := quarantine.Put(ctx, srv.JS, "chronicle.events.police.x", 7, time.Now(), []byte("{}"), problem); err != nil {
 			t.Fatal(err)
 		}
 	}
-	info, err := mustStream(t, srv.JS, eventlog.QuarantineStream).Info(ctx)
+	put()
+	put()
+	// Past the duplicate window, the message id no longer helps; the
+	// record's own subject still does.
+	q := mustStream(t, srv.JS, eventlog.QuarantineStream)
+	cfg := q.CachedInfo().Config
+	cfg.Duplicates = 100 * time.Millisecond
+	if _, err := srv.JS.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // let the window pass
+	put()
+	info, err := q.Info(ctx)
 	if err != nil || info.State.Msgs != 1 {
 		t.Fatalf("quarantine holds %d records (err %v), want 1", info.State.Msgs, err)
 	}
@@ -141,20 +162,17 @@ func TestQuarantineIsIdempotentAndResumes(t *testing.T) {
 	if _, err := srv.JS.Publish(ctx, "chronicle.events.police.police.incident", []byte("first")); err != nil {
 		t.Fatal(err)
 	}
-	c1, err := quarantine.Start(ctx, srv.JS, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r1 := startProjector(t, srv.JS, "once")
 	waitRecords(t, srv.JS, 2)
-	c1.Stop()
+	r1.Stop()
 	if _, err := srv.JS.Publish(ctx, "chronicle.events.police.police.incident", []byte("second")); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := quarantine.Start(ctx, srv.JS, slog.New(slog.DiscardHandler))
-	if err != nil {
+	r2 := startProjector(t, srv.JS, "once") // no snapshot: replays from the start
+	defer r2.Stop()
+	if err := r2.WaitForLatest(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer c2.Stop()
 	recs := waitRecords(t, srv.JS, 3)
 	if string(recs[2].Data) != "second" {
 		t.Fatalf("after restart got %q", recs[2].Data)
