@@ -70,17 +70,19 @@ func (x *Exporter) annexALists(src Histories, pseudo bool, period annexa.Period)
 		child projections.Child
 		id    string
 	}
-	var heads []head
-	for _, c := range src.Children(projections.ChildFilter{}, nil) {
-		h := head{child: c, id: x.pseudonym(c.ID)}
-		if !pseudo {
-			h.id = localID(c)
+	children := src.Children(projections.ChildFilter{}, nil)
+	heads := make([]head, len(children)) // by pointer below: sorting copies less
+	order := make([]*head, len(children))
+	for i, c := range children {
+		heads[i] = head{child: c, id: localID(c)}
+		if pseudo {
+			heads[i].id = x.pseudonym(c.ID)
 		}
-		heads = append(heads, h)
+		order[i] = &heads[i]
 	}
-	slices.SortStableFunc(heads, func(a, b head) int { return strings.Compare(a.id, b.id) })
+	slices.SortStableFunc(order, func(a, b *head) int { return strings.Compare(a.id, b.id) })
 	b := annexa.NewBuilder(period)
-	for _, h := range heads {
+	for _, h := range order {
 		entries, _ := src.ChronologyOfTypes(h.child.ID, nil, annexa.Types)
 		kept := entries[:0]
 		for _, e := range entries {

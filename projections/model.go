@@ -683,8 +683,20 @@ func (m *Model) entries(v *view, root int, withRetracted bool) []Entry {
 // (nil: every record).
 func (m *Model) entriesOf(v *view, root int, withRetracted bool, keep map[uint32]bool) []Entry {
 	members := v.members(root)
-	var out []Entry
-	seen := make(map[*Record]bool)
+	// Sized up front: an Entry is large, and growing the slice by doubling
+	// is most of what an export over every child allocates.
+	size := 0
+	for _, n := range members {
+		if n < len(m.byNode) {
+			for _, rec := range m.byNode[n] {
+				if keep == nil || keep[rec.typ] {
+					size++
+				}
+			}
+		}
+	}
+	out := make([]Entry, 0, size)
+	seen := make(map[*Record]bool, size)
 	for _, n := range members {
 		if n >= len(m.byNode) {
 			continue

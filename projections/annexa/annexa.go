@@ -144,7 +144,16 @@ type childRows struct {
 }
 
 func (b *childRows) index() {
-	b.byType = map[events.Type][]projections.Entry{}
+	// Each type's slice sized up front: entries are large, and an export
+	// indexes every child.
+	counts := map[events.Type]int{}
+	for _, e := range b.c.Entries {
+		counts[e.Type]++
+	}
+	b.byType = make(map[events.Type][]projections.Entry, len(counts))
+	for t, n := range counts {
+		b.byType[t] = make([]projections.Entry, 0, n)
+	}
 	for _, e := range b.c.Entries {
 		b.byType[e.Type] = append(b.byType[e.Type], e)
 		// Only the details' payload is read here: decoding every entry's
