@@ -65,6 +65,15 @@ type Model struct {
 	// statutory counts the Annex A measures and levels of need per London
 	// date (see StatutoryCounts).
 	statutory map[statKey]int32
+
+	// size is Bytes' last answer, for the position (lastSeq, events) it
+	// was computed at; sizeMu guards them, since Bytes holds only the
+	// read lock.
+	sizeMu      sync.Mutex
+	sized       bool
+	sizedAt     uint64
+	sizedEvents int
+	size        int64
 }
 
 // recordIndex finds records by event id: canonical UUIDs by their 16

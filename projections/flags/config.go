@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/chronicle-hub/chronicle/events"
 )
@@ -28,9 +29,20 @@ func (c Config) Rules() []Rule {
 	return slices.Clone(c.list)
 }
 
+// builtIn is the default rules, built once: every evaluation of every
+// child reads them, and building them (their rationales are long strings)
+// cost as much as some rules. Only read it; Rules hands out copies.
+var builtIn = sync.OnceValue(defaultRules)
+
+// rules is the enabled rules, for evaluation; the Rule values are not to be
+// changed.
 func (c Config) rules() []Rule {
+	list := c.list
+	if list == nil {
+		list = builtIn()
+	}
 	var out []Rule
-	for _, r := range c.Rules() {
+	for _, r := range list {
 		if r.Enabled {
 			out = append(out, r)
 		}

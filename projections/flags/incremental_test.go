@@ -2,8 +2,6 @@ package flags
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"testing"
 	"time"
 
@@ -22,14 +20,14 @@ func TestIncrementalWorklistEqualsAFullSweep(t *testing.T) {
 	m := projections.NewModel()
 	w := NewWorklist(m, DefaultConfig())
 	cfg := DefaultConfig()
-	// Two readers of the changes at different paces, as the alerter and
-	// a second alerter would be: each keeps what it was told, and must at
-	// every moment hold every child's flags, cleared ones too.
+	// Two followers of the changes at different paces, as two alerters
+	// would be: each keeps what it was told, and must at every moment
+	// hold every child's active flags, and hold nothing else active.
 	type reader struct {
-		mark  uint64
+		f     *Follower
 		flags map[string][]Flag
 	}
-	readers := []*reader{{flags: map[string][]Flag{}}, {flags: map[string][]Flag{}}}
+	readers := []*reader{{f: w.Follow(), flags: map[string][]Flag{}}, {f: w.Follow(), flags: map[string][]Flag{}}}
 	compares := 0
 	compare := func(at time.Time, where string) {
 		t.Helper()
@@ -41,10 +39,9 @@ func TestIncrementalWorklistEqualsAFullSweep(t *testing.T) {
 		}
 		for i, r := range readers {
 			if i == 1 && compares%3 != 0 {
-				continue // the slower reader looks every third time
+				continue // the slower follower looks every third time
 			}
-			var changed map[string][]Flag
-			changed, r.mark = w.ChangedSince(at, r.mark)
+			changed, mark := r.f.Changed(at)
 			for id, fs := range changed {
 				if fs == nil {
 					delete(r.flags, id)
@@ -52,8 +49,9 @@ func TestIncrementalWorklistEqualsAFullSweep(t *testing.T) {
 					r.flags[id] = fs
 				}
 			}
-			if a, b := renderAll(r.flags), renderAll(everyFlag(m, at, cfg)); a != b {
-				t.Fatalf("%s: reader %d was told\n%s\nevery child's flags are\n%s", where, i, a, b)
+			r.f.Done(mark)
+			if a, b := renderActive(r.flags), render(want); a != b {
+				t.Fatalf("%s: follower %d was told\n%s\nthe active flags are\n%s", where, i, a, b)
 			}
 		}
 	}
@@ -84,33 +82,29 @@ func TestIncrementalWorklistEqualsAFullSweep(t *testing.T) {
 	for d := range 40 {
 		compare(base.Add(time.Duration(d)*100*time.Hour), fmt.Sprintf("hour %d with no new event", d*100))
 	}
+	// What every follower has dealt with is not kept: the flags retained
+	// for them are the changes still unread, not the hub's history.
+	end := base.Add(4000 * time.Hour)
+	for _, r := range readers {
+		_, mark := r.f.Changed(end)
+		r.f.Done(mark)
+	}
+	if len(w.recent) != 0 || len(w.changed) != 0 {
+		t.Fatalf("after every follower read everything, %d children's flags are still kept", len(w.recent))
+	}
 }
 
-// everyFlag evaluates every child from scratch: its flags, cleared ones
-// too, for the children that have any.
-func everyFlag(m *projections.Model, at time.Time, cfg Config) map[string][]Flag {
-	out := map[string][]Flag{}
-	for _, c := range m.Children(projections.ChildFilter{}, nil) {
-		if fs, _ := ForChild(m, c.ID, nil, at, false, cfg); len(fs) > 0 {
-			out[c.ID] = fs
+// renderActive renders the active flags among those a follower was told,
+// in worklist order, as render does.
+func renderActive(byChild map[string][]Flag) string {
+	var list []ChildFlags
+	for id, fs := range byChild {
+		if cf := activeOf(projections.Child{ID: id}, fs); len(cf.Flags) > 0 {
+			list = append(list, cf)
 		}
 	}
-	return out
-}
-
-func renderAll(byChild map[string][]Flag) string {
-	out := ""
-	for _, id := range slices.Sorted(maps.Keys(byChild)) {
-		out += id + ":"
-		for _, f := range byChild[id] {
-			out += " " + f.Key + "@" + f.RaisedAt.Format(time.RFC3339)
-			if f.ClearedAt != nil {
-				out += "-" + f.ClearedAt.Format(time.RFC3339)
-			}
-		}
-		out += "\n"
-	}
-	return out
+	sortWorklist(list)
+	return render(list)
 }
 
 // Two readers sharing the worklist take the time just before they queue
@@ -137,15 +131,17 @@ func TestRacingReadersDoNotRebuild(t *testing.T) {
 		}
 	}
 	w := NewWorklist(m, DefaultConfig())
+	f := w.Follow()
 	now := at.AddDate(0, 0, 20)
-	first, mark := w.ChangedSince(now, 0)
+	first, mark := f.Changed(now)
 	if len(first) != 2 {
 		t.Fatalf("the first look sees %d children, want both", len(first))
 	}
-	if again, _ := w.ChangedSince(now.Add(-time.Second), mark); len(again) != 0 {
+	f.Done(mark)
+	if again, _ := f.Changed(now.Add(-time.Second)); len(again) != 0 {
 		t.Fatalf("a reader a second behind re-evaluated %d children", len(again))
 	}
-	if back, _ := w.ChangedSince(now.Add(-time.Hour), mark); len(back) != 2 {
+	if back, _ := f.Changed(now.Add(-time.Hour)); len(back) != 2 {
 		t.Fatalf("a clock an hour back re-evaluated %d children, want every one", len(back))
 	}
 }

@@ -153,7 +153,8 @@ var _ Changes = (*projections.Model)(nil)
 // since the last, and those with a deadline come due, so the cost follows
 // what happened, not the size of the hub. It is safe for concurrent use,
 // and one is shared by every reader of the present flags in a process (the
-// worklist page, the alerter), so each change is evaluated once.
+// worklist page, and the alerter through Follow), so each change is
+// evaluated once.
 type Worklist struct {
 	src   Changes
 	rules Config
@@ -165,21 +166,21 @@ type Worklist struct {
 	byChild map[string]ChildFlags
 	next    map[string]time.Time // when each child's flags could change by themselves
 	sorted  []ChildFlags         // nil once stale
-	// every is each child's flags, cleared ones too, for children that
-	// have or had any; gen numbers the updates, and changed says in which
-	// one each such child was last re-evaluated (see ChangedSince).
-	every   map[string][]Flag
-	gen     uint64
-	changed map[string]uint64
+	// For the followers: gen numbers the updates; changed says in which
+	// one each child whose flags the followers must hear of was last
+	// re-evaluated, and recent holds those flags (cleared ones too; none
+	// for a child whose flags went away), until every follower has read
+	// them.
+	gen       uint64
+	changed   map[string]uint64
+	recent    map[string][]Flag
+	followers []*Follower
 }
 
 // NewWorklist returns a worklist over src with the rules in force.
 func NewWorklist(src Changes, rules Config) *Worklist {
-	return &Worklist{src: src, rules: rules, every: map[string][]Flag{}, changed: map[string]uint64{}}
+	return &Worklist{src: src, rules: rules, changed: map[string]uint64{}, recent: map[string][]Flag{}}
 }
-
-// Rules is the rules the worklist evaluates.
-func (w *Worklist) Rules() Config { return w.rules }
 
 // At returns the children with active flags at time now, in worklist order
 // (see Sweep). The slice is shared: callers must not change it.
@@ -190,22 +191,61 @@ func (w *Worklist) At(now time.Time) []ChildFlags {
 	return w.list()
 }
 
-// ChangedSince brings the worklist to time now and returns every flag,
-// cleared ones too, of each child re-evaluated after mark (0: every child
-// with flags), with nil for a child whose flags went away (merged into
-// another record, or evidence corrected), and the mark to pass next time.
-// The alerter diffs what it has said against it.
-func (w *Worklist) ChangedSince(now time.Time, mark uint64) (map[string][]Flag, uint64) {
+// Follower reads the changes to the present flags at its own pace, as the
+// alerter does: it diffs what it has said against them.
+type Follower struct {
+	w    *Worklist
+	mark uint64
+}
+
+// Follow returns a new follower. Its first Changed tells every child with
+// flags (a follower that comes after the first evaluation has everyone
+// evaluated again for it).
+func (w *Worklist) Follow() *Follower {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := &Follower{w: w}
+	w.followers = append(w.followers, f)
+	w.built = false
+	return f
+}
+
+// Changed brings the worklist to time now and returns every flag, cleared
+// ones too, of each child whose active flags may have changed since the
+// follower's last Done (at first: every child with flags), with nil for a
+// child whose flags went away (merged into another record, evidence
+// corrected), and the mark to pass to Done once they have been dealt with.
+func (f *Follower) Changed(now time.Time) (map[string][]Flag, uint64) {
+	w := f.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.update(now)
 	out := map[string][]Flag{}
 	for id, g := range w.changed {
-		if g > mark {
-			out[id] = w.every[id]
+		if g > f.mark {
+			out[id] = w.recent[id]
 		}
 	}
 	return out, w.gen
+}
+
+// Done says the follower has dealt with the changes up to mark; what
+// every follower has dealt with is forgotten.
+func (f *Follower) Done(mark uint64) {
+	w := f.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f.mark = max(f.mark, mark)
+	low := f.mark
+	for _, o := range w.followers {
+		low = min(low, o.mark)
+	}
+	for id, g := range w.changed {
+		if g <= low {
+			delete(w.changed, id)
+			delete(w.recent, id)
+		}
+	}
 }
 
 // racing is how far a caller's clock may read behind the last time used
@@ -224,12 +264,16 @@ func (w *Worklist) update(now time.Time) {
 	seq := w.src.LastSeq()
 	w.gen++
 	if !w.built || now.Before(w.at) {
-		for id := range w.every {
-			w.changed[id] = w.gen // gone, unless put again below
+		// Everyone again: the followers hear of every child with flags,
+		// and of those that had active ones and now have none.
+		for id := range w.byChild {
+			w.note(id, nil)
 		}
-		w.byChild, w.next, w.every, w.sorted = map[string]ChildFlags{}, map[string]time.Time{}, map[string][]Flag{}, nil
+		w.byChild, w.next, w.sorted = map[string]ChildFlags{}, map[string]time.Time{}, nil
 		for _, c := range w.src.Children(projections.ChildFilter{}, nil) {
-			w.put(c, now)
+			if fs := w.put(c, now); len(fs) > 0 {
+				w.note(c.ID, fs)
+			}
 		}
 		w.built, w.seq, w.at = true, seq, now
 		return
@@ -241,46 +285,60 @@ func (w *Worklist) update(now time.Time) {
 		}
 	}
 	for _, id := range changed {
-		w.drop(id)
+		_, was := w.drop(id)
+		var fs []Flag
 		if c, ok := w.src.ChildByID(id, nil); ok && c.ID == id {
-			w.put(c, now)
+			fs = w.put(c, now)
+		}
+		if _, is := w.byChild[id]; was || is {
+			w.note(id, fs)
 		}
 	}
 	if len(changed) > 0 {
 		// A child merged into another no longer answers to its own id.
-		for id := range w.every {
+		for id := range w.byChild {
 			if !w.src.IsChild(id) {
 				w.drop(id)
+				w.note(id, nil)
 			}
 		}
 	}
 	w.seq, w.at = seq, now
 }
 
-// drop forgets a child's flags, noting the change when it had any.
-func (w *Worklist) drop(id string) {
-	if _, had := w.every[id]; had {
-		w.changed[id] = w.gen
+// note tells the followers, if any, of a child's flags now.
+func (w *Worklist) note(id string, fs []Flag) {
+	if len(w.followers) == 0 {
+		return
 	}
-	delete(w.byChild, id)
-	delete(w.next, id)
-	delete(w.every, id)
-	w.sorted = nil
+	w.changed[id] = w.gen
+	if fs == nil {
+		delete(w.recent, id)
+	} else {
+		w.recent[id] = fs
+	}
 }
 
-func (w *Worklist) put(c projections.Child, now time.Time) {
+// drop forgets a child's flags and says whether it had active ones.
+func (w *Worklist) drop(id string) (ChildFlags, bool) {
+	cf, had := w.byChild[id]
+	delete(w.byChild, id)
+	delete(w.next, id)
+	w.sorted = nil
+	return cf, had
+}
+
+// put evaluates a child and returns its flags, cleared ones too.
+func (w *Worklist) put(c projections.Child, now time.Time) []Flag {
 	entries, _ := w.src.Chronology(c.ID, nil, true)
 	fs, n := Evaluate(historyOf(c, entries), now, w.rules)
-	if len(fs) > 0 {
-		w.every[c.ID] = fs
-		w.changed[c.ID] = w.gen
-	}
 	if cf := activeOf(c, fs); len(cf.Flags) > 0 {
 		w.byChild[c.ID] = cf
 	}
 	if !n.IsZero() {
 		w.next[c.ID] = n
 	}
+	return fs
 }
 
 func (w *Worklist) list() []ChildFlags {

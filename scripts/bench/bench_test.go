@@ -23,14 +23,14 @@ import (
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 )
 
-// The whole bench on a tiny data set, through the command line: every row
-// of the table is there with a positive figure, in the table and in the
+// The whole bench on a tiny data set, through the command line, with the
+// three-node stage: every row of the table is there with a positive figure, in the table and in the
 // JSON, and the run leaves nothing behind. This is what keeps the harness
 // from rotting while nobody runs it at a million events.
 func TestWholeBenchOnATinyDataSet(t *testing.T) {
 	dir, jsonPath := t.TempDir(), filepath.Join(t.TempDir(), "bench.json")
 	var stdout, stderr bytes.Buffer
-	code := cli(context.Background(), []string{"--events", "2000", "--samples", "8", "--dir", dir, "--json", jsonPath}, &stdout, &stderr)
+	code := cli(context.Background(), []string{"--events", "2000", "--samples", "8", "--dir", dir, "--json", jsonPath, "--cluster3", "--cluster3-rounds", "1"}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
@@ -71,6 +71,11 @@ func TestWholeBenchOnATinyDataSet(t *testing.T) {
 		}
 		if strings.HasPrefix(row.Key, "chronicle.") && len(specOf(row.Key).bases) > 0 && !strings.HasSuffix(row.Key, "vs-pg") &&
 			(row.Baseline == nil || row.Ratio <= 0 || !strings.HasPrefix(row.Baseline.Key, "raw.")) {
+			t.Errorf("%s: baseline %+v, ratio %v", row.Key, row.Baseline, row.Ratio)
+		}
+		// The three-node figures are against one node's.
+		if strings.HasPrefix(row.Key, "r3.") && len(specOf(row.Key).bases) > 0 &&
+			(row.Baseline == nil || row.Ratio <= 0 || !strings.HasPrefix(row.Baseline.Key, "r1.")) {
 			t.Errorf("%s: baseline %+v, ratio %v", row.Key, row.Baseline, row.Ratio)
 		}
 	}
@@ -284,7 +289,7 @@ func TestBuildRows(t *testing.T) {
 	res.latency("chronicle.page100", latencies{20 * time.Millisecond}, "", nil)
 	res.missing("chronicle.replay", "timed out after 1s")
 	rows := map[string]Row{}
-	for _, r := range buildRows(res, false) {
+	for _, r := range buildRows(res, false, false) {
 		rows[r.Key] = r
 	}
 	if _, ok := rows["pg.copy"]; ok {
@@ -306,7 +311,7 @@ func TestBuildRows(t *testing.T) {
 		t.Errorf("missing row: %+v", r)
 	}
 	res.rate("pg.insert.sync", 250, time.Second, "", nil)
-	for _, r := range buildRows(res, true) {
+	for _, r := range buildRows(res, true, false) {
 		if r.Key == "chronicle.import.durable.vs-pg" && (r.Ratio != 2 || !*r.Targets[0].Met) {
 			t.Errorf("durable import against PostgreSQL: %+v", r)
 		}

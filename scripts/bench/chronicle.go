@@ -55,12 +55,13 @@ type imported struct {
 }
 
 // importInto imports ds into a running serve as `chronicle import` does:
-// over a NATS client connection, with the CLI's amendment check, bounded
+// over a NATS client connection to serve's NATS with the credentials at
+// credsPath, with the CLI's amendment check, bounded
 // in-flight publishes and a rejects file. The projector keeps applying
 // meanwhile. Every event must be stored or rejected with a reason.
-func importInto(ctx context.Context, a *app.App, dataDir string, ds dataset, warn func(error)) (imported, error) {
+func importInto(ctx context.Context, a *app.App, credsPath string, ds dataset, warn func(error)) (imported, error) {
 	var res imported
-	creds, err := embedded.Credentials(app.NATSKeyPath(dataDir)) // serve's own key, as the CLI finds it through --data
+	creds, err := embedded.Credentials(credsPath)
 	if err != nil {
 		return res, fmt.Errorf("import: %w", err)
 	}

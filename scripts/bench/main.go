@@ -7,6 +7,7 @@
 //	go run ./scripts/bench                                   # 50,000 events, a few minutes
 //	go run ./scripts/bench --events 1000000 --peer postgres  # one large authority
 //	go run ./scripts/bench --events 5000000                  # a regional hub
+//	go run ./scripts/bench --events 50000 --cluster3         # and on three nodes, R3
 //
 // The data is the demo generator's (chronicle demo-data), plus one child
 // with a long history so that a page of 1,000 entries is full. Every stage
@@ -56,6 +57,10 @@ type options struct {
 	// JetStream and Chronicle with sync always): on a busy disk they take
 	// longer than all the rest.
 	SkipDurable bool
+	// Cluster3 adds the stage on a local three-node cluster (cluster3),
+	// measuring one node and three in turn Cluster3Rounds times.
+	Cluster3       bool
+	Cluster3Rounds int
 }
 
 func main() {
@@ -78,6 +83,8 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.Keep, "keep", false, "keep the run's data directory (data set, stores, chronicle.log)")
 	fs.StringVar(&o.PGBin, "pg-bin", "", "directory of PostgreSQL's server binaries (default the newest /usr/lib/postgresql/*/bin)")
 	fs.IntVar(&o.Samples, "samples", 200, "requests timed for a page of 100 alone; other latencies take a share")
+	fs.BoolVar(&o.Cluster3, "cluster3", false, "also import and replay on a local three-node cluster (in this process), streams at three replicas, for the ratio to one node")
+	fs.IntVar(&o.Cluster3Rounds, "cluster3-rounds", 2, "with --cluster3: how many times one node and three are measured in turn (each figure the best of them)")
 	fs.StringVar(&o.Profile, "profile", "", "write a CPU profile of each stage into this directory (go tool pprof reads them)")
 	fs.BoolVar(&o.SkipDurable, "skip-durable", false, "leave out the stages that fsync every event (raw JetStream and Chronicle with sync always; slow on a busy disk)")
 	if err := fs.Parse(args); err != nil {
@@ -113,6 +120,9 @@ func (o options) check() error {
 	}
 	if o.StageTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--stage-timeout %s: must be positive", o.StageTimeout))
+	}
+	if o.Cluster3Rounds < 1 {
+		errs = append(errs, fmt.Errorf("--cluster3-rounds %d: at least 1", o.Cluster3Rounds))
 	}
 	if o.Samples < 8 {
 		errs = append(errs, fmt.Errorf("--samples %d: at least 8", o.Samples))
@@ -195,11 +205,14 @@ func run(ctx context.Context, o options, progress io.Writer) (*Report, error) {
 
 	b.raw(ctx)
 	b.chronicle(ctx)
+	if o.Cluster3 {
+		b.cluster3(ctx)
+	}
 	if o.Peer == "postgres" {
 		b.postgres(ctx, &rep.Machine)
 	}
 	rep.Machine.LoadAfter = loadAverage()
-	rep.Rows = buildRows(b.res, o.Peer == "postgres")
+	rep.Rows = buildRows(b.res, o.Peer == "postgres", o.Cluster3)
 	rep.WallSeconds = time.Since(started).Seconds()
 	if err := ctx.Err(); err != nil {
 		b.failed = append(b.failed, err)
@@ -401,7 +414,7 @@ func (b *bench) chronicle(ctx context.Context) {
 			return err
 		}
 		defer a.Close()
-		return b.importInto(ctx, a, dir, "durable")
+		return b.importInto(ctx, a, app.NATSKeyPath(dir), "chronicle.import.durable", "chronicle.lag.durable")
 	})
 	dir := filepath.Join(b.work, "chronicle")
 	defer os.RemoveAll(dir)
@@ -418,7 +431,7 @@ func (b *bench) chronicle(ctx context.Context) {
 			a = nil
 			return err
 		}
-		return b.importInto(ctx, a, dir, "relaxed")
+		return b.importInto(ctx, a, app.NATSKeyPath(dir), "chronicle.import.relaxed", "chronicle.lag.relaxed")
 	})
 	if a == nil {
 		return
@@ -540,23 +553,25 @@ func (b *bench) chronicle(ctx context.Context) {
 	})
 }
 
-// importInto imports the data set into a and records the rate and the
-// projector's lag under the mode's keys.
-func (b *bench) importInto(ctx context.Context, a *app.App, dataDir, mode string) error {
-	imp, err := importInto(ctx, a, dataDir, b.ds, func(err error) { b.log.Warn("import", "err", err) })
+// importInto imports the data set into a, connecting with the
+// credentials at credsPath (serve's own key, as the CLI finds it through
+// --data, or the cluster's), and records the rate under rateKey and the
+// projector's lag under lagKey.
+func (b *bench) importInto(ctx context.Context, a *app.App, credsPath, rateKey, lagKey string) error {
+	imp, err := importInto(ctx, a, credsPath, b.ds, func(err error) { b.log.Warn("import", "err", err) })
 	done := imp.stored + imp.rejected
 	note := partly(done, b.ds.Events)
 	if imp.rejected > 0 {
 		note = strings.TrimPrefix(note+fmt.Sprintf("; %s of the generated events rejected, first: %s", group(int64(imp.rejected)), imp.reason), "; ")
-		b.log.Warn("import rejected generated events", "mode", mode, "rejected", imp.rejected, "first", imp.reason)
+		b.log.Warn("import rejected generated events", "stage", rateKey, "rejected", imp.rejected, "first", imp.reason)
 	}
 	if done > 0 {
-		b.res.rate("chronicle.import."+mode, done, imp.elapsed, note, err)
+		b.res.rate(rateKey, done, imp.elapsed, note, err)
 	}
 	if err != nil {
 		return err
 	}
-	b.res.set("chronicle.lag."+mode, imp.catchUp.Seconds(), fmt.Sprintf("%s events behind", group(int64(imp.behind))))
+	b.res.set(lagKey, imp.catchUp.Seconds(), fmt.Sprintf("%s events behind", group(int64(imp.behind))))
 	return nil
 }
 

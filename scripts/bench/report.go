@@ -90,6 +90,7 @@ type rowSpec struct {
 	bases           []string // baseline figures, the first measured one is used
 	targets         []target
 	peer            bool // a PostgreSQL figure: shown only with --peer postgres
+	cluster         bool // a three-node figure: shown only with --cluster3
 }
 
 // specs are the rows of the table, in order: Chronicle's figures, each with
@@ -130,6 +131,15 @@ var specs = []rowSpec{
 		targets: []target{{text: "p99 < 10 s", atMost: 10000}}},
 	{key: "chronicle.statstats", name: "statutoryStatistics(period: QUARTER), whole history", unit: unitMS,
 		targets: []target{{text: "p99 < 50 ms", atMost: 50}}},
+
+	{key: "r3.import", name: "Chronicle import on a three-node cluster, R3, serve projecting", unit: unitRate,
+		bases: []string{"r1.import"}, cluster: true},
+	{key: "r3.lag", name: "projector behind when that import ends", unit: unitSeconds, cluster: true},
+	{key: "r3.replay", name: "full replay from a three-node cluster, R3", unit: unitRate,
+		bases: []string{"r1.replay"}, cluster: true},
+	{key: "r1.import", name: "the same import on one node, --no-sync-always, in turn with R3", unit: unitRate, cluster: true},
+	{key: "r1.lag", name: "projector behind when that import ends", unit: unitSeconds, cluster: true},
+	{key: "r1.replay", name: "full replay from one node, in turn with R3", unit: unitRate, cluster: true},
 
 	{key: "raw.publish.interval", name: "raw JetStream async publish, sync interval", unit: unitRate},
 	{key: "raw.publish.always", name: "raw JetStream async publish, sync always", unit: unitRate},
@@ -182,15 +192,15 @@ type Verdict struct {
 }
 
 // buildRows turns the figures into the table's rows; peer says whether the
-// PostgreSQL rows belong in it.
-func buildRows(res results, peer bool) []Row {
+// PostgreSQL rows belong in it, cluster3 whether the three-node ones do.
+func buildRows(res results, peer, cluster3 bool) []Row {
 	names := map[string]rowSpec{}
 	for _, s := range specs {
 		names[s.key] = s
 	}
 	var out []Row
 	for _, s := range specs {
-		if s.peer && !peer {
+		if (s.peer && !peer) || (s.cluster && !cluster3) {
 			continue
 		}
 		fig := s.fig

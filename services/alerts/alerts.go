@@ -89,10 +89,9 @@ type Alerter struct {
 
 	mu   sync.Mutex
 	said map[string]said // child|flag key -> the last alert about it
-	// flags is the present flags, kept up incrementally; mark is how far
-	// the alerter has said what they hold (see flags.Worklist.ChangedSince).
-	flags *flags.Worklist
-	mark  uint64
+	// flags follows the present flags, kept up incrementally: the
+	// alerter says what changed in them (see flags.Follower).
+	flags *flags.Follower
 	// published counts alerts raised and cleared in the sweep under way,
 	// for its one log line.
 	published [2]int
@@ -118,7 +117,7 @@ func Start(ctx context.Context, js jetstream.JetStream, src Source, cfg Config) 
 	if cfg.Worklist == nil {
 		cfg.Worklist = flags.NewWorklist(src, cfg.Rules)
 	}
-	a := &Alerter{js: js, src: src, cfg: cfg, said: map[string]said{}, flags: cfg.Worklist, stop: make(chan struct{}), done: make(chan struct{})}
+	a := &Alerter{js: js, src: src, cfg: cfg, said: map[string]said{}, flags: cfg.Worklist.Follow(), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := a.load(ctx); err != nil {
 		return nil, err
 	}
@@ -209,7 +208,7 @@ func (a *Alerter) Sweep(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.cfg.Now()
-	changed, mark := a.flags.ChangedSince(now, a.mark)
+	changed, mark := a.flags.Changed(now)
 	var out []pending
 	seen := map[string]bool{}
 	// In a stable order, so that a replay of the same log alerts alike.
@@ -248,7 +247,7 @@ func (a *Alerter) Sweep(ctx context.Context) error {
 		a.cfg.Log.Info("alerts published", "raised", raised, "cleared", cleared, "children", len(changed))
 	}
 	a.published = [2]int{}
-	a.mark = mark
+	a.flags.Done(mark)
 	return nil
 }
 

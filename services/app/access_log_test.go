@@ -243,3 +243,90 @@ func TestReadyzWhenAccessLogCannotKeepRecords(t *testing.T) {
 		})
 	}
 }
+
+// An access log that refuses records once full (a message or byte limit
+// with discard new: nothing it holds is deleted) fails reads closed when
+// it is full: the read that does not fit is refused 503 AUDIT_UNAVAILABLE
+// at once, /readyz is 503 saying it is full (and nothing about a child)
+// from the moment it is, and both recover when the operator raises the
+// limit. Before, any limit read as "would discard records", full or not.
+func TestFullAccessLogFailsReadsClosedUntilItHasRoom(t *testing.T) {
+	tests := []struct {
+		name string
+		// limit leaves room for room more records, when the log holds
+		// msgs records of bytes in all.
+		limit func(c *jetstream.StreamConfig, st jetstream.StreamState, room uint64)
+		// oneMore: the limit leaves room for one read before it is full.
+		oneMore bool
+	}{
+		{"message limit", func(c *jetstream.StreamConfig, st jetstream.StreamState, room uint64) {
+			c.MaxMsgs = int64(st.Msgs + room)
+		}, true},
+		{"byte limit", func(c *jetstream.StreamConfig, st jetstream.StreamState, _ uint64) {
+			c.MaxBytes = int64(st.Bytes) + 100 // less than one record
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := startWith(t, app.Config{})
+			ctx := context.Background()
+			perRead := recordsPerRead(t, a)
+
+			s, err := a.JetStream().Stream(ctx, eventlog.AuditStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := s.CachedInfo().Config
+			cfg.Discard = jetstream.DiscardNew
+			tt.limit(&cfg, s.CachedInfo().State, perRead)
+			if _, err := a.JetStream().UpdateStream(ctx, cfg); err != nil {
+				t.Fatalf("limit the access log: %v", err)
+			}
+			if tt.oneMore {
+				waitReadyz(t, a, 200, "ready") // room for one more read
+				if code, resp := readChild(t, a); code != 200 {
+					t.Fatalf("the read that fills the access log: %d %s", code, resp)
+				}
+			}
+			full := streamMsgs(t, a, eventlog.AuditStream)
+			waitReadyz(t, a, 503, "access log unavailable")
+			_, body := readyz(t, a)
+			if reason, _ := body["reason"].(string); !strings.Contains(reason, "full") || strings.Contains(reason, "9990000018") {
+				t.Fatalf("/readyz reason %q: want it to say full, and nothing about a child", reason)
+			}
+			if code, resp := readChild(t, a); code != 503 || !strings.Contains(resp, "AUDIT_UNAVAILABLE") || strings.Contains(resp, "9990000018") {
+				t.Fatalf("a read with the access log full: %d %s", code, resp)
+			}
+			if n := streamMsgs(t, a, eventlog.AuditStream); n != full {
+				t.Fatalf("the full access log went from %d to %d records", full, n)
+			}
+
+			cfg.MaxMsgs, cfg.MaxBytes = -1, -1
+			if _, err := a.JetStream().UpdateStream(ctx, cfg); err != nil {
+				t.Fatalf("lift the access log's limit: %v", err)
+			}
+			waitReadyz(t, a, 200, "ready")
+			if code, resp := readChild(t, a); code != 200 {
+				t.Fatalf("a read once the access log has room: %d %s", code, resp)
+			}
+			if n := streamMsgs(t, a, eventlog.AuditStream); n != full+perRead {
+				t.Fatalf("after the read the access log holds %d records, want %d", n, full+perRead)
+			}
+		})
+	}
+}
+
+// recordsPerRead publishes the example child's event, reads the child
+// once (readChild) and returns how many access records the read stored.
+func recordsPerRead(t *testing.T, a *app.App) uint64 {
+	t.Helper()
+	publishExample(t, a, "before")
+	if err := a.Projector().WaitForLatest(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := streamMsgs(t, a, eventlog.AuditStream)
+	if code, resp := readChild(t, a); code != 200 {
+		t.Fatalf("GraphQL read: %d %s", code, resp)
+	}
+	return streamMsgs(t, a, eventlog.AuditStream) - before
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/chronicle-hub/chronicle/events"
+	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/scripts/demodata"
 	"github.com/chronicle-hub/chronicle/services/app"
@@ -437,14 +439,7 @@ func TestClusterRoles(t *testing.T) {
 // refused it before anything starts.
 func TestReplicasTheServersCannotGive(t *testing.T) {
 	srv := jstest.Run(t)
-	seed, err := srv.Hub.Seed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds := filepath.Join(t.TempDir(), "hub.nk")
-	if err := os.WriteFile(creds, seed, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	creds := srv.SeedFile(t)
 	for name, cfg := range map[string]app.Config{
 		"one server":   {NATSURL: srv.ClientURL(), NATSCreds: creds},
 		"the embedded": {},
@@ -458,4 +453,103 @@ func TestReplicasTheServersCannotGive(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// The access log's stream on a cluster, first briefly unavailable (its
+// leader stopped: nothing takes records until another node is elected),
+// then slow and unavailable (the two other nodes down: no quorum; its
+// leader takes records and never answers, then steps down). A read is
+// never answered without its access record stored: it is either answered
+// with its record on the log, or refused 503 AUDIT_UNAVAILABLE, when
+// nothing answers at once or audit.RecordWithin has passed, not left to
+// the request's own 30 s limit (TIMEOUT). /readyz is 503 "access log unavailable" while
+// there is no quorum, saying nothing about a child, and reads and
+// readiness come back with the nodes.
+func TestClusterAccessLogSlowOrUnavailable(t *testing.T) {
+	c := jstest.RunCluster(t)
+	gw := startOnCluster(t, c, "gw1")
+	ctx := context.Background()
+	perRead := recordsPerRead(t, gw)
+	// records counts the access log's records, asking again while the
+	// stream has no leader to answer.
+	records := func() uint64 {
+		t.Helper()
+		var n uint64
+		jstest.Eventually(t, time.Minute, "the access log's record count", func() bool {
+			s, err := gw.JetStream().Stream(ctx, eventlog.AuditStream)
+			if err == nil {
+				n = s.CachedInfo().State.Msgs
+			}
+			return err == nil
+		})
+		return n
+	}
+	refusedClosed := func(code int, resp string) bool {
+		return code == 503 && strings.Contains(resp, "AUDIT_UNAVAILABLE") && !strings.Contains(resp, "9990000018")
+	}
+
+	// readUntilAnswered reads until a read is answered; every other
+	// answer must be a refusal. A refused read's records may be stored
+	// too (its acknowledgement lost in an election): the log holds at
+	// least the answered reads' records, never fewer.
+	readUntilAnswered := func(while string) {
+		t.Helper()
+		before := records()
+		answered, refused := 0, 0
+		jstest.Eventually(t, time.Minute, "a read answered "+while, func() bool {
+			code, resp := readChild(t, gw)
+			switch {
+			case code == 200:
+				answered++
+			case refusedClosed(code, resp):
+				refused++
+			default:
+				t.Fatalf("a read %s: %d %s", while, code, resp)
+			}
+			return answered > 0
+		})
+		if n := records() - before; n < uint64(answered)*perRead {
+			t.Fatalf("%d reads answered (%d refused) %s, but only %d access records stored", answered, refused, while, n)
+		}
+		t.Logf("%s: %d refused before one was answered", while, refused)
+	}
+
+	// Slow: the leader stopped; reads go on until one is answered again.
+	leader := c.StreamLeader(eventlog.AuditStream)
+	c.Stop(leader)
+	readUntilAnswered("after the access log's leader stopped")
+	c.Start(leader)
+	c.WaitStreamCurrent(eventlog.AuditStream)
+
+	// No quorum: the two nodes that do not lead the access log stop. Its
+	// leader still takes a read's records but cannot commit them, and
+	// never answers: the read is refused once audit.RecordWithin has
+	// passed. Then the leader steps down and nothing answers at all.
+	leader = c.StreamLeader(eventlog.AuditStream)
+	down := []int{(leader + 1) % len(c.Nodes), (leader + 2) % len(c.Nodes)}
+	for _, i := range down {
+		c.Stop(i)
+	}
+	// The client gives up well before the request's own 30 s limit, so
+	// a read left waiting on the stream (no bound) fails the test.
+	within := &http.Client{Timeout: gateway.DefaultGraphQLTimeout * 2 / 3}
+	if code, resp := readChildWith(t, within, gw); !refusedClosed(code, resp) {
+		t.Fatalf("a read with no quorum: %d %s; want 503 AUDIT_UNAVAILABLE", code, resp)
+	}
+	waitReadyz(t, gw, 503, "access log unavailable")
+	if _, body := readyz(t, gw); strings.Contains(fmt.Sprint(body), "9990000018") {
+		t.Fatalf("/readyz names a child: %v", body)
+	}
+	for _, i := range down {
+		c.Start(i)
+	}
+	c.WaitStreamCurrent(eventlog.AuditStream)
+	jstest.Eventually(t, time.Minute, "/readyz 200 with the nodes back", func() bool {
+		code, _ := readyz(t, gw)
+		return code == 200
+	})
+	// The stream's new leader may drop the first publish it is sent
+	// (JetStream answers "no response from stream" once): refused, then
+	// answered.
+	readUntilAnswered("with the nodes back")
 }

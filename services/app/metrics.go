@@ -36,7 +36,7 @@ func (a *App) metricsState(ctx context.Context) metrics.State {
 	}
 	info := stream.CachedInfo().State
 	stats := a.model.Stats()
-	p := &metrics.Projector{StreamSeq: info.LastSeq, AppliedSeq: stats.LastSeq, Children: stats.Children, Entries: stats.Entries}
+	p := &metrics.Projector{StreamSeq: info.LastSeq, AppliedSeq: stats.LastSeq, Children: stats.Children, Entries: stats.Entries, Bytes: a.model.Bytes()}
 	if p.AppliedSeq < p.StreamSeq {
 		// The oldest event not applied yet is the next one; should it be
 		// unreadable, the newest gives a lower bound.

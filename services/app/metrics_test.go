@@ -139,6 +139,13 @@ func TestMetricsAfterKnownWorkload(t *testing.T) {
 		`chronicle_nats_reconnects_total`:                                                 0,
 		`chronicle_alerts_published_total{code="CP_PLAN_ACTIVE",kind="raised"}`:           1,
 	})
+	// The read model's estimated size is the model's own, and plausible
+	// for five entries of a few hundred bytes each with their child and
+	// identifiers (projections' TestBytesEstimatesTheModelsHeap checks the
+	// estimate against the heap).
+	if got, est := samples["chronicle_read_model_bytes"], a.Model().Bytes(); got != float64(est) || est < 5*200 || est > 5*20000 {
+		t.Errorf("chronicle_read_model_bytes %v, the model estimates %d B for 5 entries", got, est)
+	}
 	var alertsTotal float64
 	for k, v := range samples {
 		if strings.HasPrefix(k, "chronicle_alerts_published_total{") {

@@ -123,6 +123,12 @@ func agencyEvent(t *testing.T, typ events.Type, agency, ref string) (*events.Eve
 // status and body.
 func httpDo(t *testing.T, a *app.App, method, path, token string, header map[string]string, body []byte) (int, string) {
 	t.Helper()
+	return httpDoWith(t, http.DefaultClient, a, method, path, token, header, body)
+}
+
+// httpDoWith is httpDo through client.
+func httpDoWith(t *testing.T, client *http.Client, a *app.App, method, path, token string, header map[string]string, body []byte) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, "http://"+a.HTTPAddr()+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +137,7 @@ func httpDo(t *testing.T, a *app.App, method, path, token string, header map[str
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,12 +164,18 @@ func postEvents(t *testing.T, a *app.App, agency string, evs []*events.Event) {
 // with a purpose, so that an access record is written.
 func readChild(t *testing.T, a *app.App) (int, string) {
 	t.Helper()
+	return readChildWith(t, http.DefaultClient, a)
+}
+
+// readChildWith is readChild through client.
+func readChildWith(t *testing.T, client *http.Client, a *app.App) (int, string) {
+	t.Helper()
 	tok, err := a.IssueToken("jo.hub", "Jo Hub", auth.Hub, "hub", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q, _ := json.Marshal(map[string]string{"query": `{ child(identifier: {scheme: NHS_NUMBER, value: "9990000018"}) { id chronology(first: 5) { totalCount } } }`})
-	return httpDo(t, a, "POST", "/graphql", tok, map[string]string{"Content-Type": "application/json", "Chronicle-Purpose": "mash_enquiry"}, q)
+	return httpDoWith(t, client, a, "POST", "/graphql", tok, map[string]string{"Content-Type": "application/json", "Chronicle-Purpose": "mash_enquiry"}, q)
 }
 
 // streamMsgs is how many messages a stream holds.

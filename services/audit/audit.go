@@ -79,14 +79,25 @@ func (l *Log) add(seq uint64, r gateway.AccessRecord) {
 	l.seqs[i] = seq
 }
 
-// Record stores every record, waiting for the stream's acknowledgement;
-// an error means the read must not be answered. The records of one request
+// RecordWithin bounds how long Record waits for the stream to acknowledge
+// a request's records. A stream without a leader (a cluster that has lost
+// its quorum, or is electing) takes a publish and never answers it; the
+// read waiting on it is refused after this long, well inside a GraphQL
+// request's own limit (gateway.DefaultGraphQLTimeout), so the caller is
+// told the access log is unavailable rather than left waiting. A healthy
+// stream answers in milliseconds; an election takes a few seconds.
+const RecordWithin = 5 * time.Second
+
+// Record stores every record, waiting for the stream's acknowledgement
+// (at most RecordWithin); an error means the read must not be answered. The records of one request
 // are stored as one JetStream atomic batch: all of them or none, with one
 // acknowledgement, so a worklist page that shows fifty children costs one
 // round trip and a failure never leaves part of a request's reads on the
 // log. (A request with more than eventlog.MaxAtomicBatch records, which no
 // page makes, is stored in atomic batches of that size.)
 func (l *Log) Record(ctx context.Context, recs []gateway.AccessRecord) error {
+	ctx, cancel := context.WithTimeout(ctx, RecordWithin)
+	defer cancel()
 	for from := 0; from < len(recs); from += eventlog.MaxAtomicBatch {
 		if err := l.record(ctx, from, recs[from:min(from+eventlog.MaxAtomicBatch, len(recs))]); err != nil {
 			return err
@@ -194,8 +205,19 @@ func (l *Log) Check(ctx context.Context) error {
 	if !slices.Contains(c.Subjects, eventlog.AuditPrefix+">") {
 		problems = append(problems, "it no longer takes "+eventlog.AuditPrefix+">")
 	}
-	if c.MaxAge > 0 || c.MaxMsgs > 0 || c.MaxBytes > 0 || c.MaxMsgsPerSubject > 0 {
+	// A limit with the default discard policy (old) deletes the oldest
+	// records to make room; with discard new the stream refuses records
+	// once full instead, which fails reads closed but loses nothing, so it
+	// is a problem only when reached. An age limit always deletes, and a
+	// per-subject limit does unless the refusal is per subject too.
+	discardNew := c.Discard == jetstream.DiscardNew
+	if c.MaxAge > 0 || (!discardNew && (c.MaxMsgs > 0 || c.MaxBytes > 0)) || (c.MaxMsgsPerSubject > 0 && !(discardNew && c.DiscardNewPerSubject)) {
 		problems = append(problems, "its limits (age, messages or bytes) would discard records")
+	} else if full := fullness(info.State, c); full != "" {
+		problems = append(problems, full)
+	}
+	if q := quorum(info.Cluster); q != "" {
+		problems = append(problems, q)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: stream %s: %s", ErrUnavailable, eventlog.AuditStream, strings.Join(problems, "; "))
@@ -206,4 +228,46 @@ func (l *Log) Check(ctx context.Context) error {
 // Close stops indexing.
 func (l *Log) Close() {
 	l.cc.Stop()
+}
+
+// fullRoom is the room below its byte limit at which an access log that
+// refuses records when full (discard new) is reported full: a worklist
+// page's records, the largest one request writes, are about 50 KiB.
+const fullRoom = 64 << 10
+
+// fullness says why a stream that refuses records once full (discard new)
+// cannot take a request's records now, or "" when it can.
+func fullness(st jetstream.StreamState, c jetstream.StreamConfig) string {
+	switch {
+	case c.MaxMsgs > 0 && st.Msgs >= uint64(c.MaxMsgs):
+		return fmt.Sprintf("it is full (%d records, its limit) and refuses more: raise or remove its message limit", st.Msgs)
+	case c.MaxBytes > 0 && st.Bytes+fullRoom > uint64(c.MaxBytes):
+		return fmt.Sprintf("it is full (%d of its %d bytes) and refuses more: raise or remove its byte limit", st.Bytes, c.MaxBytes)
+	}
+	return ""
+}
+
+// quorum says why a replicated stream cannot commit what is written to it
+// now, or "" when it can (or is not replicated). Its info is answered by a
+// node that still believes it leads after the others have gone, so an
+// answer is not enough: a majority of the replicas, the leader among them,
+// must be online. A record sent meanwhile would be taken and never
+// acknowledged (see RecordWithin).
+func quorum(c *jetstream.ClusterInfo) string {
+	if c == nil || len(c.Replicas) == 0 {
+		return ""
+	}
+	if c.Leader == "" {
+		return "it has no leader (an election, or too few nodes up)"
+	}
+	online := 1 // the leader
+	for _, p := range c.Replicas {
+		if !p.Offline {
+			online++
+		}
+	}
+	if all := len(c.Replicas) + 1; 2*online <= all {
+		return fmt.Sprintf("only %d of its %d replicas are online, too few to store a record", online, all)
+	}
+	return ""
 }

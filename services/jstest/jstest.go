@@ -5,6 +5,8 @@ package jstest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -86,6 +88,21 @@ func (s *Server) Connect(tb testing.TB, opts ...nats.Option) *nats.Conn {
 	}
 	tb.Cleanup(nc.Close)
 	return nc
+}
+
+// SeedFile writes the seed of Chronicle's own user to a temporary file and
+// returns its path, for a process given --nats-creds.
+func (s *Server) SeedFile(tb testing.TB) string {
+	tb.Helper()
+	seed, err := s.Hub.Seed()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path := filepath.Join(tb.TempDir(), "hub.nk")
+	if err := os.WriteFile(path, seed, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }
 
 // Restart shuts the server down and starts a new one on the same directory.

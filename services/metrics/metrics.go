@@ -51,6 +51,9 @@ type Projector struct {
 	LagSeconds float64
 	// Children and Entries are the read model's size now.
 	Children, Entries int
+	// Bytes estimates the memory the read model holds
+	// (projections.Model.Bytes).
+	Bytes int64
 }
 
 // StateFunc reads State; it must return within ctx's deadline.
@@ -185,6 +188,7 @@ var (
 	lagSecondsDesc     = desc("chronicle_projector_lag_seconds", "How long the oldest event the read model has not applied has been in the stream; 0 when caught up.")
 	childrenDesc       = desc("chronicle_read_model_children", "Children in this process's read model.")
 	entriesDesc        = desc("chronicle_read_model_entries", "Chronology entries in this process's read model.")
+	bytesDesc          = desc("chronicle_read_model_bytes", "Estimated bytes this process's read model holds: its records, indexes, interned strings and identity graph, counted by length and capacity (not the Go runtime's overhead, nor the bounded cache of decoded payloads).")
 	quarantineDesc     = desc("chronicle_quarantine_events", "Events held in the quarantine stream (reached the log but could not be applied), across the cluster.")
 )
 
@@ -196,7 +200,7 @@ type stateCollector struct{ read StateFunc }
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{natsConnectedDesc, natsReconnectsDesc, streamSeqDesc, appliedSeqDesc,
-		lagEventsDesc, lagSecondsDesc, childrenDesc, entriesDesc, quarantineDesc} {
+		lagEventsDesc, lagSecondsDesc, childrenDesc, entriesDesc, bytesDesc, quarantineDesc} {
 		ch <- d
 	}
 }
@@ -220,6 +224,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(lagSecondsDesc, p.LagSeconds)
 		gauge(childrenDesc, float64(p.Children))
 		gauge(entriesDesc, float64(p.Entries))
+		gauge(bytesDesc, float64(p.Bytes))
 	}
 	if s.Quarantined != nil {
 		gauge(quarantineDesc, float64(*s.Quarantined))
