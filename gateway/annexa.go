@@ -3,6 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/chronicle-hub/chronicle/events"
@@ -12,11 +14,14 @@ import (
 )
 
 // Histories is the read model the statutory exports read: every child and
-// their chronology.
+// their chronology, whole or of some types only.
 type Histories interface {
 	Children(f projections.ChildFilter, asOf *time.Time) []projections.Child
 	Chronology(id string, asOf *time.Time, withRetracted bool) ([]projections.Entry, bool)
+	ChronologyOfTypes(id string, asOf *time.Time, types []events.Type) ([]projections.Entry, bool)
 }
+
+var _ Histories = (*projections.Model)(nil)
 
 // AnnexAResponse is the body of GET /v1/export/annex-a.
 type AnnexAResponse struct {
@@ -42,7 +47,7 @@ func (x *Exporter) AnnexA(src Histories) http.Handler {
 		}
 		c, _ := auth.CallerFrom(r.Context())
 		pseudo := c.Role == auth.Analyst
-		lists := annexa.Build(x.histories(src, pseudo), period)
+		lists := x.annexALists(src, pseudo, period)
 		rows := 0
 		for _, l := range lists {
 			rows += len(l.Rows)
@@ -55,12 +60,31 @@ func (x *Exporter) AnnexA(src Histories) http.Handler {
 	})
 }
 
-// histories reads every child for the lists, without sealed entries.
-func (x *Exporter) histories(src Histories, pseudo bool) []annexa.Child {
-	var out []annexa.Child
-	for _, c := range src.Children(projections.ChildFilter{}, nil) {
-		entries, _ := src.Chronology(c.ID, nil, false)
-		kept := entries[:0:0]
+// annexALists builds the lists child by child, in Child Unique ID order,
+// reading only the types of entry the lists use and holding one child's at
+// a time: at a million events, collecting every child's whole chronology
+// first cost most of the export in allocation and garbage collection.
+// Sealed entries are left out.
+func (x *Exporter) annexALists(src Histories, pseudo bool, period annexa.Period) []annexa.List {
+	type head struct {
+		child projections.Child
+		id    string
+	}
+	children := src.Children(projections.ChildFilter{}, nil)
+	heads := make([]head, len(children)) // by pointer below: sorting copies less
+	order := make([]*head, len(children))
+	for i, c := range children {
+		heads[i] = head{child: c, id: localID(c)}
+		if pseudo {
+			heads[i].id = x.pseudonym(c.ID)
+		}
+		order[i] = &heads[i]
+	}
+	slices.SortStableFunc(order, func(a, b *head) int { return strings.Compare(a.id, b.id) })
+	b := annexa.NewBuilder(period)
+	for _, h := range order {
+		entries, _ := src.ChronologyOfTypes(h.child.ID, nil, annexa.Types)
+		kept := entries[:0]
 		for _, e := range entries {
 			if e.Sensitivity != "sealed" {
 				kept = append(kept, e)
@@ -69,11 +93,8 @@ func (x *Exporter) histories(src Histories, pseudo bool) []annexa.Child {
 		if len(kept) == 0 {
 			continue
 		}
-		ac := annexa.Child{ID: x.pseudonym(c.ID), Entries: kept}
-		if !pseudo {
-			ac.ID = localID(c)
-		}
-		for _, d := range c.DatesOfBirth {
+		ac := annexa.Child{ID: h.id, Entries: kept}
+		for _, d := range h.child.DatesOfBirth {
 			if t, ok := events.Date(d).Time(); ok && (ac.BirthForAge == nil || t.Before(*ac.BirthForAge)) {
 				ac.BirthForAge = &t
 				if !pseudo {
@@ -81,9 +102,9 @@ func (x *Exporter) histories(src Histories, pseudo bool) []annexa.Child {
 				}
 			}
 		}
-		out = append(out, ac)
+		b.Add(ac)
 	}
-	return out
+	return b.Lists()
 }
 
 // localID is the child's id as the council knows it: the LA person id,

@@ -2,11 +2,9 @@ package gateway
 
 import (
 	"sort"
-	"strconv"
 
 	"github.com/graphql-go/graphql"
 
-	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections"
 )
@@ -17,42 +15,15 @@ type measureRow struct {
 	Count           int
 }
 
-// measures says which Annex A count or level of need an entry adds to:
-// the events that start a row of an Annex A list, missing episodes and
-// absences apart, and the level of need a change or an assessment found.
-func measures(e projections.Entry) []string {
-	switch b := e.Body().(type) {
-	case *events.ContactReceived:
-		return []string{"annex_a_contacts"}
-	case *events.AssessmentStarted:
-		if b.Kind == "early_help" {
-			return []string{"annex_a_early_help_assessments"}
-		}
-		return []string{"annex_a_assessments"}
-	case *events.ReferralReceived:
-		return []string{"annex_a_referrals"}
-	case *events.Section47Started:
-		return []string{"annex_a_section47_enquiries"}
-	case *events.PlanStarted:
-		if b.Kind == "child_protection" {
-			return []string{"annex_a_child_protection_plans_started"}
-		}
-	case *events.LookedAfterStarted:
-		return []string{"annex_a_started_to_be_looked_after"}
-	case *events.MissingReported:
-		if b.Category == "absent" || b.LookedAfterCode == "A" {
-			return []string{"absences"}
-		}
-		return []string{"missing_episodes"}
-	case *events.NeedLevelChanged:
-		return []string{"level_of_need_" + strconv.Itoa(b.To)}
-	case *events.AssessmentCompleted:
-		if b.LevelOfNeed > 0 {
-			return []string{"level_of_need_" + strconv.Itoa(b.LevelOfNeed)}
-		}
-	}
-	return nil
+// StatutoryCounter is a read model that keeps the statutory counters as
+// events arrive (projections.Model does).
+type StatutoryCounter interface {
+	// StatutoryCounts calls fn with every non-zero counter: a London date
+	// (projections.DayOf), a measure and a count.
+	StatutoryCounts(fn func(day int32, measure string, n int))
 }
+
+var _ StatutoryCounter = (*projections.Model)(nil)
 
 // resolveStatutoryStatistics counts the Annex A measures and levels of need
 // per period. Counts only; no child data.
@@ -61,16 +32,23 @@ func (b *schemaBuilder) resolveStatutoryStatistics(p *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	from, to, period := q.from, q.to, q.period
-	entries, _ := q.src.Entries(q.asOf)
+	src, from, to, asOf, period := q.src, q.from, q.to, q.asOf, q.period
 	counts := map[measureRow]int{}
-	for _, e := range entries {
-		day := projections.DayOf(e.OccurredAt)
-		if !inDays(day, from, to) {
-			continue
-		}
-		for _, m := range measures(e) {
-			counts[measureRow{Period: periodOf(day, period), Measure: m}]++
+	if sc, ok := b.src.(StatutoryCounter); ok && asOf == nil {
+		// The present: the counters kept as events arrive, summed per period.
+		sc.StatutoryCounts(func(day int32, measure string, n int) {
+			if inDays(day, from, to) {
+				counts[measureRow{Period: periodOf(day, period), Measure: measure}] += n
+			}
+		})
+	} else {
+		// As known at a past time: count the entries shown then.
+		entries, _ := src.Entries(asOf)
+		for _, e := range entries {
+			day := projections.DayOf(e.OccurredAt)
+			if m := projections.StatutoryMeasure(e.Body()); m != "" && inDays(day, from, to) {
+				counts[measureRow{Period: periodOf(day, period), Measure: m}]++
+			}
 		}
 	}
 	out := make([]measureRow, 0, len(counts))

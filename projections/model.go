@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -61,6 +62,9 @@ type Model struct {
 	// activity counts entries per London date, agency and type (see
 	// Activity).
 	activity map[activityKey]int32
+	// statutory counts the Annex A measures and levels of need per London
+	// date (see StatutoryCounts).
+	statutory map[statKey]int32
 
 	// size is Bytes' last answer, for the position (lastSeq, events) it
 	// was computed at; sizeMu guards them, since Bytes holds only the
@@ -124,7 +128,7 @@ func (x *idSet) add(id string) {
 // NewModel returns an empty model.
 func NewModel() *Model {
 	return &Model{
-		ident: NewIdentity(), tab: newTables(), activity: map[activityKey]int32{},
+		ident: NewIdentity(), tab: newTables(), activity: map[activityKey]int32{}, statutory: map[statKey]int32{},
 		records: recordIndex{keyed: map[eventKey]*Record{}, odd: map[string]*Record{}},
 		amended: idSet{keyed: map[eventKey]struct{}{}, odd: map[string]struct{}{}},
 	}
@@ -188,6 +192,8 @@ func (m *Model) apply(d Delivered) error {
 		after, _ := target.At(nil)
 		m.count(before, target, -1)
 		m.count(after, target, 1)
+		m.countStatutory(before, -1)
+		m.countStatutory(after, 1)
 		m.amended.add(d.Event.ID)
 		m.corrections++
 		m.touch(d.Seq, target)
@@ -200,6 +206,7 @@ func (m *Model) apply(d Delivered) error {
 		before, _ := target.At(nil)
 		m.amendOf(target).retractions = append(target.amends.retractions, Amendment{Delivered: d, Reason: body.Reason})
 		m.count(before, target, -1) // the first retraction hides it; later ones change nothing
+		m.countStatutory(before, -1)
 		m.ident.retractEvent(target, d.Received)
 		m.amended.add(d.Event.ID)
 		m.retractions++
@@ -216,6 +223,7 @@ func (m *Model) apply(d Delivered) error {
 	m.records.put(d.Event.ID, rec)
 	m.order = append(m.order, rec)
 	m.activity[activityKey{day: DayOf(d.Event.OccurredAt), agency: rec.agency, typ: rec.typ}]++
+	m.countMeasure(DayOf(d.Event.OccurredAt), measureOf(d.Event.Body), 1)
 	for _, n := range m.ident.observe(d, rec, m.tab.hint) {
 		m.index(n, rec)
 	}
@@ -509,6 +517,9 @@ func (m *Model) Digest() string {
 	for k, n := range m.activity {
 		counters = append(counters, fmt.Sprintf("activity %d %s %s %d\n", k.day, m.tab.str(k.agency), m.tab.str(k.typ), n))
 	}
+	for k, n := range m.statutory {
+		counters = append(counters, fmt.Sprintf("statutory %d %s %d\n", k.day, measureNames[k.measure], n))
+	}
 	sort.Strings(counters)
 	for _, c := range counters {
 		h.Write([]byte(c))
@@ -652,27 +663,55 @@ func (m *Model) child(v *view, root int, vis Visibility) Child {
 func (m *Model) Chronology(id string, asOf *time.Time, withRetracted bool) ([]Entry, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	n, ok := m.ident.personal[id]
+	v, root, ok := m.childRoot(id, asOf)
 	if !ok {
 		return nil, false
 	}
+	return m.entries(v, root, withRetracted), true
+}
+
+// childRoot finds the child a personal id names as known at asOf: the
+// identity view then and the child's root node. The caller holds m.mu.
+func (m *Model) childRoot(id string, asOf *time.Time) (*view, int, bool) {
+	n, ok := m.ident.personal[id]
+	if !ok {
+		return nil, 0, false
+	}
 	v := m.ident.view(asOf)
 	if !v.known(n) {
-		return nil, false
+		return nil, 0, false
 	}
-	return m.entries(v, v.root(n), withRetracted), true
+	return v, v.root(n), true
 }
 
 func (m *Model) entries(v *view, root int, withRetracted bool) []Entry {
+	return m.entriesOf(v, root, withRetracted, nil)
+}
+
+// entriesOf is entries limited to the records whose type index keep holds
+// (nil: every record).
+func (m *Model) entriesOf(v *view, root int, withRetracted bool, keep map[uint32]bool) []Entry {
 	members := v.members(root)
-	var out []Entry
-	seen := make(map[*Record]bool)
+	// Sized up front: an Entry is large, and growing the slice by doubling
+	// is most of what an export over every child allocates.
+	size := 0
+	for _, n := range members {
+		if n < len(m.byNode) {
+			for _, rec := range m.byNode[n] {
+				if keep == nil || keep[rec.typ] {
+					size++
+				}
+			}
+		}
+	}
+	out := make([]Entry, 0, size)
+	seen := make(map[*Record]bool, size)
 	for _, n := range members {
 		if n >= len(m.byNode) {
 			continue
 		}
 		for _, rec := range m.byNode[n] {
-			if seen[rec] {
+			if seen[rec] || (keep != nil && !keep[rec.typ]) {
 				continue
 			}
 			seen[rec] = true
@@ -683,13 +722,34 @@ func (m *Model) entries(v *view, root int, withRetracted bool) []Entry {
 			out = append(out, e)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].OccurredAt.Equal(out[j].OccurredAt) {
-			return out[i].OccurredAt.Before(out[j].OccurredAt)
+	// slices.SortFunc, not sort.Slice: an Entry is large, and the
+	// reflection-based swapper copied each through write barriers.
+	slices.SortFunc(out, func(a, b Entry) int {
+		if c := a.OccurredAt.Compare(b.OccurredAt); c != 0 {
+			return c
 		}
-		return out[i].Seq < out[j].Seq
+		return cmp.Compare(a.Seq, b.Seq)
 	})
 	return out
+}
+
+// ChronologyOfTypes is Chronology (retracted entries left out) limited to
+// entries of the given types: the others are neither built nor sorted.
+// It is for exports that read a few kinds of event of every child.
+func (m *Model) ChronologyOfTypes(id string, asOf *time.Time, types []events.Type) ([]Entry, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	v, root, ok := m.childRoot(id, asOf)
+	if !ok {
+		return nil, false
+	}
+	keep := make(map[uint32]bool, len(types))
+	for _, t := range types {
+		if i, ok := m.tab.index[string(t)]; ok {
+			keep[i] = true
+		}
+	}
+	return m.entriesOf(v, root, false, keep), true
 }
 
 // Event returns the entry for an event id as shown at asOf, with the ids of

@@ -22,7 +22,7 @@ const (
 // chronicle_read_model_bytes: every record at its fixed size with its
 // source reference, payload and subject groups; the indexes by event id
 // and by identifier; the interned strings; the identity graph (nodes,
-// pairs, decisions, components); the activity counts; amendments with the
+// pairs, decisions, components); the activity and statutory counts; amendments with the
 // events they keep. It counts lengths and capacities, not allocator
 // rounding or the collector's headroom, and leaves out the bounded cache
 // of decoded payloads (at most payloadCacheSize), so the process's heap is
@@ -76,6 +76,7 @@ func (m *Model) bytes() int64 {
 	}
 	n += int64(cap(m.changedAt)) * 8
 	n += int64(len(m.activity)) * (int64(unsafe.Sizeof(activityKey{})) + 4 + mapEntryOverhead)
+	n += int64(len(m.statutory)) * (int64(unsafe.Sizeof(statKey{})) + 4 + mapEntryOverhead)
 	n += m.tab.bytes() + m.ident.bytes()
 	return n
 }

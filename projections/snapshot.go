@@ -32,7 +32,7 @@ const snapshotMagic = "CHRONSNP"
 
 // SnapshotVersion changes whenever the format or the meaning of what Apply
 // keeps changes; an older snapshot is then refused and the log replayed.
-const SnapshotVersion = 2
+const SnapshotVersion = 3
 
 // ErrSnapshot: a snapshot cannot be used (another version, truncated,
 // corrupt). Restore leaves the model as it was.
@@ -75,6 +75,9 @@ type capture struct {
 	last    time.Time
 	amended []string
 	oddIDs  map[*Record]string
+	// statutory are the statutory counters: a few thousand a year, and
+	// rebuilding them would decode every payload.
+	statutory map[statKey]int32
 }
 
 var _ Snapshot = (*capture)(nil)
@@ -129,6 +132,10 @@ func (m *Model) Snapshot() (Snapshot, error) {
 	}
 	for id := range m.amended.odd {
 		c.amended = append(c.amended, id)
+	}
+	c.statutory = make(map[statKey]int32, len(m.statutory))
+	for k, n := range m.statutory {
+		c.statutory[k] = n
 	}
 	return c, nil
 }
@@ -236,6 +243,12 @@ func (c *capture) Persist(w io.Writer) error {
 	sw.uvarint(uint64(len(c.amended)))
 	for _, id := range c.amended {
 		sw.str(id)
+	}
+	sw.uvarint(uint64(len(c.statutory)))
+	for k, n := range c.statutory {
+		sw.varint(int64(k.day))
+		sw.str(measureNames[k.measure])
+		sw.varint(int64(n))
 	}
 	if sw.err != nil {
 		return fmt.Errorf("snapshot: %w", sw.err)
@@ -389,6 +402,7 @@ func (m *Model) Restore(r io.Reader) error {
 	defer m.mu.Unlock()
 	m.ident, m.tab, m.records, m.amended = fresh.ident, fresh.tab, fresh.records, fresh.amended
 	m.order, m.byNode, m.amendedRecs, m.changedAt, m.activity = fresh.order, fresh.byNode, fresh.amendedRecs, fresh.changedAt, fresh.activity
+	m.statutory = fresh.statutory
 	m.lastSeq, m.dups, m.last = fresh.lastSeq, fresh.dups, fresh.last
 	m.events, m.corrections, m.retractions = fresh.events, fresh.corrections, fresh.retractions
 	return nil
@@ -575,6 +589,14 @@ func decodeSnapshot(s *snapReader) (*Model, error) {
 	}
 	for range s.count() {
 		m.amended.add(s.str())
+	}
+	for range s.count() {
+		day, name, n := int32(s.varint()), s.str(), int32(s.varint())
+		ms, ok := measureByName(name)
+		if !ok {
+			s.fail("unknown statutory measure " + name)
+		}
+		m.statutory[statKey{day: day, measure: ms}] = n
 	}
 	if s.err != nil {
 		return nil, s.err

@@ -84,24 +84,56 @@ var titles = map[int]string{
 // Numbers are the lists this package builds, in order.
 var Numbers = []int{1, 2, 3, 4, 5, 6, 7, 8}
 
+// Types are the event types the lists read: a caller may give each child
+// only these entries (see projections.Model.ChronologyOfTypes).
+var Types = []events.Type{
+	"child.details_recorded", "contact.received", "referral.received", "referral.decided", "assessment.started", "assessment.completed",
+	"section47.started", "conference.held", "plan.started", "plan.ended", "case.closed",
+	"looked_after.started", "looked_after.changed", "looked_after.ended", "looked_after.review_held",
+	"missing.reported", "return_interview.completed",
+}
+
 // Build returns the lists for the children over the period. Rows are in
 // Child Unique ID order, then date order.
 func Build(children []Child, p Period) []List {
 	children = slices.Clone(children)
 	sort.SliceStable(children, func(i, j int) bool { return children[i].ID < children[j].ID })
-	lists := make([]List, len(Numbers))
-	for i, n := range Numbers {
-		lists[i] = List{Number: n, Title: titles[n], Columns: append(append([]string{}, common...), columns[n]...)}
-	}
+	b := NewBuilder(p)
 	for _, c := range children {
-		b := &childRows{c: c, p: p}
-		b.index()
-		for i, n := range Numbers {
-			lists[i].Rows = append(lists[i].Rows, b.rows(n)...)
-		}
+		b.Add(c)
 	}
-	return lists
+	return b.Lists()
 }
+
+// Builder builds the lists one child at a time, so that a caller need hold
+// only one child's history: an export over every child of a large
+// authority would otherwise hold the whole log's entries at once.
+type Builder struct {
+	p     Period
+	lists []List
+}
+
+// NewBuilder starts empty lists for the period.
+func NewBuilder(p Period) *Builder {
+	b := &Builder{p: p, lists: make([]List, len(Numbers))}
+	for i, n := range Numbers {
+		b.lists[i] = List{Number: n, Title: titles[n], Columns: append(append([]string{}, common...), columns[n]...)}
+	}
+	return b
+}
+
+// Add adds c's rows. Children added in Child Unique ID order give lists
+// in that order, as Build's.
+func (b *Builder) Add(c Child) {
+	r := &childRows{c: c, p: b.p}
+	r.index()
+	for i, n := range Numbers {
+		b.lists[i].Rows = append(b.lists[i].Rows, r.rows(n)...)
+	}
+}
+
+// Lists returns the lists built so far.
+func (b *Builder) Lists() []List { return b.lists }
 
 // childRows derives one child's rows.
 type childRows struct {
@@ -112,9 +144,23 @@ type childRows struct {
 }
 
 func (b *childRows) index() {
-	b.byType = map[events.Type][]projections.Entry{}
+	// Each type's slice sized up front: entries are large, and an export
+	// indexes every child.
+	counts := map[events.Type]int{}
+	for _, e := range b.c.Entries {
+		counts[e.Type]++
+	}
+	b.byType = make(map[events.Type][]projections.Entry, len(counts))
+	for t, n := range counts {
+		b.byType[t] = make([]projections.Entry, 0, n)
+	}
 	for _, e := range b.c.Entries {
 		b.byType[e.Type] = append(b.byType[e.Type], e)
+		// Only the details' payload is read here: decoding every entry's
+		// would cost the whole log's JSON for each export.
+		if e.Type != "child.details_recorded" {
+			continue
+		}
 		if d, ok := e.Body().(*events.ChildDetails); ok {
 			b.detail = d // the latest, entries being in time order
 		}
@@ -495,7 +541,7 @@ func (b *childRows) lookedAfter() [][]string {
 			if mr == nil || !within(m.OccurredAt) || !b.p.in(m.OccurredAt) {
 				continue
 			}
-			if mr.Category == "absent" || mr.LookedAfterCode == "A" {
+			if projections.AnnexAAbsence(mr) {
 				absent++
 				continue
 			}

@@ -1,6 +1,9 @@
 package annexa
 
 import (
+	"os"
+	"regexp"
+	"slices"
 	"testing"
 	"time"
 
@@ -63,5 +66,27 @@ func TestPeriodBoundaries(t *testing.T) {
 	}
 	if got := lists[6].Rows; len(got) != 1 || got[0][6] != "01/03/2023" {
 		t.Errorf("child protection %q", got)
+	}
+}
+
+// Types names every type the lists read, so that a caller who passes only
+// those entries loses no row.
+func TestTypesCoverWhatTheListsRead(t *testing.T) {
+	src, err := os.ReadFile("annexa.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := regexp.MustCompile(`byType\["([a-z_.0-9]+)"\]|e\.Type != "([a-z_.0-9]+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(read) < 10 {
+		t.Fatalf("found only %d reads of a type in annexa.go", len(read))
+	}
+	for _, m := range read {
+		typ := events.Type(m[1] + m[2])
+		if !slices.Contains(Types, typ) {
+			t.Errorf("the lists read %s, which Types leaves out", typ)
+		}
+		if _, ok := events.Lookup(typ); !ok {
+			t.Errorf("%s is not in the catalogue", typ)
+		}
 	}
 }

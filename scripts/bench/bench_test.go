@@ -346,6 +346,22 @@ func TestStageTimeoutsAndFailures(t *testing.T) {
 	}
 }
 
+// --skip-durable leaves out the stages that fsync every event, saying so
+// in their rows, and runs the rest.
+func TestSkipDurable(t *testing.T) {
+	b := &bench{o: options{StageTimeout: time.Minute, SkipDurable: true}, res: results{}, out: io.Discard}
+	ran := 0
+	for _, name := range []string{"raw JetStream, sync always: publish", "Chronicle: import, sync always, serve projecting", "Chronicle: import, --no-sync-always, serve projecting"} {
+		b.stage(context.Background(), name, []string{name}, func(context.Context) error { ran++; return nil })
+	}
+	if ran != 1 {
+		t.Errorf("%d stages ran, want the relaxed one only", ran)
+	}
+	if f := b.res["raw JetStream, sync always: publish"]; f.ok || f.note != "skipped (--skip-durable)" {
+		t.Errorf("skipped stage: %+v", f)
+	}
+}
+
 func TestPartialRates(t *testing.T) {
 	res := results{}
 	res.rate("whole", 1000, time.Second, partly(1000, 1000), nil)

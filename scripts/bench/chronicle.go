@@ -20,9 +20,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/chronicle-hub/chronicle/gateway"
 	"github.com/chronicle-hub/chronicle/gateway/access"
 	"github.com/chronicle-hub/chronicle/gateway/auth"
 	"github.com/chronicle-hub/chronicle/projections/runner"
+	"github.com/chronicle-hub/chronicle/scripts/demodata"
 	"github.com/chronicle-hub/chronicle/services/app"
 	"github.com/chronicle-hub/chronicle/services/embedded"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
@@ -216,8 +218,8 @@ func vmRSS(status []byte) (uint64, error) {
 // a bearer token, a purpose of access, and the access record each read
 // writes to JetStream before the answer is released.
 type client struct {
-	url, token string
-	http       *http.Client
+	base, token string // base is the hub's http://host:port
+	http        *http.Client
 }
 
 func newClient(a *app.App) (*client, error) {
@@ -229,7 +231,7 @@ func newClient(a *app.App) (*client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64 // the concurrent clients keep their connections
-	return &client{url: "http://" + a.HTTPAddr() + "/graphql", token: tok, http: &http.Client{Transport: tr}}, nil
+	return &client{base: "http://" + a.HTTPAddr(), token: tok, http: &http.Client{Transport: tr}}, nil
 }
 
 // query posts one GraphQL query and returns the body of a 200 answer
@@ -239,27 +241,80 @@ func (c *client) query(ctx context.Context, query string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/graphql", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	out, err := c.do(req)
+	if err != nil {
+		return nil, fmt.Errorf("graphql: %w", err)
+	}
+	if bytes.Contains(out, []byte(`"errors"`)) {
+		return nil, fmt.Errorf("graphql: %s", out[:min(len(out), 300)])
+	}
+	return out, nil
+}
+
+// get fetches path (an export) and returns the body of a 200 answer.
+func (c *client) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// do sends req with the client's token and purpose of access and returns
+// the body of a 200 answer.
+func (c *client) do(req *http.Request) ([]byte, error) {
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set(access.HeaderPurpose, "quality_assurance")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("graphql: %w", err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("graphql: %w", err)
+		return nil, err
 	}
-	if resp.StatusCode != http.StatusOK || bytes.Contains(out, []byte(`"errors"`)) {
-		return nil, fmt.Errorf("graphql: %d %s", resp.StatusCode, out[:min(len(out), 300)])
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%d %s", resp.StatusCode, out[:min(len(out), 300)])
 	}
 	return out, nil
 }
+
+// financialYear is the last whole April-to-March year of the generated
+// history, as Annex A is asked for before an inspection.
+func financialYear() (from, to string) {
+	y := demodata.DefaultEnd.Year()
+	if demodata.DefaultEnd.Month() < time.April {
+		y--
+	}
+	return fmt.Sprintf("%d-04-01", y-1), fmt.Sprintf("%d-03-31", y)
+}
+
+// annexARows counts the rows of an Annex A answer.
+func annexARows(body []byte) (int, error) {
+	var r gateway.AnnexAResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return 0, fmt.Errorf("annex a: %w", err)
+	}
+	n := 0
+	for _, l := range r.Lists {
+		n += len(l.Rows)
+	}
+	return n, nil
+}
+
+// statutoryStatsQuery asks for every statutory count of the data set by
+// quarter.
+const statutoryStatsQuery = `{ statutoryStatistics(period: QUARTER) { period measure count } }`
 
 // chronologyQuery asks for the first entries of a child's chronology, with
 // every field the chronology view shows.

@@ -128,6 +128,10 @@ var specs = []rowSpec{
 		targets: []target{{text: "p99 < 50 ms", atMost: 50}}},
 	{key: "chronicle.flagged.after", name: "flaggedChildren(first: 50), right after a new event", unit: unitMS,
 		targets: []target{{text: "p99 < 50 ms", atMost: 50}}},
+	{key: "chronicle.annexa", name: "Annex A lists for a year, GET /v1/export/annex-a", unit: unitMS,
+		targets: []target{{text: "p99 < 10 s", atMost: 10000}}},
+	{key: "chronicle.statstats", name: "statutoryStatistics(period: QUARTER), whole history", unit: unitMS,
+		targets: []target{{text: "p99 < 50 ms", atMost: 50}}},
 
 	{key: "r3.import", name: "Chronicle import on a three-node cluster, R3, serve projecting", unit: unitRate,
 		bases: []string{"r1.import"}, cluster: true},

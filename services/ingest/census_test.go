@@ -1,10 +1,16 @@
 package ingest_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +21,8 @@ import (
 	"github.com/chronicle-hub/chronicle/projections/runner"
 	"github.com/chronicle-hub/chronicle/services/eventlog"
 	"github.com/chronicle-hub/chronicle/services/ingest"
+	"github.com/chronicle-hub/chronicle/services/ingest/cin/xsdtest"
+	"github.com/chronicle-hub/chronicle/services/jstest"
 )
 
 // censusFile is a synthetic census of year y from cin/testdata: three
@@ -79,6 +87,14 @@ func TestCensusEveryYear(t *testing.T) {
 			}
 			h.wantCount(t, uint64(total))
 		})
+	}
+}
+
+// The synthetic census files are valid against their year's XSD, so the
+// import is tested on what a council's system would send.
+func TestCensusFilesMatchTheirXSD(t *testing.T) {
+	for _, y := range xsdtest.Years {
+		t.Run(fmt.Sprint(y), func(t *testing.T) { xsdtest.Validate(t, censusFile(y), y) })
 	}
 }
 
@@ -247,6 +263,36 @@ func TestCensusBrokenFiles(t *testing.T) {
 	}
 }
 
+// A census import shows the same progress as an NDJSON import: events
+// (rows) stored, rate, share of the file read and ETA. The file pauses half
+// way until a progress line has been drawn, so the test sees one
+// mid-import however fast the machine is.
+func TestCensusImportShowsProgress(t *testing.T) {
+	line := regexp.MustCompile(`[\d,]+ rows  [\d,]+/s  0 not stored  +\d+%  ETA \d+s`)
+	h := newHub(t)
+	var children []string
+	for i := range 200 {
+		children = append(children, goodChild(t, fmt.Sprintf("PROG%03d", i)))
+	}
+	all := censusWith(children...)
+	half := strings.Index(all[len(all)/2:], "\n") + len(all)/2 + 1
+	var progress jstest.Buffer
+	in := &pausingReader{t: t, first: strings.NewReader(all[:half]), rest: strings.NewReader(all[half:]),
+		until: func() bool { return line.MatchString(progress.String()) }}
+	var rejects bytes.Buffer
+	sum, err := ingest.ImportCensus(context.Background(), h.pub, in, int64(len(all)), "census.xml", &rejects,
+		ingest.CensusOptions{ImportOptions: ingest.ImportOptions{Progress: &progress, MaxInFlight: 64, ProgressEvery: 5 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Children != 200 || sum.NotStored() != 0 {
+		t.Fatalf("summary:\n%s\nrejects:\n%s", sum, rejects.String())
+	}
+	if out := progress.String(); !line.MatchString(out) || strings.Contains(out, "\r") {
+		t.Errorf("no progress line with count, rate, share read and ETA: %q", out)
+	}
+}
+
 func TestCensusNotACensus(t *testing.T) {
 	h := newHub(t)
 	for name, content := range map[string]string{
@@ -355,4 +401,181 @@ func replayModel(t *testing.T, h *hub) *projections.Model {
 		t.Fatal(err)
 	}
 	return res.Model
+}
+
+// sameChildCensus is one child's 2023-24 census: a referral from police,
+// an assessment authorised late (past 45 working days), a Section 47
+// enquiry, a child protection plan whose first review conference came
+// late (past 3 months), a child in need plan after it, and the closure.
+const sameChildCensus = `<?xml version="1.0" encoding="UTF-8"?>
+<Message>
+  <Header>
+    <CollectionDetails><Collection>CIN</Collection><Year>2024</Year><ReferenceDate>2024-03-31</ReferenceDate></CollectionDetails>
+    <Source><SourceLevel>L</SourceLevel><LEA>999</LEA><SoftwareCode>Synthetic</SoftwareCode><Release>1</Release><SerialNo>001</SerialNo><DateTime>2024-05-01T10:00:00</DateTime></Source>
+  </Header>
+  <Children>
+    <Child>
+      <ChildIdentifiers>
+        <LAchildID>SAME1</LAchildID>
+        <UPN>W201300012001</UPN>
+        <PersonBirthDate>2016-05-14</PersonBirthDate>
+        <GenderCurrent>2</GenderCurrent>
+      </ChildIdentifiers>
+      <ChildCharacteristics><Ethnicity>WBRI</Ethnicity></ChildCharacteristics>
+      <CINdetails>
+        <CINreferralDate>2023-05-02</CINreferralDate>
+        <ReferralSource>6</ReferralSource>
+        <PrimaryNeedCode>N1</PrimaryNeedCode>
+        <CINclosureDate>2024-03-10</CINclosureDate>
+        <ReasonForClosure>RC7</ReasonForClosure>
+        <DateOfInitialCPC>2023-06-20</DateOfInitialCPC>
+        <Assessments>
+          <AssessmentActualStartDate>2023-05-03</AssessmentActualStartDate>
+          <AssessmentAuthorisationDate>2023-07-20</AssessmentAuthorisationDate>
+          <FactorsIdentifiedAtAssessment><AssessmentFactors>3B</AssessmentFactors></FactorsIdentifiedAtAssessment>
+        </Assessments>
+        <CINPlanDates><CINPlanStartDate>2023-12-02</CINPlanStartDate><CINPlanEndDate>2024-03-01</CINPlanEndDate></CINPlanDates>
+        <Section47>
+          <S47ActualStartDate>2023-05-10</S47ActualStartDate>
+          <InitialCPCtarget>2023-05-31</InitialCPCtarget>
+          <DateOfInitialCPC>2023-06-20</DateOfInitialCPC>
+          <ICPCnotRequired>false</ICPCnotRequired>
+        </Section47>
+        <ReferralNFA>false</ReferralNFA>
+        <ChildProtectionPlans>
+          <CPPstartDate>2023-06-20</CPPstartDate>
+          <CPPendDate>2023-12-01</CPPendDate>
+          <InitialCategoryOfAbuse>NEG</InitialCategoryOfAbuse>
+          <LatestCategoryOfAbuse>NEG</LatestCategoryOfAbuse>
+          <NumberOfPreviousCPP>0</NumberOfPreviousCPP>
+          <Reviews><CPPreviewDate>2023-10-05</CPPreviewDate></Reviews>
+        </ChildProtectionPlans>
+      </CINdetails>
+    </Child>
+  </Children>
+</Message>
+`
+
+// sameChildEvents is the same history as the case management system
+// published it as things happened: at times of day, in time order.
+func sameChildEvents(t *testing.T) []byte {
+	t.Helper()
+	london := london(t)
+	at := func(date string, hour int) time.Time {
+		d, err := time.ParseInLocation(time.DateOnly, date, london)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Add(time.Duration(hour)*time.Hour + 30*time.Minute)
+	}
+	var raws [][]byte
+	add := func(typ events.Type, date string, hour int, body events.Payload) {
+		spec, _ := events.Lookup(typ)
+		e := spec.ExampleEvent()
+		e.Agency, e.SourceSystem, e.SourceRef = "social_care", "case-management", fmt.Sprintf("SAME1/%s/%s", typ, date)
+		e.Subjects = []events.Subject{{Identifiers: events.Identifiers{LAPersonID: "SAME1", UPN: "W201300012001"}, DateOfBirth: "2016-05-14"}}
+		e.OccurredAt = at(date, hour)
+		e.RecordedAt = e.OccurredAt.Add(time.Hour)
+		e.Summary = spec.Title
+		e.Body = body
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Payload = raw
+		e.ID = events.DeriveID(e)
+		raws = append(raws, encode(t, e))
+	}
+	add("referral.received", "2023-05-02", 9, &events.ReferralReceived{Source: "6", PrimaryNeed: "N1"})
+	add("referral.decided", "2023-05-02", 15, &events.ReferralDecided{Decision: "assessment"})
+	add("assessment.started", "2023-05-03", 10, &events.AssessmentStarted{Kind: "child_and_family", AssessmentRef: "A-1"})
+	add("section47.started", "2023-05-10", 11, &events.Section47Started{ConferenceDue: "2023-05-31"})
+	add("conference.held", "2023-06-20", 14, &events.Conference{Kind: "initial", Outcome: "plan_started", Category: "NEG"})
+	add("plan.started", "2023-06-20", 16, &events.PlanStarted{Kind: "child_protection", Category: "NEG"})
+	add("assessment.completed", "2023-07-20", 12, &events.AssessmentCompleted{Kind: "child_and_family", AssessmentRef: "A-1", Factors: []string{"3B"}, Outcome: "child_in_need_plan"})
+	add("conference.held", "2023-10-05", 13, &events.Conference{Kind: "review", Outcome: "plan_continued"})
+	add("plan.ended", "2023-12-01", 10, &events.PlanEnded{Kind: "child_protection"})
+	add("plan.started", "2023-12-02", 9, &events.PlanStarted{Kind: "child_in_need"})
+	add("plan.ended", "2024-03-01", 16, &events.PlanEnded{Kind: "child_in_need"})
+	add("case.closed", "2024-03-10", 11, &events.CaseClosed{Reason: "RC7"})
+	return array(t, raws...)
+}
+
+// flagLines describes a child's flags with hindsight, by London date, for
+// comparing two histories that differ in times of day: code, raised,
+// cleared, and the types of the evidence. As received, a flag is raised
+// when the hub learnt enough, which depends on when and in what order each
+// import arrived, not on the history; so only the flags open now are
+// compared as received (open).
+func flagLines(t *testing.T, m *projections.Model) (withHindsight, open []string) {
+	t.Helper()
+	c, ok := m.FindChild(events.Identifier{Scheme: events.SchemeLAPersonID, Value: "SAME1"}, nil)
+	if !ok {
+		t.Fatal("child SAME1 not found")
+	}
+	entries, _ := m.Chronology(c.ID, nil, true)
+	typeOf := map[string]events.Type{}
+	for _, e := range entries {
+		typeOf[e.EventID] = e.Type
+	}
+	london := london(t)
+	day := func(at *time.Time) string {
+		if at == nil {
+			return "open"
+		}
+		return at.In(london).Format(time.DateOnly)
+	}
+	now := time.Now()
+	fs, _ := flags.ForChild(m, c.ID, nil, now, true, flags.DefaultConfig())
+	for _, f := range fs {
+		var types []string
+		for _, id := range f.Evidence {
+			types = append(types, string(typeOf[id]))
+		}
+		sort.Strings(types)
+		withHindsight = append(withHindsight, fmt.Sprintf("%s raised %s cleared %s evidence %s", f.Code, day(&f.RaisedAt), day(f.ClearedAt), strings.Join(slices.Compact(types), ",")))
+	}
+	fs, _ = flags.ForChild(m, c.ID, nil, now, false, flags.DefaultConfig())
+	for _, f := range fs {
+		if f.ClearedAt == nil {
+			open = append(open, f.Code)
+		}
+	}
+	sort.Strings(withHindsight)
+	sort.Strings(open)
+	return withHindsight, open
+}
+
+// The rules give the same flags for a child whether its history came as
+// events published as things happened (over HTTP, at times of day) or as a
+// census file (dates only): the same codes, raised and cleared on the same
+// London dates, resting on the same kinds of evidence.
+func TestSameFlagsFromCensusAndEvents(t *testing.T) {
+	fromEvents := newHub(t)
+	ts := ingestServer(t, fromEvents)
+	if r := post(t, ts, "application/json", sameChildEvents(t), http.StatusOK); r.Accepted != 12 {
+		t.Fatalf("HTTP ingest: %+v", r)
+	}
+	fromCensus := newHub(t)
+	path := filepath.Join(t.TempDir(), "census-2024.xml")
+	writeFile(t, path, sameChildCensus)
+	if sum := importCensus(t, fromCensus, path); sum.NotStored() != 0 {
+		t.Fatalf("census import:\n%s", sum)
+	}
+	want, wantOpen := flagLines(t, replayModel(t, fromEvents))
+	got, gotOpen := flagLines(t, replayModel(t, fromCensus))
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("the flags differ\nfrom the census:\n  %s\nfrom events:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if fmt.Sprint(gotOpen) != fmt.Sprint(wantOpen) {
+		t.Errorf("open now: %v from the census, %v from events", gotOpen, wantOpen)
+	}
+	t.Logf("flags with hindsight:\n  %s", strings.Join(want, "\n  "))
+	// The history is meant to raise and clear these; a test that compared
+	// two empty lists would prove nothing.
+	for _, code := range []string{"ASSESSMENT_OVERDUE", "CP_PLAN_ACTIVE", "REVIEW_CONFERENCE_OVERDUE"} {
+		if !strings.Contains(strings.Join(want, "\n"), code+" raised") {
+			t.Errorf("no %s with hindsight", code)
+		}
+	}
 }
