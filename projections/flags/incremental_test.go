@@ -1,6 +1,7 @@
 package flags
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -41,7 +42,7 @@ func TestIncrementalWorklistEqualsAFullSweep(t *testing.T) {
 			if i == 1 && compares%3 != 0 {
 				continue // the slower follower looks every third time
 			}
-			changed, mark := r.f.Changed(at)
+			changed, mark, _ := r.f.Changed(context.Background(), at)
 			for id, fs := range changed {
 				if fs == nil {
 					delete(r.flags, id)
@@ -86,7 +87,7 @@ func TestIncrementalWorklistEqualsAFullSweep(t *testing.T) {
 	// for them are the changes still unread, not the hub's history.
 	end := base.Add(4000 * time.Hour)
 	for _, r := range readers {
-		_, mark := r.f.Changed(end)
+		_, mark, _ := r.f.Changed(context.Background(), end)
 		r.f.Done(mark)
 	}
 	if len(w.recent) != 0 || len(w.changed) != 0 {
@@ -133,16 +134,27 @@ func TestRacingReadersDoNotRebuild(t *testing.T) {
 	w := NewWorklist(m, DefaultConfig())
 	f := w.Follow()
 	now := at.AddDate(0, 0, 20)
-	first, mark := f.Changed(now)
+	first, mark, _ := f.Changed(context.Background(), now)
 	if len(first) != 2 {
 		t.Fatalf("the first look sees %d children, want both", len(first))
 	}
 	f.Done(mark)
-	if again, _ := f.Changed(now.Add(-time.Second)); len(again) != 0 {
+	if again, _, _ := f.Changed(context.Background(), now.Add(-time.Second)); len(again) != 0 {
 		t.Fatalf("a reader a second behind re-evaluated %d children", len(again))
 	}
-	if back, _ := f.Changed(now.Add(-time.Hour)); len(back) != 2 {
+	if back, _, _ := f.Changed(context.Background(), now.Add(-time.Hour)); len(back) != 2 {
 		t.Fatalf("a clock an hour back re-evaluated %d children, want every one", len(back))
+	}
+	// A follower stopped part way (a shutdown during the first look)
+	// gets an error, and the next look starts again and tells everyone.
+	late := w.Follow()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := late.Changed(ctx, now); err == nil {
+		t.Fatal("a cancelled look at every child did not say so")
+	}
+	if all, _, err := late.Changed(context.Background(), now); err != nil || len(all) != 2 {
+		t.Fatalf("after a cancelled look the next told %d children (err %v), want both", len(all), err)
 	}
 }
 

@@ -1,6 +1,8 @@
 package flags
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -187,7 +189,7 @@ func NewWorklist(src Changes, rules Config) *Worklist {
 func (w *Worklist) At(now time.Time) []ChildFlags {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.update(now)
+	_ = w.update(context.Background(), now) // cannot fail without a deadline
 	return w.list()
 }
 
@@ -215,18 +217,20 @@ func (w *Worklist) Follow() *Follower {
 // follower's last Done (at first: every child with flags), with nil for a
 // child whose flags went away (merged into another record, evidence
 // corrected), and the mark to pass to Done once they have been dealt with.
-func (f *Follower) Changed(now time.Time) (map[string][]Flag, uint64) {
+func (f *Follower) Changed(ctx context.Context, now time.Time) (map[string][]Flag, uint64, error) {
 	w := f.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.update(now)
+	if err := w.update(ctx, now); err != nil {
+		return nil, 0, err
+	}
 	out := map[string][]Flag{}
 	for id, g := range w.changed {
 		if g > f.mark {
 			out[id] = w.recent[id]
 		}
 	}
-	return out, w.gen
+	return out, w.gen, nil
 }
 
 // Done says the follower has dealt with the changes up to mark; what
@@ -257,7 +261,11 @@ func (f *Follower) Done(mark uint64) {
 const racing = 5 * time.Second
 
 // update folds in what changed since the last call. Call with w.mu held.
-func (w *Worklist) update(now time.Time) {
+// When ctx ends part way (a process shutting down while every child is
+// evaluated at start), it stops and the next call starts again: a first
+// evaluation from the beginning, an incremental one from the same
+// position (re-evaluating a child twice changes nothing).
+func (w *Worklist) update(ctx context.Context, now time.Time) error {
 	if w.built && now.Before(w.at) && w.at.Sub(now) <= racing {
 		now = w.at
 	}
@@ -270,13 +278,17 @@ func (w *Worklist) update(now time.Time) {
 			w.note(id, nil)
 		}
 		w.byChild, w.next, w.sorted = map[string]ChildFlags{}, map[string]time.Time{}, nil
+		w.built = false
 		for _, c := range w.src.Children(projections.ChildFilter{}, nil) {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("flags: evaluating every child: %w", err)
+			}
 			if fs := w.put(c, now); len(fs) > 0 {
 				w.note(c.ID, fs)
 			}
 		}
 		w.built, w.seq, w.at = true, seq, now
-		return
+		return nil
 	}
 	changed := w.src.ChangedSince(w.seq)
 	for id, n := range w.next {
@@ -285,6 +297,9 @@ func (w *Worklist) update(now time.Time) {
 		}
 	}
 	for _, id := range changed {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("flags: evaluating what changed: %w", err)
+		}
 		_, was := w.drop(id)
 		var fs []Flag
 		if c, ok := w.src.ChildByID(id, nil); ok && c.ID == id {
@@ -304,6 +319,7 @@ func (w *Worklist) update(now time.Time) {
 		}
 	}
 	w.seq, w.at = seq, now
+	return nil
 }
 
 // note tells the followers, if any, of a child's flags now.

@@ -93,7 +93,13 @@ func TestPoisonEventIsQuarantinedAfterBoundedRetries(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Stop()
-			wait(t, r)
+			// Three rebuilds, each a consumer recreated: longer than a
+			// plain catch-up on a loaded machine.
+			wctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := r.WaitForLatest(wctx); err != nil {
+				t.Fatal(err)
+			}
 			if err := r.Ready(); err != nil {
 				t.Fatalf("not ready after the poison: %v", err)
 			}

@@ -212,7 +212,10 @@ func (a *Alerter) Sweep(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.cfg.Now()
-	changed, mark := a.flags.Changed(now)
+	changed, mark, err := a.flags.Changed(ctx, now)
+	if err != nil {
+		return err // stopping: the next start looks again
+	}
 	var out []pending
 	seen := map[string]bool{}
 	// In a stable order, so that a replay of the same log alerts alike.
