@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -34,13 +35,38 @@ type Log struct {
 	mu    sync.RWMutex
 	bySeq map[uint64]access.Record
 	seqs  []uint64
+
+	// Concurrent requests' records wait here for the committer, which
+	// stores all that are waiting as one atomic batch (see Record).
+	queue   chan *write
+	quit    chan struct{}
+	stopped sync.Once
+	flushes atomic.Int64 // batches stored, for the grouping test
+}
+
+// write is one request's records on their way to the stream.
+type write struct {
+	msgs []*nats.Msg
+	recs []access.Record
+	done chan error // buffered: the committer never waits on it
 }
 
 var _ access.Auditor = (*Log)(nil)
 
-// Open starts indexing the audit stream from its beginning.
+// Open starts indexing the audit stream from its beginning, and the
+// committer that stores records.
 func Open(ctx context.Context, js jetstream.JetStream) (*Log, error) {
-	l := &Log{js: js, bySeq: map[uint64]access.Record{}}
+	l, err := open(ctx, js)
+	if err != nil {
+		return nil, err
+	}
+	go l.commit()
+	return l, nil
+}
+
+// open is Open without the committer.
+func open(ctx context.Context, js jetstream.JetStream) (*Log, error) {
+	l := &Log{js: js, bySeq: map[uint64]access.Record{}, queue: make(chan *write, 1024), quit: make(chan struct{})}
 	s, err := js.Stream(ctx, eventlog.AuditStream)
 	if err != nil {
 		return nil, fmt.Errorf("audit: stream %s: %w", eventlog.AuditStream, err)
@@ -89,31 +115,65 @@ func (l *Log) add(seq uint64, r access.Record) {
 const RecordWithin = 5 * time.Second
 
 // Record stores every record, waiting for the stream's acknowledgement
-// (at most RecordWithin); an error means the read must not be answered. The records of one request
-// are stored as one JetStream atomic batch: all of them or none, with one
-// acknowledgement, so a worklist page that shows fifty children costs one
-// round trip and a failure never leaves part of a request's reads on the
-// log. (A request with more than eventlog.MaxAtomicBatch records, which no
-// page makes, is stored in atomic batches of that size.)
+// (at most RecordWithin); an error means the read must not be answered.
+// The records of one request are stored in one JetStream atomic batch: all
+// of them or none, so a failure never leaves part of a request's reads on
+// the log. Requests that arrive while a batch is being stored wait for the
+// next, and all of them go in it together (group commit): under fsync
+// always, eight practitioners reading at once cost one sync, not eight in
+// a queue. (A request with more than eventlog.MaxAtomicBatch records, which
+// no page makes, is stored alone in atomic batches of that size.) A request
+// that gives up waiting may still have its records stored: the log then
+// holds a read that was refused, never the reverse.
 func (l *Log) Record(ctx context.Context, recs []access.Record) error {
 	ctx, cancel := context.WithTimeout(ctx, RecordWithin)
 	defer cancel()
-	for from := 0; from < len(recs); from += eventlog.MaxAtomicBatch {
-		if err := l.record(ctx, from, recs[from:min(from+eventlog.MaxAtomicBatch, len(recs))]); err != nil {
-			return err
+	if len(recs) > eventlog.MaxAtomicBatch {
+		for from := 0; from < len(recs); from += eventlog.MaxAtomicBatch {
+			part := recs[from:min(from+eventlog.MaxAtomicBatch, len(recs))]
+			msgs, err := messages(from, part)
+			if err != nil {
+				return err
+			}
+			if err := l.store(ctx, []*write{{msgs: msgs, recs: part}}); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	return nil
+	msgs, err := messages(0, recs)
+	if err != nil {
+		return err
+	}
+	w := &write{msgs: msgs, recs: recs, done: make(chan error, 1)}
+	select {
+	case l.queue <- w:
+	case <-l.quit:
+		return errClosed
+	case <-ctx.Done():
+		return fmt.Errorf("audit: store access records: %w", ctx.Err())
+	}
+	select {
+	case err := <-w.done:
+		return err
+	case <-l.quit:
+		return errClosed
+	case <-ctx.Done():
+		return fmt.Errorf("audit: store access records: %w", ctx.Err())
+	}
 }
 
-// record stores recs, the request's records from index from on, as one
-// atomic batch.
-func (l *Log) record(ctx context.Context, from int, recs []access.Record) error {
+// errClosed refuses records after Close.
+var errClosed = errors.New("audit: the access log is closed")
+
+// messages are a request's records as stream messages; from is the index
+// of the first in the request, for their message ids.
+func messages(from int, recs []access.Record) ([]*nats.Msg, error) {
 	msgs := make([]*nats.Msg, len(recs))
 	for i, r := range recs {
 		data, err := json.Marshal(r)
 		if err != nil {
-			return fmt.Errorf("audit: %w", err)
+			return nil, fmt.Errorf("audit: %w", err)
 		}
 		m := nats.NewMsg(eventlog.AuditPrefix + r.Action)
 		m.Data = data
@@ -122,6 +182,53 @@ func (l *Log) record(ctx context.Context, from int, recs []access.Record) error 
 			m.Header.Set(jetstream.MsgIDHeader, r.RequestID+"-"+strconv.Itoa(from+i)+"-"+r.At.Format(time.RFC3339Nano))
 		}
 		msgs[i] = m
+	}
+	return msgs, nil
+}
+
+// commit stores what is waiting, as one batch, until Close: it takes the
+// first request to come and every other already waiting, up to
+// eventlog.MaxAtomicBatch records.
+func (l *Log) commit() {
+	var next *write
+	for {
+		if next == nil {
+			select {
+			case next = <-l.queue:
+			case <-l.quit:
+				return
+			}
+		}
+		group, n := []*write{next}, len(next.msgs)
+		next = nil
+	gather:
+		for {
+			select {
+			case w := <-l.queue:
+				if n+len(w.msgs) > eventlog.MaxAtomicBatch {
+					next = w // the first of the next batch
+					break gather
+				}
+				group, n = append(group, w), n+len(w.msgs)
+			default:
+				break gather
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), RecordWithin)
+		err := l.store(ctx, group)
+		cancel()
+		for _, w := range group {
+			w.done <- err
+		}
+	}
+}
+
+// store stores the group's records as one atomic batch, in order, and
+// indexes them.
+func (l *Log) store(ctx context.Context, group []*write) error {
+	var msgs []*nats.Msg
+	for _, w := range group {
+		msgs = append(msgs, w.msgs...)
 	}
 	var ack *jetstream.PubAck
 	var err error
@@ -133,9 +240,13 @@ func (l *Log) record(ctx context.Context, from int, recs []access.Record) error 
 	if err != nil {
 		return fmt.Errorf("audit: store access records: %w", err)
 	}
-	first := ack.Sequence - uint64(len(recs)) + 1
-	for i, r := range recs {
-		l.add(first+uint64(i), r) // read your own writes
+	l.flushes.Add(1)
+	seq := ack.Sequence - uint64(len(msgs)) + 1
+	for _, w := range group {
+		for _, r := range w.recs {
+			l.add(seq, r) // read your own writes
+			seq++
+		}
 	}
 	return nil
 }
@@ -225,9 +336,11 @@ func (l *Log) Check(ctx context.Context) error {
 	return nil
 }
 
-// Close stops indexing.
+// Close stops indexing and storing: records offered after it, or still
+// waiting for a batch, are refused.
 func (l *Log) Close() {
 	l.cc.Stop()
+	l.stopped.Do(func() { close(l.quit) })
 }
 
 // fullRoom is the room below its byte limit at which an access log that
