@@ -300,7 +300,7 @@ func (w *Worklist) update(ctx context.Context, now time.Time) error {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("flags: evaluating what changed: %w", err)
 		}
-		_, was := w.drop(id)
+		was := w.drop(id)
 		var fs []Flag
 		if c, ok := w.src.ChildByID(id, nil); ok && c.ID == id {
 			fs = w.put(c, now)
@@ -336,12 +336,12 @@ func (w *Worklist) note(id string, fs []Flag) {
 }
 
 // drop forgets a child's flags and says whether it had active ones.
-func (w *Worklist) drop(id string) (ChildFlags, bool) {
-	cf, had := w.byChild[id]
+func (w *Worklist) drop(id string) bool {
+	_, had := w.byChild[id]
 	delete(w.byChild, id)
 	delete(w.next, id)
 	w.sorted = nil
-	return cf, had
+	return had
 }
 
 // put evaluates a child and returns its flags, cleared ones too.

@@ -84,7 +84,6 @@ type said struct {
 // Alerter sweeps the read model and publishes changes.
 type Alerter struct {
 	js  jetstream.JetStream
-	src Source
 	cfg Config
 
 	mu   sync.Mutex
@@ -121,7 +120,7 @@ func Start(ctx context.Context, js jetstream.JetStream, src Source, cfg Config) 
 	if cfg.Worklist == nil {
 		cfg.Worklist = flags.NewWorklist(src, cfg.Rules)
 	}
-	a := &Alerter{js: js, src: src, cfg: cfg, said: map[string]said{}, flags: cfg.Worklist.Follow(), stop: make(chan struct{}), done: make(chan struct{}), looked: make(chan struct{})}
+	a := &Alerter{js: js, cfg: cfg, said: map[string]said{}, flags: cfg.Worklist.Follow(), stop: make(chan struct{}), done: make(chan struct{}), looked: make(chan struct{})}
 	if err := a.load(ctx); err != nil {
 		return nil, err
 	}

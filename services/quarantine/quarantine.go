@@ -41,7 +41,6 @@ func Put(ctx context.Context, js jetstream.JetStream, subject string, seq uint64
 	}
 	m := nats.NewMsg(eventlog.QuarantinePrefix + agency + "." + strconv.FormatUint(seq, 10))
 	m.Data = data
-	m.Header.Set(jetstream.MsgIDHeader, "quarantine-"+strconv.FormatUint(seq, 10))
 	m.Header.Set(HeaderReason, Reason(problem))
 	m.Header.Set(HeaderOriginalSubject, subject)
 	m.Header.Set(HeaderOriginalSeq, strconv.FormatUint(seq, 10))

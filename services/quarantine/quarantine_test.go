@@ -144,8 +144,8 @@ func TestQuarantineStoresEachEventOnce(t *testing.T) {
 	}
 	put()
 	put()
-	// Past the duplicate window, the message id no longer helps; the
-	// record's own subject still does.
+	// Past the stream's duplicate window too: the record's own subject,
+	// not a message id, is what keeps it once.
 	q := mustStream(t, srv.JS, eventlog.QuarantineStream)
 	cfg := q.CachedInfo().Config
 	cfg.Duplicates = 100 * time.Millisecond
