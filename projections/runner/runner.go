@@ -406,11 +406,12 @@ func (r *Runner) repair() {
 			r.cfg.Log.Warn("projector: recreating consumer", "consumer", name, "err", err)
 			return
 		}
-		if err := r.consume(ctx); err != nil {
+		if err := r.deliverAgain(func() error { return r.consume(ctx) }); err != nil {
 			r.cfg.Log.Warn("projector: recreating consumer", "consumer", name, "err", err)
 			return
 		}
 		r.cfg.Log.Info("projector: consumer recreated", "consumer", name, "from_seq", r.model.LastSeq()+1)
+		return
 	case err != nil:
 		r.cfg.Log.Warn("projector: checking consumer", "consumer", name, "err", err)
 		return
@@ -420,17 +421,32 @@ func (r *Runner) repair() {
 	default:
 		select {
 		case <-cc.Closed():
-			if err := r.start(cons); err != nil {
+			if err := r.deliverAgain(func() error { return r.start(cons) }); err != nil {
 				r.cfg.Log.Warn("projector: resuming consumer", "consumer", name, "err", err)
 				return
 			}
 		default:
+			_ = r.deliverAgain(func() error { return nil })
 		}
 		r.cfg.Log.Info("projector: consumer working again", "consumer", name)
 	}
+}
+
+// deliverAgain clears the runner's trouble and starts delivery again with
+// start. The trouble is cleared before the first delivery, not after it:
+// otherwise a waiter woken by that delivery could find the runner not
+// ready, and a failure among those deliveries would be cleared along with
+// the old trouble and never repaired. A start that fails sets the trouble
+// again, so the watch tries again.
+func (r *Runner) deliverAgain(start func() error) error {
 	r.mu.Lock()
 	r.broken = nil
 	r.mu.Unlock()
+	if err := start(); err != nil {
+		r.setBroken(err)
+		return err
+	}
+	return nil
 }
 
 // errGap is why a runner whose consumer skipped sequences is not ready
@@ -464,15 +480,12 @@ func (r *Runner) refetch(ctx context.Context, cc jetstream.ConsumeContext) {
 		r.cfg.Log.Info("projector: read model rebuilt", "from_seq", r.model.LastSeq())
 	}
 	r.gapped.Store(false)
-	if err := r.consume(ctx); err != nil {
+	if err := r.deliverAgain(func() error { return r.consume(ctx) }); err != nil {
 		// The consumer is gone now: the next repair creates it.
 		r.cfg.Log.Warn("projector: refetching after a gap", "consumer", name, "err", err)
 		return
 	}
 	r.cfg.Log.Info("projector: consumer recreated after a gap in delivery", "consumer", name, "from_seq", r.model.LastSeq()+1)
-	r.mu.Lock()
-	r.broken = nil
-	r.mu.Unlock()
 }
 
 // retarget moves the catch-up target to the stream's last sequence now:
