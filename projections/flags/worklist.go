@@ -3,7 +3,6 @@ package flags
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -291,8 +290,14 @@ func (w *Worklist) update(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	changed := w.src.ChangedSince(w.seq)
+	// A set, not slices.Contains: a bulk import changes tens of thousands
+	// of children between two looks, and as many have deadlines.
+	seen := make(map[string]bool, len(changed))
+	for _, id := range changed {
+		seen[id] = true
+	}
 	for id, n := range w.next {
-		if !now.Before(n) && !slices.Contains(changed, id) {
+		if !now.Before(n) && !seen[id] {
 			changed = append(changed, id)
 		}
 	}

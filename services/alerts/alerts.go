@@ -56,7 +56,11 @@ type Config struct {
 	Now func() time.Time
 	// Interval is how often to look for changes (a new event applied, or a
 	// deadline passed). Default 2 seconds; each look re-evaluates only the
-	// children that changed (see flags.Worklist).
+	// children that changed (see flags.Worklist). A look that takes long
+	// (a bulk import changes thousands of children a second) is followed by
+	// a pause of three times its length (at most 10 s), so that looking
+	// takes no more than about a quarter of a core from the import and the
+	// projector; each look then covers more changes per child.
 	Interval time.Duration
 	// Worklist, when set, is the process's present flags, shared with the
 	// worklist page so that each change is evaluated once; it must be over
@@ -167,7 +171,7 @@ func List(ctx context.Context, js jetstream.JetStream) ([]Alert, error) {
 
 func (a *Alerter) loop() {
 	defer close(a.done)
-	t := time.NewTicker(a.cfg.Interval)
+	t := time.NewTimer(a.cfg.Interval)
 	defer t.Stop()
 	// A sweep in progress stops when the alerter does: shutting down does
 	// not wait for every child to be evaluated (the next start sweeps).
@@ -182,16 +186,33 @@ func (a *Alerter) loop() {
 	}()
 	for {
 		ctx, cancel := context.WithTimeout(base, time.Minute)
+		began := time.Now()
 		if err := a.SweepIfDue(ctx); err != nil && base.Err() == nil {
 			a.cfg.Log.Error("alerts: sweep failed; will retry", "err", err)
 		}
 		cancel()
+		t.Reset(pause(a.cfg.Interval, time.Since(began)))
 		select {
 		case <-a.stop:
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// sweepPace is how many times a sweep's length the alerter rests after it
+// (Config.Interval at least): at most a quarter of a core goes to looking
+// while sweeps are long. maxPause bounds the rest, so that an alert waits
+// at most that long plus a sweep even after the first look at every child
+// (tens of seconds at a million events).
+const (
+	sweepPace = 3
+	maxPause  = 10 * time.Second
+)
+
+// pause is how long to wait after a sweep that took took.
+func pause(interval, took time.Duration) time.Duration {
+	return max(interval, min(sweepPace*took, maxPause))
 }
 
 // SweepIfDue sweeps once the read model has caught up with the log: no
