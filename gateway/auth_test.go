@@ -732,6 +732,13 @@ func TestAnalystGetsCountsAndPseudonymsOnly(t *testing.T) {
 	if status, _ := h.raw("GET", "/v1/export", "", "", map[string]string{"Authorization": "Bearer " + analyst}); status != 403 {
 		t.Errorf("export without a purpose: %d", status)
 	}
+	// An export only reads: another method is 405, not a bad request.
+	for _, path := range []string{"/v1/export", "/v1/export/annex-a", "/v1/export/cin-census"} {
+		status, body := h.raw("POST", path, "", "", map[string]string{"Authorization": "Bearer " + analyst, "Chronicle-Purpose": "quality_assurance"})
+		if status != 405 || !strings.Contains(body, "METHOD_NOT_ALLOWED") {
+			t.Errorf("POST %s: %d %s, want 405 METHOD_NOT_ALLOWED", path, status, body)
+		}
+	}
 	if status, _ := h.raw("GET", "/v1/export", "", "", map[string]string{"Authorization": "Bearer " + h.tokenFor(auth.Practitioner, "health"), "Chronicle-Purpose": "quality_assurance"}); status != 403 {
 		t.Errorf("practitioner export: %d", status)
 	}

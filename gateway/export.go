@@ -87,9 +87,7 @@ func (x *Exporter) Rows() []ExportRow {
 // Chronicle-Purpose header; without one, or when the log cannot be written,
 // nothing is exported.
 func (x *Exporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		httpapi.WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
+	if !x.onlyGet(w, r) {
 		return
 	}
 	why, err := exportPurpose(r)
@@ -140,9 +138,7 @@ func (x *Exporter) logged(w http.ResponseWriter, r *http.Request, why access.Pur
 // the body and how many rows it holds, or a *events.Error.
 func (x *Exporter) Rendered(part, contentType string, render func(r *http.Request) (body []byte, rows int, err error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			httpapi.WriteError(w, r, x.log, events.Errorf("export", events.KindInvalid, "use GET"))
+		if !x.onlyGet(w, r) {
 			return
 		}
 		why, err := exportPurpose(r)
@@ -161,4 +157,15 @@ func (x *Exporter) Rendered(part, contentType string, render func(r *http.Reques
 		w.Header().Set("Content-Type", contentType)
 		_, _ = w.Write(body)
 	})
+}
+
+// onlyGet answers any method but GET with 405 and the Allow header, and
+// reports whether the request may go on: an export only reads.
+func (x *Exporter) onlyGet(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet {
+		return true
+	}
+	w.Header().Set("Allow", http.MethodGet)
+	httpapi.WriteError(w, r, x.log, httpapi.Refuse(httpapi.MethodNotAllowed, "method %s not allowed: an export is read with GET", r.Method))
+	return false
 }
