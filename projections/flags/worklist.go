@@ -176,6 +176,9 @@ type Worklist struct {
 	changed   map[string]uint64
 	recent    map[string][]Flag
 	followers []*Follower
+	// restored is set while the flags are a saved worklist's (Restore),
+	// until everyone is evaluated again for some other reason.
+	restored bool
 }
 
 // NewWorklist returns a worklist over src with the rules in force.
@@ -201,13 +204,25 @@ type Follower struct {
 
 // Follow returns a new follower. Its first Changed tells every child with
 // flags (a follower that comes after the first evaluation has everyone
-// evaluated again for it).
+// evaluated again for it; one that comes after Restore hears of every
+// child with active flags as saved, and of the changes saved unread,
+// then of what changed since, which is what it would hear of from a full
+// evaluation that it had not told before).
 func (w *Worklist) Follow() *Follower {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	f := &Follower{w: w}
 	w.followers = append(w.followers, f)
-	w.built = false
+	if !w.restored {
+		w.built = false
+		return f
+	}
+	w.gen++
+	for id, cf := range w.byChild {
+		if _, unread := w.changed[id]; !unread {
+			w.changed[id], w.recent[id] = w.gen, cf.Flags
+		}
+	}
 	return f
 }
 
@@ -277,7 +292,7 @@ func (w *Worklist) update(ctx context.Context, now time.Time) error {
 			w.note(id, nil)
 		}
 		w.byChild, w.next, w.sorted = map[string]ChildFlags{}, map[string]time.Time{}, nil
-		w.built = false
+		w.built, w.restored = false, false
 		for _, c := range w.src.Children(projections.ChildFilter{}, nil) {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("flags: evaluating every child: %w", err)

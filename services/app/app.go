@@ -450,6 +450,7 @@ func (a *App) startGateway(ctx context.Context) error {
 		}
 	}(a.proj)
 	a.flags = flags.NewWorklist(a.model, a.cfg.Rules)
+	a.restoreWorklist(ctx)
 	a.alerter, err = alerts.Start(ctx, a.js, a.model, alerts.Config{Worklist: a.flags,
 		Rules: a.cfg.Rules, Now: a.cfg.Now, Interval: a.cfg.AlertInterval, Ready: a.proj.CaughtUp, Log: a.log,
 		Published: a.metrics.AlertPublished,
@@ -823,6 +824,14 @@ func (a *App) Close() error {
 	if a.alerter != nil {
 		a.alerter.Stop()
 		a.alerter = nil
+	}
+	if a.flags != nil && a.js != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := a.saveWorklist(ctx); err != nil {
+			a.log.Warn("worklist not saved; the next start evaluates every child's flags again", "err", err)
+		}
+		cancel()
+		a.flags = nil
 	}
 	if a.amendments != nil {
 		_ = a.amendments.Unsubscribe()
