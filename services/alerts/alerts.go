@@ -191,7 +191,13 @@ func (a *Alerter) loop() {
 			a.cfg.Log.Error("alerts: sweep failed; will retry", "err", err)
 		}
 		cancel()
-		t.Reset(pause(a.cfg.Interval, time.Since(began)))
+		wait := pause(a.cfg.Interval, time.Since(began))
+		if !a.cfg.Ready() {
+			// Catching up after a start: look again soon, so the first
+			// look follows the catch-up closely rather than an interval on.
+			wait = min(wait, notReadyPoll)
+		}
+		t.Reset(wait)
 		select {
 		case <-a.stop:
 			return
@@ -206,8 +212,9 @@ func (a *Alerter) loop() {
 // at most that long plus a sweep even after the first look at every child
 // (tens of seconds at a million events).
 const (
-	sweepPace = 3
-	maxPause  = 10 * time.Second
+	sweepPace    = 3
+	maxPause     = 10 * time.Second
+	notReadyPoll = 50 * time.Millisecond
 )
 
 // pause is how long to wait after a sweep that took took.

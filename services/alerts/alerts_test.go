@@ -365,3 +365,23 @@ func TestRetractionClearsWithTheSameStory(t *testing.T) {
 		t.Fatalf("%d alerts after another sweep, want 2", n)
 	}
 }
+
+// The first look follows the read model's catch-up, not the next interval:
+// with an interval of an hour, a restarted alerter whose model catches up
+// still looks (and alerts) at once.
+func TestFirstLookFollowsCatchUp(t *testing.T) {
+	srv := jstest.Run(t)
+	m := projections.NewModel()
+	returnedAtT0(t, m, 1, events.Identifiers{NHSNumber: "9990000018"})
+	var ready atomic.Bool
+	c := &clock{t: t0.Add(73 * time.Hour)} // the interview is overdue
+	al := start(t, srv, m, alerts.Config{Now: c.Now, Interval: time.Hour, Ready: ready.Load})
+	defer al.Stop()
+	select {
+	case <-al.Looked():
+		t.Fatal("looked before the model caught up")
+	case <-time.After(100 * time.Millisecond):
+	}
+	ready.Store(true)
+	jstest.Eventually(t, 5*time.Second, "the first look after catch-up", func() bool { return count(t, srv, "RHI_OVERDUE", "raised") == 1 })
+}
