@@ -416,9 +416,14 @@ func TestVMRSS(t *testing.T) {
 			}
 		})
 	}
-	rss, heap, err := memory()
+	rss, heap, breakdown, err := memory()
 	if err != nil || rss == 0 || heap == 0 || heap > rss {
 		t.Fatalf("this process: rss %d heap %d %v", rss, heap, err)
+	}
+	for _, part := range []string{"heap spans in use", "stacks", "runtime metadata", "outside the Go runtime"} {
+		if !strings.Contains(breakdown, part) {
+			t.Errorf("the breakdown %q does not say %s", breakdown, part)
+		}
 	}
 }
 

@@ -179,18 +179,27 @@ func restart(ctx context.Context, a *app.App, cfg app.Config) (*app.App, time.Du
 }
 
 // memory is the process's resident set and live heap after a full
-// collection with freed memory returned to the system.
-func memory() (rss, heap uint64, err error) {
+// collection with freed memory returned to the system, and where the rest
+// of the resident set is: heap spans in use beyond the live objects
+// (fragmentation), goroutine stacks, the runtime's own metadata, and what
+// is outside the Go runtime's accounts.
+func memory() (rss, heap uint64, breakdown string, err error) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0, ms.HeapAlloc, fmt.Errorf("memory: %w", err)
+		return 0, ms.HeapAlloc, "", fmt.Errorf("memory: %w", err)
 	}
 	rss, err = vmRSS(status)
-	return rss, ms.HeapAlloc, err
+	meta := ms.GCSys + ms.MSpanSys + ms.MCacheSys + ms.BuckHashSys + ms.OtherSys
+	accounted := ms.HeapInuse + ms.StackInuse + meta
+	outside := int64(rss) - int64(accounted)
+	mb := func(n uint64) string { return group(int64(n >> 20)) }
+	breakdown = fmt.Sprintf("heap spans in use %s MB (live %s), stacks %s MB, runtime metadata %s MB, outside the Go runtime %s MB",
+		mb(ms.HeapInuse), mb(ms.HeapAlloc), mb(ms.StackInuse), mb(meta), group(outside>>20))
+	return rss, ms.HeapAlloc, breakdown, err
 }
 
 // vmRSS reads the VmRSS line of /proc/<pid>/status, in bytes.

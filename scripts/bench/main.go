@@ -466,13 +466,13 @@ func (b *bench) chronicle(ctx context.Context) {
 		if err != nil {
 			return err
 		}
-		rss, heap, err := memory()
+		rss, heap, breakdown, err := memory()
 		if err != nil {
 			return err
 		}
 		b.heapProfile()
 		perEvent := func(n uint64) float64 { return float64(n) / float64(held) }
-		b.res.set("chronicle.rss", perEvent(rss), fmt.Sprintf("%s MB for %s events", group(int64(rss>>20)), group(int64(held))))
+		b.res.set("chronicle.rss", perEvent(rss), fmt.Sprintf("%s MB for %s events: %s", group(int64(rss>>20)), group(int64(held)), breakdown))
 		b.res.set("chronicle.heap", perEvent(heap), fmt.Sprintf("%s MB for %s events", group(int64(heap>>20)), group(int64(held))))
 		return nil
 	})
