@@ -20,6 +20,7 @@ package flags
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -381,6 +382,23 @@ func knownAt(entries []projections.Entry, t time.Time) []string {
 func knownBy(en projections.Entry, t time.Time) bool {
 	return !en.Received.After(t) && !en.OccurredAt.After(t) && (!en.Retracted || en.RetractedAt.After(t))
 }
+
+// knownSpan is when knownBy holds for an entry, as Unix nanoseconds: from
+// when it both happened and was received, until its retraction took effect
+// (for ever without one). A rule asked at every change point about every
+// entry compares two integers per entry instead of three times.
+type knownSpan struct{ from, until int64 }
+
+func spanOf(en projections.Entry) knownSpan {
+	s := knownSpan{from: max(en.Received.UnixNano(), en.OccurredAt.UnixNano()), until: math.MaxInt64}
+	if en.Retracted {
+		s.until = en.RetractedAt.UnixNano()
+	}
+	return s
+}
+
+// holdsAt reports knownBy at t (as Unix nanoseconds).
+func (s knownSpan) holdsAt(t int64) bool { return s.from <= t && t < s.until }
 
 // changes are the times knownBy can change for an entry: when it happened,
 // when the hub received it, and when its retraction took effect.

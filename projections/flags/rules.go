@@ -180,13 +180,16 @@ func clustered(entries []projections.Entry, n int, w window) condition {
 	// Asked at every point about every entry: the windows' ends are worked
 	// out once, and the entries known are listed by index, not copied.
 	closes := make([]time.Time, len(entries))
+	known := make([]knownSpan, len(entries))
 	for i, en := range entries {
 		closes[i] = w.closes(en.OccurredAt)
+		known[i] = spanOf(en)
 	}
 	return func(t time.Time) (bool, []projections.Entry) {
 		var k []int
+		at := t.UnixNano()
 		for i := range entries {
-			if knownBy(entries[i], t) {
+			if known[i].holdsAt(at) {
 				k = append(k, i)
 			}
 		}
@@ -356,20 +359,23 @@ func multiAgency(e *evaluation, r Rule) []occurrence {
 	// nothing until it is evidence. Asking about every concern at every
 	// point made a child with a thousand concerns a second's work.
 	sort.SliceStable(concerns, func(i, j int) bool { return concerns[i].OccurredAt.Before(concerns[j].OccurredAt) })
-	closes := make([]time.Time, len(concerns))
+	// open is when each concern counts: known, and its window not closed.
+	open := make([]knownSpan, len(concerns))
 	var longest time.Duration
 	for i, en := range concerns {
-		closes[i] = w.closes(en.OccurredAt)
-		longest = max(longest, closes[i].Sub(en.OccurredAt))
+		closes := w.closes(en.OccurredAt)
+		longest = max(longest, closes.Sub(en.OccurredAt))
+		open[i] = spanOf(en)
+		open[i].until = min(open[i].until, closes.UnixNano())
 	}
 	holds := func(t time.Time) (bool, []projections.Entry) {
 		if _, ok := supportedBy(support, t); ok {
 			return false, nil
 		}
-		from := t.Add(-longest)
+		from, at := t.Add(-longest), t.UnixNano()
 		var ev []projections.Entry
 		for i := sort.Search(len(concerns), func(i int) bool { return !concerns[i].OccurredAt.Before(from) }); i < len(concerns) && !concerns[i].OccurredAt.After(t); i++ {
-			if t.Before(closes[i]) && knownBy(concerns[i], t) {
+			if open[i].holdsAt(at) {
 				ev = append(ev, concerns[i])
 			}
 		}
