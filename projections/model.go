@@ -281,6 +281,20 @@ func (m *Model) touch(seq uint64, rec *Record) {
 	}
 }
 
+// lastChange is the stream sequence of the last event that changed rec:
+// the record's own, or a later correction or retraction of it.
+func (r *Record) lastChange() uint64 {
+	last := r.seq
+	if r.amends != nil {
+		for _, list := range [][]Amendment{r.amends.corrections, r.amends.retractions} {
+			for _, a := range list {
+				last = max(last, a.Seq)
+			}
+		}
+	}
+	return last
+}
+
 // nodesOf lists the identity nodes a record is indexed under.
 func (m *Model) nodesOf(rec *Record) []int { return rec.nodes() }
 

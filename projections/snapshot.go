@@ -623,7 +623,7 @@ func decodeSnapshot(s *snapReader) (*Model, error) {
 				s.fail("hint out of range")
 			}
 		})
-		m.touch(r.seq, r)
+		m.touch(r.lastChange(), r)
 		m.recount(r)
 	}
 	if s.err != nil {

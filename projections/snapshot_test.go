@@ -3,6 +3,7 @@ package projections
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -77,6 +78,39 @@ func TestSnapshotRestoresTheState(t *testing.T) {
 	}
 	if restored.ChangedSince(0) == nil || len(restored.ChangedSince(0)) != len(live.ChangedSince(0)) {
 		t.Fatal("changes since the start differ")
+	}
+}
+
+// A restored model says which children changed since any position exactly
+// as the model that was snapshotted does, corrections and retractions of
+// older records included: a saved worklist re-evaluates what changed after
+// its own position, which may be before the snapshot's.
+func TestSnapshotKeepsWhatChangedWhen(t *testing.T) {
+	f := newFeed(t)
+	first := f.event("police.notification", "police", day(1), child(events.Identifiers{NHSNumber: nhsA.Value}), &events.PoliceReport{Category: "exploitation_concern", ChildRole: "victim"})
+	second := f.event("health.concern", "health", day(2), child(events.Identifiers{NHSNumber: nhsA.Value}), &events.HealthConcern{Concern: "x"})
+	log := []Delivered{
+		first, second,
+		f.event("health.concern", "health", day(3), child(events.Identifiers{NHSNumber: nhsB.Value}), &events.HealthConcern{Concern: "y"}),
+		f.event("record.corrected", "police", day(4), child(events.Identifiers{NHSNumber: nhsA.Value}), &events.RecordCorrected{EventID: first.Event.ID, Reason: "Wrong date keyed", OccurredAt: day(1).Add(time.Hour).Format(time.RFC3339)}),
+		f.event("health.concern", "health", day(5), child(events.Identifiers{NHSNumber: nhsB.Value}), &events.HealthConcern{Concern: "z"}),
+		f.event("record.retracted", "health", day(6), child(events.Identifiers{NHSNumber: nhsA.Value}), &events.RecordRetracted{EventID: second.Event.ID, Reason: "Wrong child"}),
+		f.event("health.concern", "health", day(7), child(events.Identifiers{NHSNumber: nhsB.Value}), &events.HealthConcern{Concern: "w"}),
+	}
+	live := NewModel()
+	mustApply(t, live, log...)
+	restored := NewModel()
+	if err := restored.Restore(bytes.NewReader(snapshotOf(t, live))); err != nil {
+		t.Fatal(err)
+	}
+	for seq := uint64(0); seq <= uint64(len(log)); seq++ {
+		got, want := restored.ChangedSince(seq), live.ChangedSince(seq)
+		if !slices.Equal(got, want) {
+			t.Fatalf("changed since %d: restored says %v, the live model %v", seq, got, want)
+		}
+	}
+	if n := len(live.ChangedSince(5)); n != 2 {
+		t.Fatalf("after the retraction at 6 and the event at 7, %d children changed, want 2", n)
 	}
 }
 

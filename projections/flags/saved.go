@@ -65,8 +65,8 @@ type pendingChange struct {
 // Save writes the worklist's state to out, headed by key and the event id
 // at the position it was evaluated at (lastID; the caller looks it up),
 // and followed by a checksum. It returns that position. Save does not
-// bring the worklist up to date first: a worklist that has never been
-// evaluated is not saved (ErrNotEvaluated).
+// bring the worklist up to date first (CatchUp does, before it): a
+// worklist that has never been evaluated is not saved (ErrNotEvaluated).
 func (w *Worklist) Save(out io.Writer, key string, lastID func(seq uint64) (string, error)) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

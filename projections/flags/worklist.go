@@ -195,6 +195,21 @@ func (w *Worklist) At(now time.Time) []ChildFlags {
 	return w.list()
 }
 
+// CatchUp brings a worklist already evaluated to time now and the model's
+// position, as At would, for Save: the changes since are then evaluated
+// before a shutdown rather than after the next start. A worklist never
+// evaluated, or last evaluated at a later time, is left as it is (that
+// would be every child again). When ctx ends part way, what was evaluated
+// is kept and the position is not moved (see update).
+func (w *Worklist) CatchUp(ctx context.Context, now time.Time) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.built || now.Before(w.at) {
+		return nil
+	}
+	return w.update(ctx, now)
+}
+
 // Follower reads the changes to the present flags at its own pace, as the
 // alerter does: it diffs what it has said against them.
 type Follower struct {

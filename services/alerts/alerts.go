@@ -99,6 +99,7 @@ type Alerter struct {
 	// for its one log line.
 	published [2]int
 	stop      chan struct{}
+	stopOnce  sync.Once
 	done      chan struct{}
 	// looked is closed when the first sweep has been through every
 	// child; firstLook guards it.
@@ -371,8 +372,8 @@ func (a *Alerter) told(al Alert) {
 // "alone".
 func (a *Alerter) Looked() <-chan struct{} { return a.looked }
 
-// Stop ends the sweeps.
+// Stop ends the sweeps. Calling it again does nothing.
 func (a *Alerter) Stop() {
-	close(a.stop)
+	a.stopOnce.Do(func() { close(a.stop) })
 	<-a.done
 }

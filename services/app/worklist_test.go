@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/chronicle-hub/chronicle/events"
 	"github.com/chronicle-hub/chronicle/projections/flags"
 	"github.com/chronicle-hub/chronicle/scripts/demodata"
 	"github.com/chronicle-hub/chronicle/services/alerts"
@@ -93,4 +96,51 @@ func TestWorklistIsRestoredAfterARestart(t *testing.T) {
 		t.Fatalf("a damaged worklist: %d warnings\n%s", n, logs.String())
 	}
 	settle(d)
+}
+
+// The worklist is saved at the log's end, not where the alerter last
+// looked: what changed after that look (up to ten seconds of a bulk
+// import) is evaluated at shutdown, beside the final snapshot, so the
+// next start has nothing to catch up on but deadlines.
+func TestWorklistIsSavedAtTheLogsEnd(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	a := start(t, dir, func(c *app.Config) { c.AlertInterval = time.Hour })
+	if _, err := a.LoadDemo(ctx, demodata.Config{Seed: 7, Children: 20}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Projector().WaitForLatest(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Alerter().Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// More events that only the projector sees before the shutdown.
+	a.Alerter().Stop()
+	more := slices.DeleteFunc(demodata.Generate(demodata.Config{Seed: 8, Children: 5}), func(e *events.Event) bool {
+		return e.Type == "record.corrected" || e.Type == "record.retracted" // they name events of this set
+	})
+	if err := a.PublishAndApply(ctx, more...); err != nil {
+		t.Fatal(err)
+	}
+	last := storedCount(t, a)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	paths, _ := filepath.Glob(filepath.Join(dir, "snapshots", "worklist-*.saved"))
+	if len(paths) != 1 {
+		t.Fatalf("saved worklists after shutdown: %v", paths)
+	}
+	f, err := os.Open(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved, err := flags.ReadSaved(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.Seq != last {
+		t.Fatalf("worklist saved at sequence %d, the log ends at %d", saved.Seq, last)
+	}
 }
