@@ -47,6 +47,7 @@ type Model struct {
 	// a snapshot copies (everything else a record holds never changes).
 	amendedRecs []*Record
 	byNode      [][]*Record // identity node -> records naming it, in seq order
+	arena       arena       // where records, their text and their groups are kept
 	lastSeq     uint64
 	dups        int
 	last        time.Time // receipt time of the last applied event
@@ -233,6 +234,7 @@ func (m *Model) apply(d Delivered) error {
 		m.index(m.ident.index[a], rec)
 		m.index(m.ident.index[b], rec)
 	}
+	rec.groups = m.arena.int32s(rec.groups)
 	m.touch(d.Seq, rec)
 	return nil
 }
@@ -240,11 +242,12 @@ func (m *Model) apply(d Delivered) error {
 // newRecord keeps what the model needs of a delivered event.
 func (m *Model) newRecord(d Delivered) *Record {
 	e := d.Event
-	r := &Record{
+	r := m.arena.record()
+	*r = Record{
 		seq: d.Seq, received: nanos(d.Received), occurred: nanos(e.OccurredAt), recorded: nanos(e.RecordedAt),
 		typ: m.tab.intern(string(e.Type)), agency: m.tab.intern(e.Agency), summary: m.tab.intern(e.Summary),
 		source: m.tab.intern(e.SourceSystem), sensitivity: m.tab.intern(e.Sensitivity), reliability: m.tab.intern(e.Reliability),
-		refLen: uint32(len(e.SourceRef)), text: e.SourceRef + payloadJSON(e), tab: m.tab,
+		refLen: uint32(len(e.SourceRef)), text: m.arena.str(e.SourceRef, payloadJSON(e)), tab: m.tab,
 	}
 	if k, ok := keyOf(e.ID); ok {
 		r.key = k

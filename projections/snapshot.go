@@ -402,6 +402,7 @@ func (m *Model) Restore(r io.Reader) error {
 	defer m.mu.Unlock()
 	m.ident, m.tab, m.records, m.amended = fresh.ident, fresh.tab, fresh.records, fresh.amended
 	m.order, m.byNode, m.amendedRecs, m.changedAt, m.activity = fresh.order, fresh.byNode, fresh.amendedRecs, fresh.changedAt, fresh.activity
+	m.arena = fresh.arena
 	m.statutory = fresh.statutory
 	m.lastSeq, m.dups, m.last = fresh.lastSeq, fresh.dups, fresh.last
 	m.events, m.corrections, m.retractions = fresh.events, fresh.corrections, fresh.retractions
@@ -453,21 +454,24 @@ func decodeSnapshot(s *snapReader) (*Model, error) {
 		rec  *Record
 		data [2][]Delivered
 	}
+	var groups []int32 // each record's, read before they go to the arena
 	for range nrec {
-		r := &Record{tab: m.tab, seq: s.uvarint(), received: s.varint(), occurred: s.varint(), recorded: s.varint()}
+		r := m.arena.record()
+		*r = Record{tab: m.tab, seq: s.uvarint(), received: s.varint(), occurred: s.varint(), recorded: s.varint()}
 		copy(r.key[:], s.raw(16))
 		odd := s.str()
 		r.typ, r.agency, r.summary = stringAt(s.uvarint()), stringAt(s.uvarint()), stringAt(s.uvarint())
 		r.source, r.sensitivity, r.reliability = stringAt(s.uvarint()), stringAt(s.uvarint()), stringAt(s.uvarint())
-		r.refLen, r.text = uint32(s.uvarint()), s.str()
+		r.refLen, r.text = uint32(s.uvarint()), m.arena.bytesStr(s.raw(s.count()))
 		if int(r.refLen) > len(r.text) {
 			s.fail("source reference longer than the text")
 		}
 		if ng := s.count(); ng > 0 {
-			r.groups = make([]int32, ng)
-			for i := range r.groups {
-				r.groups[i] = int32(s.varint())
+			groups = groups[:0]
+			for range ng {
+				groups = append(groups, int32(s.varint()))
 			}
+			r.groups = m.arena.int32s(groups)
 		}
 		if s.uvarint() == 1 {
 			var lists [2][]Delivered
