@@ -16,10 +16,24 @@ import (
 // Config is the set of rules a deployment runs, with its thresholds.
 type Config struct {
 	list []Rule
+	// enabled is list's enabled rules, worked out once (withEnabled):
+	// every evaluation of every child reads them.
+	enabled []Rule
 }
 
 // DefaultConfig is every rule with its national or common default.
-func DefaultConfig() Config { return Config{list: defaultRules()} }
+func DefaultConfig() Config { return Config{list: defaultRules()}.withEnabled() }
+
+// withEnabled returns c with its enabled rules worked out.
+func (c Config) withEnabled() Config {
+	c.enabled = nil
+	for _, r := range c.list {
+		if r.Enabled {
+			c.enabled = append(c.enabled, r)
+		}
+	}
+	return c
+}
 
 // Rules returns the rules in order, for listing (riskRules).
 func (c Config) Rules() []Rule {
@@ -37,18 +51,14 @@ var builtIn = sync.OnceValue(defaultRules)
 // rules is the enabled rules, for evaluation; the Rule values are not to be
 // changed.
 func (c Config) rules() []Rule {
-	list := c.list
-	if list == nil {
-		list = builtIn()
+	if c.list == nil {
+		return builtInEnabled()
 	}
-	var out []Rule
-	for _, r := range list {
-		if r.Enabled {
-			out = append(out, r)
-		}
-	}
-	return out
+	return c.enabled
 }
+
+// builtInEnabled is the enabled default rules, for the zero Config.
+var builtInEnabled = sync.OnceValue(func() []Rule { return Config{list: builtIn()}.withEnabled().enabled })
 
 // Options are a rule's readings of the guidance that are not numbers: where
 // the guidance leaves a choice, or a hub may depart from it locally. Each
@@ -119,7 +129,7 @@ func LoadConfig(r io.Reader) (Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
-	return cfg, nil
+	return cfg.withEnabled(), nil
 }
 
 func ruleCodes(rs []Rule) []string {

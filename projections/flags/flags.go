@@ -271,6 +271,32 @@ type evaluation struct {
 	cal        *Calendar
 	nextChange time.Time
 	cpEnds     []projections.Entry // see planEnds; nil until asked
+	// changed is every entry's change times, sorted (see changesAfter);
+	// nil until asked.
+	changed []time.Time
+	// ofTypes remembers of's answers: the rules ask for the same types
+	// many times over.
+	ofTypes []typesOf
+}
+
+type typesOf struct {
+	types   []events.Type
+	entries []projections.Entry
+}
+
+// changesAfter appends to dst the times after t at which any entry
+// changes (see changes). A rule with a deadline per entry asks this once
+// per entry; the times are worked out once per evaluation.
+func (e *evaluation) changesAfter(dst []time.Time, t time.Time) []time.Time {
+	if e.changed == nil {
+		e.changed = make([]time.Time, 0, 2*len(e.h.Entries))
+		for _, en := range e.h.Entries {
+			e.changed = appendChanges(e.changed, en)
+		}
+		sortTimes(e.changed)
+	}
+	i := sort.Search(len(e.changed), func(i int) bool { return e.changed[i].After(t) })
+	return append(dst, e.changed[i:]...)
 }
 
 func (e *evaluation) next(t time.Time) {
@@ -279,17 +305,23 @@ func (e *evaluation) next(t time.Time) {
 	}
 }
 
-// of returns the entries of the given types, in occurred order.
+// of returns the entries of the given types, in occurred order. The slice
+// is shared by every caller in the evaluation: read it, do not change it
+// (its capacity is its length, so an append copies).
 func (e *evaluation) of(types ...events.Type) []projections.Entry {
-	var out []projections.Entry
-	for _, en := range e.h.Entries {
-		for _, t := range types {
-			if en.Type == t {
-				out = append(out, en)
-				break
-			}
+	for _, c := range e.ofTypes {
+		if slices.Equal(c.types, types) {
+			return c.entries
 		}
 	}
+	var out []projections.Entry
+	for _, en := range e.h.Entries {
+		if slices.Contains(types, en.Type) {
+			out = append(out, en)
+		}
+	}
+	out = out[:len(out):len(out)]
+	e.ofTypes = append(e.ofTypes, typesOf{types: slices.Clone(types), entries: out})
 	return out
 }
 
@@ -313,7 +345,9 @@ type run struct {
 }
 
 // condition says whether a rule holds at t, considering only entries the hub
-// had received by t, and on which evidence.
+// had received by t, and on which evidence. The evidence may be overwritten
+// by the next call (a condition reuses its buffer): runs copies what it
+// keeps.
 type condition func(t time.Time) (bool, []projections.Entry)
 
 // runs evaluates holds at every change point up to the evaluation time and
@@ -402,12 +436,15 @@ func (s knownSpan) holdsAt(t int64) bool { return s.from <= t && t < s.until }
 
 // changes are the times knownBy can change for an entry: when it happened,
 // when the hub received it, and when its retraction took effect.
-func changes(en projections.Entry) []time.Time {
-	out := []time.Time{en.OccurredAt, en.Received}
+func changes(en projections.Entry) []time.Time { return appendChanges(nil, en) }
+
+// appendChanges appends en's change times (see changes) to dst.
+func appendChanges(dst []time.Time, en projections.Entry) []time.Time {
+	dst = append(dst, en.OccurredAt, en.Received)
 	if en.Retracted {
-		out = append(out, en.RetractedAt)
+		dst = append(dst, en.RetractedAt)
 	}
-	return out
+	return dst
 }
 
 // pointsOf collects every entry's change times, plus its occurred and known
@@ -415,7 +452,7 @@ func changes(en projections.Entry) []time.Time {
 func pointsOf(entries []projections.Entry, offsets ...func(time.Time) time.Time) []time.Time {
 	var out []time.Time
 	for _, en := range entries {
-		out = append(out, changes(en)...)
+		out = appendChanges(out, en)
 		for _, off := range offsets {
 			out = append(out, off(en.OccurredAt), off(later(en.OccurredAt, en.Received)))
 		}

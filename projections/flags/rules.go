@@ -163,14 +163,14 @@ func payloadOf[T any](en projections.Entry) (T, bool) {
 	return v, ok
 }
 
-func knownOf(es []projections.Entry, t time.Time) []projections.Entry {
-	var out []projections.Entry
+// appendKnown appends to dst the entries of es known by t.
+func appendKnown(dst, es []projections.Entry, t time.Time) []projections.Entry {
 	for _, en := range es {
 		if knownBy(en, t) {
-			out = append(out, en)
+			dst = append(dst, en)
 		}
 	}
-	return out
+	return dst
 }
 
 // clustered is the shared shape of "n or more within a window" rules: it
@@ -359,27 +359,35 @@ func multiAgency(e *evaluation, r Rule) []occurrence {
 	// nothing until it is evidence. Asking about every concern at every
 	// point made a child with a thousand concerns a second's work.
 	sort.SliceStable(concerns, func(i, j int) bool { return concerns[i].OccurredAt.Before(concerns[j].OccurredAt) })
-	// open is when each concern counts: known, and its window not closed.
+	// open is when each concern counts: known, and its window not closed;
+	// agency is whose concern it is (which reads its payload).
 	open := make([]knownSpan, len(concerns))
+	agency := make([]string, len(concerns))
 	var longest time.Duration
 	for i, en := range concerns {
 		closes := w.closes(en.OccurredAt)
 		longest = max(longest, closes.Sub(en.OccurredAt))
 		open[i] = spanOf(en)
 		open[i].until = min(open[i].until, closes.UnixNano())
+		agency[i] = concernAgency(en)
 	}
+	var ev []projections.Entry // reused: runs copies what it keeps
+	var agencies []string
 	holds := func(t time.Time) (bool, []projections.Entry) {
 		if _, ok := supportedBy(support, t); ok {
 			return false, nil
 		}
 		from, at := t.Add(-longest), t.UnixNano()
-		var ev []projections.Entry
+		ev, agencies = ev[:0], agencies[:0]
 		for i := sort.Search(len(concerns), func(i int) bool { return !concerns[i].OccurredAt.Before(from) }); i < len(concerns) && !concerns[i].OccurredAt.After(t); i++ {
 			if open[i].holdsAt(at) {
 				ev = append(ev, concerns[i])
+				if !slices.Contains(agencies, agency[i]) {
+					agencies = append(agencies, agency[i])
+				}
 			}
 		}
-		return len(concernAgencies(ev)) >= th.Count, ev
+		return len(agencies) >= th.Count, ev
 	}
 	var out []occurrence
 	for _, run := range e.runs(points, holds) {
@@ -449,10 +457,15 @@ func missingAndExploitation(e *evaluation, r Rule) []occurrence {
 			xs = append(xs, en)
 		}
 	}
+	var ev, known []projections.Entry // reused: runs copies what it keeps
 	holds := func(t time.Time) (bool, []projections.Entry) {
-		var ev []projections.Entry
-		for _, m := range knownOf(ms, t) {
-			for _, x := range knownOf(xs, t) {
+		ev = ev[:0]
+		known = appendKnown(known[:0], xs, t)
+		for _, m := range ms {
+			if !knownBy(m, t) {
+				continue
+			}
+			for _, x := range known {
 				a, b := m.OccurredAt, x.OccurredAt
 				if b.Before(a) {
 					a, b = b, a
@@ -562,15 +575,9 @@ func (e *evaluation) overdue(d deadline) []run {
 	rests := append([]projections.Entry{d.trigger}, d.needs...)
 	points := []time.Time{d.missed}
 	for _, en := range rests {
-		points = append(points, changes(en)...)
+		points = appendChanges(points, en)
 	}
-	for _, en := range e.h.Entries {
-		for _, t := range changes(en) {
-			if t.After(d.trigger.OccurredAt) {
-				points = append(points, t)
-			}
-		}
-	}
+	points = e.changesAfter(points, d.trigger.OccurredAt)
 	if !d.retireAt.IsZero() {
 		points = append(points, d.retireAt)
 	}
@@ -868,13 +875,7 @@ func planEndedText(e *evaluation, from, t time.Time) (string, bool) {
 
 func statusRun(e *evaluation, start projections.Entry, ends func(t time.Time) bool, extra ...time.Time) []run {
 	points := append(changes(start), extra...)
-	for _, en := range e.h.Entries {
-		for _, t := range changes(en) {
-			if t.After(start.OccurredAt) {
-				points = append(points, t)
-			}
-		}
-	}
+	points = e.changesAfter(points, start.OccurredAt)
 	return e.runs(points, func(t time.Time) (bool, []projections.Entry) {
 		return knownBy(start, t) && !ends(t), []projections.Entry{start}
 	})
