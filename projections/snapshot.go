@@ -32,7 +32,7 @@ const snapshotMagic = "CHRONSNP"
 
 // SnapshotVersion changes whenever the format or the meaning of what Apply
 // keeps changes; an older snapshot is then refused and the log replayed.
-const SnapshotVersion = 3
+const SnapshotVersion = 4 // 4: Annex A reads a missing episode's SSDA903 code first (AnnexAAbsence)
 
 // ErrSnapshot: a snapshot cannot be used (another version, truncated,
 // corrupt). Restore leaves the model as it was.

@@ -36,10 +36,18 @@ func measureByName(name string) (measure, bool) {
 
 // AnnexAAbsence reports whether a missing episode counts as an absence in
 // Ofsted's Annex A (and statutoryStatistics) rather than as a missing
-// episode: police category absent, or SSDA903 code A (away from placement
-// without authorisation). The template counts the two apart.
+// episode. The template counts the two apart, from the local authority's
+// records: the SSDA903 code when the episode has one (A, away from
+// placement without authorisation, is an absence; M, whereabouts unknown,
+// is missing, whatever the police category), else the police category.
+// The flags (Entry.Absence) differ on purpose in one case: police
+// "missing" with code A is a missing episode for them, erring towards the
+// child, and an absence here, as the authority recorded it.
 func AnnexAAbsence(m *events.MissingReported) bool {
-	return m.Category == "absent" || m.LookedAfterCode == "A"
+	if m.LookedAfterCode != "" {
+		return m.LookedAfterCode == "A"
+	}
+	return m.Category == "absent"
 }
 
 // StatutoryMeasure names the Annex A count or level of need an event with

@@ -203,3 +203,31 @@ func TestMeasuredTypesCoverTheMeasures(t *testing.T) {
 		}
 	}
 }
+
+// Annex A counts an episode as the local authority recorded it: its
+// SSDA903 code when it has one, else the police category. Police "absent"
+// with code M (whereabouts unknown) is a missing episode, as the flags
+// also count it; police "missing" with code A is an absence here, while
+// the flags, erring towards the child, count it as missing.
+func TestAnnexAReadsTheSSDA903CodeFirst(t *testing.T) {
+	tests := []struct {
+		category, code string
+		absence, flags bool // Annex A's reading, and the flags' (Entry.Absence)
+	}{
+		{"absent", "", true, true},
+		{"absent", "A", true, true},
+		{"absent", "M", false, false},
+		{"missing", "A", true, false},
+		{"missing", "M", false, false},
+		{"missing", "", false, false},
+	}
+	for _, tt := range tests {
+		m := &events.MissingReported{EpisodeRef: "E1", Category: tt.category, LookedAfterCode: tt.code}
+		if got := AnnexAAbsence(m); got != tt.absence {
+			t.Errorf("category %q code %q: Annex A absence %v, want %v", tt.category, tt.code, got, tt.absence)
+		}
+		if got := (Entry{Type: "missing.reported"}).WithBody(m).Absence(); got != tt.flags {
+			t.Errorf("category %q code %q: flags' absence %v, want %v", tt.category, tt.code, got, tt.flags)
+		}
+	}
+}
