@@ -55,6 +55,10 @@ const clusterNodes = 3
 // current; elections take a few seconds on a loaded 2-core machine.
 const clusterReadyWithin = 30 * time.Second
 
+// stepDownWithin is how long StepDown waits for another leader before it
+// asks again.
+const stepDownWithin = 10 * time.Second
+
 // RunCluster starts a three-node cluster on fresh temporary directories
 // and waits until its JetStream layer has a leader and every node has
 // caught up with it. Chronicle's streams are not created: the processes
@@ -277,7 +281,7 @@ func (c *Cluster) StepDown(nc *nats.Conn, stream, preferred string) int {
 	// The server may hand leadership to another node than the one
 	// preferred (one it judges more current): ask again until the
 	// preferred one leads, within the cluster's readiness bound.
-	deadline := time.Now().Add(clusterReadyWithin)
+	deadline := time.Now().Add(2 * clusterReadyWithin)
 	for {
 		before := c.StreamLeader(stream)
 		if c.Nodes[before].Name == preferred {
@@ -301,17 +305,16 @@ func (c *Cluster) StepDown(nc *nats.Conn, stream, preferred string) int {
 		if err := json.Unmarshal(resp.Data, &answer); err != nil {
 			c.tb.Fatalf("step down %s: %v %s", stream, err, resp.Data)
 		}
+		// A loaded machine may elect the old leader again, or none for a
+		// while: look for another for a bounded time, then ask again.
 		after := -1
-		if answer.Error == nil {
-			Eventually(c.tb, clusterReadyWithin, "a new leader for "+stream, func() bool {
-				for i, n := range c.Nodes {
-					if i != before && n.Server != nil && n.JetStreamIsStreamLeader(embedded.HubAccount, stream) {
-						after = i
-						return true
-					}
+		for until := time.Now().Add(stepDownWithin); answer.Error == nil && after < 0 && time.Now().Before(until); {
+			for i, n := range c.Nodes {
+				if i != before && n.Server != nil && n.JetStreamIsStreamLeader(embedded.HubAccount, stream) {
+					after = i
 				}
-				return false
-			})
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		if after >= 0 && (preferred == "" || c.Nodes[after].Name == preferred) {
 			return after
