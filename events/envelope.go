@@ -76,16 +76,19 @@ func (s Subject) IsChild() bool { return s.Kind == "" || s.Kind == "child" || s.
 
 // Keys returns the identifiers that find this subject's record: their own,
 // or for an unborn child without any, "unborn_of" each of the mother's.
-func (s Subject) Keys() []Identifier {
-	own := s.Identifiers.List()
-	if len(own) > 0 || s.Kind != "unborn" || s.Mother == nil {
-		return own
+func (s Subject) Keys() []Identifier { return s.AppendKeys(nil) }
+
+// AppendKeys appends the identifiers Keys returns to dst.
+func (s Subject) AppendKeys(dst []Identifier) []Identifier {
+	n := len(dst)
+	dst = s.Identifiers.AppendTo(dst)
+	if len(dst) > n || s.Kind != "unborn" || s.Mother == nil {
+		return dst
 	}
-	var out []Identifier
 	for _, m := range s.Mother.List() {
-		out = append(out, Identifier{Scheme: SchemeUnbornOf, Value: m.String()})
+		dst = append(dst, Identifier{Scheme: SchemeUnbornOf, Value: m.String()})
 	}
-	return out
+	return dst
 }
 
 // Date is a calendar date, "YYYY-MM-DD" on the wire. It is kept as text so

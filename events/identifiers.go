@@ -52,14 +52,17 @@ type Identifiers struct {
 }
 
 // List returns the non-empty identifiers in scheme order.
-func (ids Identifiers) List() []Identifier {
-	out := make([]Identifier, 0, 4)
+func (ids Identifiers) List() []Identifier { return ids.AppendTo(make([]Identifier, 0, 4)) }
+
+// AppendTo appends the identifiers List returns to dst: a caller that
+// reads them once per event can keep one buffer.
+func (ids Identifiers) AppendTo(dst []Identifier) []Identifier {
 	for _, s := range Schemes {
 		if v := ids.Get(s); v != "" {
-			out = append(out, Identifier{Scheme: s, Value: v})
+			dst = append(dst, Identifier{Scheme: s, Value: v})
 		}
 	}
-	return out
+	return dst
 }
 
 // Get returns the value for a scheme, or "" when absent or unknown.

@@ -62,9 +62,11 @@ func (a *arena) str(parts ...string) string {
 }
 
 // bytesStr is str of one part given as bytes, which are only read.
-func (a *arena) bytesStr(b []byte) string {
-	return a.str(unsafe.String(unsafe.SliceData(b), len(b)))
-}
+func (a *arena) bytesStr(b []byte) string { return a.str(transient(b)) }
+
+// transient is b as a string without copying, for a part str copies at once:
+// it must not be kept.
+func transient(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // int32s returns a copy of v held in the arena, with no spare capacity, so
 // that an append to it copies rather than writes over its neighbour.

@@ -75,8 +75,10 @@ func (r *Record) pairNodes() (a, b int, ok bool) {
 
 // nodes lists the identity nodes the record is indexed under, once each:
 // its child subjects', then a link's pair.
-func (r *Record) nodes() []int {
-	var out []int
+func (r *Record) nodes() []int { return r.appendNodes(nil) }
+
+// appendNodes appends the nodes r is indexed under (see nodes) to out.
+func (r *Record) appendNodes(out []int) []int {
 	r.eachSubject(func(ns []int32, _ bool, _ uint32) {
 		for _, n := range ns {
 			if !slices.Contains(out, int(n)) {

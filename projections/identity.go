@@ -46,6 +46,10 @@ type Identity struct {
 
 	now components // the present, maintained as events arrive
 
+	// observe's buffers: what it returns is read before the next call.
+	mentioned []int
+	keys      []events.Identifier
+
 	// noJoin keys children by their identifiers as given, joining nothing:
 	// the pre-identity behaviour, kept only so benchmarks can measure what
 	// identity resolution costs.
@@ -112,14 +116,17 @@ func NewIdentity() *Identity {
 // (Record.groups) with each subject's name and date of birth (hint, an
 // index in the model's table: names are read back through the chronology
 // index, so a name is shown only where an entry the caller may see gives
-// it). It returns the nodes the event mentions, for the chronology index.
+// it). It returns the nodes the event mentions, for the chronology index
+// (overwritten by the next call).
 func (id *Identity) observe(d Delivered, rec *Record, hint func(name, dob string) uint32) []int {
-	var mentioned []int
+	mentioned := id.mentioned[:0]
+	defer func() { id.mentioned = mentioned[:0] }()
 	for _, s := range d.Event.Subjects {
 		if !s.IsChild() {
 			continue
 		}
-		keys := s.Keys()
+		id.keys = s.AppendKeys(id.keys[:0])
+		keys := id.keys
 		first := -1
 		for _, k := range keys {
 			n := id.node(k, d)

@@ -48,6 +48,8 @@ type Model struct {
 	amendedRecs []*Record
 	byNode      [][]*Record // identity node -> records naming it, in seq order
 	arena       arena       // where records, their text and their groups are kept
+	groups      []int32     // Apply's buffer for a record's groups
+	nodeBuf     []int       // touch's buffer for a record's nodes
 	lastSeq     uint64
 	dups        int
 	last        time.Time // receipt time of the last applied event
@@ -225,6 +227,7 @@ func (m *Model) apply(d Delivered) error {
 	m.order = append(m.order, rec)
 	m.activity[activityKey{day: DayOf(d.Event.OccurredAt), agency: rec.agency, typ: rec.typ}]++
 	m.countMeasure(DayOf(d.Event.OccurredAt), measureOf(d.Event.Body), 1)
+	rec.groups = m.groups[:0] // built here, then copied to the arena
 	for _, n := range m.ident.observe(d, rec, m.tab.hint) {
 		m.index(n, rec)
 	}
@@ -234,7 +237,7 @@ func (m *Model) apply(d Delivered) error {
 		m.index(m.ident.index[a], rec)
 		m.index(m.ident.index[b], rec)
 	}
-	rec.groups = m.arena.int32s(rec.groups)
+	m.groups, rec.groups = rec.groups[:0], m.arena.int32s(rec.groups)
 	m.touch(d.Seq, rec)
 	return nil
 }
@@ -247,7 +250,7 @@ func (m *Model) newRecord(d Delivered) *Record {
 		seq: d.Seq, received: nanos(d.Received), occurred: nanos(e.OccurredAt), recorded: nanos(e.RecordedAt),
 		typ: m.tab.intern(string(e.Type)), agency: m.tab.intern(e.Agency), summary: m.tab.intern(e.Summary),
 		source: m.tab.intern(e.SourceSystem), sensitivity: m.tab.intern(e.Sensitivity), reliability: m.tab.intern(e.Reliability),
-		refLen: uint32(len(e.SourceRef)), text: m.arena.str(e.SourceRef, payloadJSON(e)), tab: m.tab,
+		refLen: uint32(len(e.SourceRef)), text: m.arena.str(e.SourceRef, transient(payloadJSON(e))), tab: m.tab,
 	}
 	if k, ok := keyOf(e.ID); ok {
 		r.key = k
@@ -276,7 +279,8 @@ func (r *Record) amend() *amendments {
 
 // touch notes that the children of rec's nodes changed at seq.
 func (m *Model) touch(seq uint64, rec *Record) {
-	for _, n := range rec.nodes() {
+	m.nodeBuf = rec.appendNodes(m.nodeBuf[:0])
+	for _, n := range m.nodeBuf {
 		for n >= len(m.changedAt) {
 			m.changedAt = append(m.changedAt, 0)
 		}

@@ -71,7 +71,14 @@ func (t *tables) hint(name, dob string) uint32 {
 	if name == "" && dob == "" {
 		return 0
 	}
-	return t.intern(name + "\x00" + dob)
+	// Looked up in a buffer first: most subjects repeat a known hint, and
+	// a lookup by string(bytes) does not allocate.
+	var buf [96]byte
+	k := append(append(append(buf[:0], name...), 0), dob...)
+	if i, ok := t.index[string(k)]; ok {
+		return i
+	}
+	return t.intern(string(k))
 }
 
 // hintOf returns the name and date of birth a hint names.
@@ -143,20 +150,21 @@ func (t *tables) payload(r *Record) events.Payload {
 // payloadJSON is the payload a record keeps: the event's own bytes when
 // they are in the type's current schema, else the upcast payload encoded
 // again, so that decoding later needs no upcasting.
-func payloadJSON(e *events.Event) string {
+// The bytes are only read (newRecord copies them into the arena).
+func payloadJSON(e *events.Event) []byte {
 	spec, ok := events.Lookup(e.Type)
 	if !ok {
-		return string(e.Payload)
+		return e.Payload
 	}
 	if v := max(e.SchemaVersion, 1); v >= spec.Version && len(e.Payload) > 0 {
-		return string(e.Payload)
+		return e.Payload
 	}
 	if e.Body == nil {
-		return string(e.Payload)
+		return e.Payload
 	}
 	raw, err := json.Marshal(e.Body)
 	if err != nil {
-		return string(e.Payload)
+		return e.Payload
 	}
-	return string(raw)
+	return raw
 }
