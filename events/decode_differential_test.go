@@ -135,3 +135,25 @@ func FuzzStrictUnmarshal(f *testing.F) {
 		}
 	})
 }
+
+// A decoded event shares no memory with its input: a caller may reuse its
+// buffer (a NATS message's, a file reader's) at once.
+func TestDecodedEventOwnsItsText(t *testing.T) {
+	for _, spec := range events.Catalogue() {
+		data, err := events.Encode(spec.ExampleEvent())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := events.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _ := events.Encode(e)
+		for i := range data {
+			data[i] = 'x'
+		}
+		if after, _ := events.Encode(e); !bytes.Equal(before, after) {
+			t.Fatalf("%s: the event changed with its input:\n%s\n%s", spec.Type, before, after)
+		}
+	}
+}
