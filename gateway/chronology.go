@@ -141,19 +141,23 @@ func (b *schemaBuilder) resolveChronology(p *call) (any, error) {
 	all, _ := b.view(p.Context).Chronology(c.ID, c.asOf, withRetracted)
 	// Hidden entries show as placeholders: their date and agency filter as
 	// usual, but their type is unknown to the caller, so a type filter never
-	// matches them (it would otherwise count them).
-	views := make([]entryView, 0, len(all))
-	for _, e := range all {
-		v := shown(caller, e, c.asOf, nil)
+	// matches them (it would otherwise count them). Only the page's entries
+	// are made into views; the rest are only counted (a child can have
+	// thousands, and a page is a hundred).
+	var (
+		kept []int // indexes in all of the entries that pass the filters
+		red  []redaction
+	)
+	for i, e := range all {
+		hidden := !caller.Sees(e.Sensitivity, e.Agency)
 		if (from != nil && e.OccurredAt.Before(*from)) || (to != nil && e.OccurredAt.After(*to)) ||
-			(agencies != nil && !slices.Contains(agencies, e.Agency)) || (types != nil && (v.hidden || !slices.Contains(types, string(e.Type)))) {
+			(agencies != nil && !slices.Contains(agencies, e.Agency)) || (types != nil && (hidden || !slices.Contains(types, string(e.Type)))) {
 			continue
 		}
-		views = append(views, v)
-	}
-	entries := make([]projections.Entry, len(views))
-	for i := range views {
-		entries[i] = views[i].Entry
+		kept = append(kept, i)
+		if hidden {
+			red = countRedaction(red, e.Agency, e.Sensitivity)
+		}
 	}
 	start := 0
 	if after, ok := p.Args["after"].(string); ok {
@@ -161,21 +165,23 @@ func (b *schemaBuilder) resolveChronology(p *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		start = sort.Search(len(entries), func(i int) bool {
-			n := entries[i].OccurredAt.UnixNano()
-			return n > nanos || (n == nanos && entries[i].Seq > seq)
+		start = sort.Search(len(kept), func(i int) bool {
+			e := &all[kept[i]]
+			n := e.OccurredAt.UnixNano()
+			return n > nanos || (n == nanos && e.Seq > seq)
 		})
 	}
-	page := views[start:min(len(views), start+first)]
-	conn := connection{TotalCount: len(views), Edges: make([]edge, len(page)), Redactions: redactions(views)}
+	page := kept[start:min(len(kept), start+first)]
+	conn := connection{TotalCount: len(kept), Edges: make([]edge, len(page)), Redactions: red}
 	hidden := 0
-	for i, v := range page {
+	for i, at := range page {
+		v := shown(caller, all[at], c.asOf, nil)
 		conn.Edges[i] = edge{Cursor: entryCursor(v.OccurredAt.UnixNano(), v.Seq), Node: v}
 		if v.hidden {
 			hidden++
 		}
 	}
-	conn.PageInfo = pageInfoFor(conn.Edges, start > 0, start+len(page) < len(views))
+	conn.PageInfo = pageInfoFor(conn.Edges, start > 0, start+len(page) < len(kept))
 	auditFrom(p.Context).note("read", c.ID, "", c.purpose, c.asOf, "chronology", map[string]int{"entries": len(page) - hidden, "hidden": hidden})
 	return conn, nil
 }

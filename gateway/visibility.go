@@ -51,23 +51,13 @@ func capital(s string) string {
 
 func agencyName(code string) string { return strings.ReplaceAll(code, "_", " ") }
 
-// redactions counts the hidden entries of a list by agency and sensitivity.
-func redactions(views []entryView) []redaction {
-	var out []redaction
-	for _, v := range views {
-		if !v.hidden {
-			continue
-		}
-		found := false
-		for i := range out {
-			if out[i].Agency == v.Agency && out[i].Sensitivity == v.Sensitivity {
-				out[i].Count++
-				found = true
-			}
-		}
-		if !found {
-			out = append(out, redaction{Agency: v.Agency, Sensitivity: v.Sensitivity, Count: 1})
+// countRedaction counts one hidden entry of agency and sensitivity in out.
+func countRedaction(out []redaction, agency, sensitivity string) []redaction {
+	for i := range out {
+		if out[i].Agency == agency && out[i].Sensitivity == sensitivity {
+			out[i].Count++
+			return out
 		}
 	}
-	return out
+	return append(out, redaction{Agency: agency, Sensitivity: sensitivity, Count: 1})
 }
