@@ -89,6 +89,7 @@ type flaggedView struct {
 	views   []flagView
 	latest  time.Time
 	purpose access.Purpose
+	flags   []flags.Flag // before redaction, until the page's are redacted
 }
 
 // child is the child as the caller may see them.
@@ -183,16 +184,13 @@ func (b *schemaBuilder) resolveFlaggedChildren(p *call) (any, error) {
 	var items []any
 	r := b.view(p.Context)
 	now := b.now()
-	for _, c := range b.worklist.get(b.src, b.rules, now) {
-		if !r.Sees(c.Child.ID, nil) {
-			continue // nothing about this child is visible to the caller
-		}
+	// redact is the child's flags as the caller may see them, filtered
+	// after redaction, so a caller cannot learn a hidden flag's code by
+	// filtering on it: a redacted flag matches only a filter on REDACTED.
+	redact := func(fs []flags.Flag) ([]flagView, time.Time) {
 		var views []flagView
 		var latest time.Time
-		for _, f := range c.Flags {
-			// Filter after redaction, so a caller cannot learn a hidden
-			// flag's code by filtering on it: a redacted flag matches only
-			// a filter on REDACTED.
+		for _, f := range fs {
 			f, _ := b.redactFlag(caller, f, nil)
 			if (codes != nil && !slices.Contains(codes, f.Code)) || (severities != nil && !slices.Contains(severities, f.Severity)) {
 				continue
@@ -202,7 +200,21 @@ func (b *schemaBuilder) resolveFlaggedChildren(p *call) (any, error) {
 				latest = f.RaisedAt
 			}
 		}
-		if len(views) > 0 {
+		return views, latest
+	}
+	// Without a filter every visible child is listed, whatever its flags'
+	// redaction, in the worklist's order: only the page's children are
+	// redacted (below), not the thousands counted.
+	filtered := codes != nil || severities != nil
+	for _, c := range b.worklist.get(b.src, b.rules, now) {
+		if !r.Sees(c.Child.ID, nil) {
+			continue // nothing about this child is visible to the caller
+		}
+		if !filtered {
+			items = append(items, flaggedView{id: c.Child.ID, read: r, purpose: why, flags: c.Flags})
+			continue
+		}
+		if views, latest := redact(c.Flags); len(views) > 0 {
 			items = append(items, flaggedView{id: c.Child.ID, read: r, views: views, latest: latest, purpose: why})
 		}
 	}
@@ -217,7 +229,15 @@ func (b *schemaBuilder) resolveFlaggedChildren(p *call) (any, error) {
 			return y.latest.Compare(x.latest)
 		})
 	}
-	return b.page(p, items)
+	page, err := b.page(p, items)
+	if conn, ok := page.(connection); ok && !filtered {
+		for i, e := range conn.Edges {
+			v := e.Node.(flaggedView)
+			v.views, v.latest = redact(v.flags)
+			conn.Edges[i].Node = v
+		}
+	}
+	return page, err
 }
 
 // worklistCache is the present worklist. Over a read model that says what
